@@ -1,0 +1,52 @@
+// swift-tools-version:6.0
+// TokenMill: raw gzipped text → BPE vocabulary → token shards + SQLite index → GPT pre-training.
+import PackageDescription
+
+let swiftSettings: [SwiftSetting] = [
+    // Hot loops live in structs over raw pointers; exclusivity is checked by design, not at runtime.
+    .unsafeFlags(["-enforce-exclusivity=unchecked"], .when(configuration: .release)),
+]
+
+let package = Package(
+    name: "TokenMill",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "tokenmill", targets: ["tokenmill"]),
+        .library(name: "TokenMill", targets: ["Corpus", "BPE", "Shards", "Loader", "GPT", "Pipeline"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        // System libraries (Debian: zlib1g-dev, libsqlite3-dev, libopenblas-dev).
+        .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+        .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
+        .systemLibrary(name: "CBLAS", providers: [.apt(["libopenblas-dev"])]),
+
+        // Pipeline stages, one library each.
+        .target(name: "Corpus", dependencies: ["CZlib"], swiftSettings: swiftSettings),
+        .target(name: "BPE", swiftSettings: swiftSettings),
+        .target(name: "Shards", dependencies: ["Corpus", "BPE", "CSQLite", "CZlib"], swiftSettings: swiftSettings),
+        .target(name: "Loader", dependencies: ["Shards"], swiftSettings: swiftSettings),
+        .target(name: "GPT", dependencies: ["Loader", "CBLAS"], swiftSettings: swiftSettings),
+        .target(name: "Pipeline", dependencies: ["Corpus", "BPE", "Shards", "Loader", "GPT"], swiftSettings: swiftSettings),
+        .executableTarget(
+            name: "tokenmill",
+            dependencies: [
+                "Corpus", "BPE", "Shards", "Loader", "GPT", "Pipeline",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: swiftSettings),
+
+        // Tests mirror the targets; TestSupport holds seeded RNGs, temp dirs and oracle runners.
+        .target(name: "TestSupport", path: "Tests/TestSupport"),
+        .testTarget(name: "CorpusTests", dependencies: ["Corpus", "TestSupport"]),
+        .testTarget(name: "BPETests", dependencies: ["BPE", "Corpus", "TestSupport"]),
+        .testTarget(name: "ShardsTests", dependencies: ["Shards", "TestSupport"]),
+        .testTarget(name: "LoaderTests", dependencies: ["Loader", "TestSupport"]),
+        .testTarget(name: "GPTTests", dependencies: ["GPT", "TestSupport"]),
+        .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "TestSupport"]),
+        .testTarget(name: "CLITests", dependencies: ["TestSupport"]),
+    ],
+    swiftLanguageModes: [.v5]
+)
