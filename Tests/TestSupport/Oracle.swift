@@ -17,7 +17,11 @@ public enum Oracle {
         var input = ""
         for t in texts { input += jsonLine(t) + "\n" }
         let r = try run("encode.py", arguments, stdin: Array(input.utf8))
-        return try r.out.split(separator: "\n").map { line in
+        let lines = r.out.split(separator: "\n")
+        guard lines.count == texts.count else {
+            throw OracleError(message: "encode.py returned \(lines.count) lines for \(texts.count) texts")
+        }
+        return try lines.map { line in
             guard let arr = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [NSNumber] else {
                 throw OracleError(message: "encode.py: bad output line")
             }
