@@ -82,7 +82,7 @@ struct Learn: ParsableCommand {
             try writeFileAtomically(tokenizerPath, Array(result.model.huggingFaceJSON().utf8))
             let report = learnReport(result, settings: settings)
             try writeFileAtomically((output as NSString).appendingPathComponent("learn.json"), report)
-            for e in result.ingest.errors { display.note("tokenmill: \(e)") }
+            for e in result.ingest.errors { printError("\(e)") }
             let skipped = result.ingest.skipped.sorted { $0.key.rawValue < $1.key.rawValue }
                 .map { "\($0.value) \($0.key.rawValue)" }.joined(separator: ", ")
             display.finish(String(format: "learned %d tokens (%d merges) from %lld documents, %@ of text, %d distinct words in %.2fs (count %.2fs, merge %.2fs)%@%@ → %@",

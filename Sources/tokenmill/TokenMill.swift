@@ -25,10 +25,14 @@ func reportingErrors(_ body: () throws -> Void) throws {
     } catch let e as CleanExit {
         throw e
     } catch {
-        let message = String(describing: error)
-        FileHandle.standardError.write(Data("tokenmill: \(message)\n".utf8))
+        printError(String(describing: error))
         throw ExitCode.failure
     }
+}
+
+/// Prints "tokenmill: <message>" on stderr, whatever --quiet says (errors are never silenced).
+func printError(_ message: String) {
+    FileHandle.standardError.write(Data("tokenmill: \(message)\n".utf8))
 }
 
 /// A usage or input problem found by a command, reported as one line.
