@@ -239,13 +239,22 @@ struct PreTokenizerScanner {
 
     /// The end of a word at `p` by the first two alternatives of o200k, without their prefix and
     /// contraction: `a` for `U*W+` (-1 if it fails), `b` for `U+W*` when `U*W+` fails (-1 if it fails),
-    /// where U = [\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}] and W = [\p{Ll}\p{Lm}\p{Lo}\p{M}].
+    /// where U = [\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}] and W = [\p{Ll}\p{Lm}\p{Lo}\p{M}]. `first` is the class
+    /// of the character at `p`.
     ///
     /// Greedy `U*` takes the U-run; if an Ll (W but not U) follows, `W+` takes the W-run from there.
     /// Otherwise `U*` gives back characters until one in both sets (Lm, Lo, M) is left for `W+`,
     /// which then cannot go further; if there is none, only `U+W*` matches, and it takes the U-run.
     @inlinable @inline(__always)
-    func o200kWord(_ p: Int) -> (a: Int, b: Int) {
+    func o200kWord(_ p: Int, _ first: (flags: UInt8, length: Int)) -> (a: Int, b: Int) {
+        if first.flags & Self.upper != 0 { return o200kUpperWord(p) }
+        if first.flags & Self.lower != 0 { return (skip(from: p &+ first.length, whileAny: Self.lower), -1) }
+        return (-1, -1)
+    }
+
+    /// `o200kWord` when the first character is in U (kept out of line: the rarer case).
+    @inlinable
+    func o200kUpperWord(_ p: Int) -> (a: Int, b: Int) {
         var q = p, lastBothEnd = -1
         while q < end {
             let (flags, length) = classify(q)
@@ -270,17 +279,16 @@ struct PreTokenizerScanner {
             let (flags, length) = classify(i)
             var j = -1
             if flags & Self.letter != 0 {                                    // a word, no prefix
-                let word = o200kWord(i)
+                let word = o200kWord(i, (flags, length))
                 j = word.a >= 0 ? word.a : word.b
             } else if flags & Self.number == 0 && byte != 0x0A && byte != 0x0D {
                 // Prefix candidate. The regex tries: 1st alternative with the prefix, without it
                 // (only a mark can start a word), 2nd alternative with the prefix, without it.
-                let word = i &+ length < end ? o200kWord(i &+ length) : (a: -1, b: -1)
+                let word = i &+ length < end ? o200kWord(i &+ length, classify(i &+ length)) : (a: -1, b: -1)
                 if word.a >= 0 {
                     j = word.a
                 } else if flags & Self.upper != 0 {                          // a mark starts the word
-                    let own = o200kWord(i)
-                    j = own.a
+                    j = o200kUpperWord(i).a
                 } else {
                     j = word.b
                 }

@@ -31,7 +31,8 @@ enum PreTokenizerOracle {
     static let available = Run.pythonHas("regex") && Run.pythonHas("tokenizers") && Run.pythonHas("tiktoken")
 
     static let script = #"""
-import json, sys
+import gc, json, sys
+gc.disable()   # many small lists, no cycles: collection only costs time
 req = json.load(sys.stdin)
 pattern, texts, ours = req["pattern"], req["texts"], req["ours"]
 
@@ -129,7 +130,7 @@ try:
 except Exception as e:
     out["errors"]["tiktoken"] = repr(e)
 
-json.dump(out, sys.stdout)
+sys.stdout.write(json.dumps(out))
 """#
 
     private struct Request: Encodable {
@@ -213,7 +214,7 @@ for f in files:
                 pass
         text = "\n\n".join(docs)
     out.append(text[:limit])
-json.dump(out, sys.stdout)
+sys.stdout.write(json.dumps(out))
 """#
         guard let result = try? Run.python(script, [Run.repoRoot, String(limit)]), result.status == 0,
               let texts = try? JSONDecoder().decode([String].self, from: Data(result.stdout)) else { return [] }

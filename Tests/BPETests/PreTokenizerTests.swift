@@ -110,8 +110,8 @@ private func strings(_ pattern: PreTokenizerPattern, _ text: String) -> [String]
     func matchesPeers(_ pattern: PreTokenizerPattern) throws {
         var rng = SeededRNG(seed: 0x0AC1E + UInt64(PreTokenizerPattern.allCases.firstIndex(of: pattern)!))
         var texts = PreTokenizerInputs.nasty
-        texts += PreTokenizerInputs.tricky(&rng, count: 800)
-        texts += PreTokenizerInputs.unicode(&rng, count: 1200)
+        texts += PreTokenizerInputs.tricky(&rng, count: 700)
+        texts += PreTokenizerInputs.unicode(&rng, count: 1000)
         texts += Self.realText
         let oracle = try PreTokenizerOracle.splits(pattern, texts)
         #expect(oracle.errors.isEmpty, "oracle errors: \(oracle.errors)")
@@ -163,7 +163,7 @@ private func strings(_ pattern: PreTokenizerPattern, _ text: String) -> [String]
     /// Real text cut into pieces of ~2-8 KB (so a difference is easy to show).
     static let realText: [String] = {
         var out: [String] = []
-        for text in PreTokenizerInputs.realText(limit: 60_000) {
+        for text in PreTokenizerInputs.realText(limit: 40_000) {
             var rest = Substring(text)
             while !rest.isEmpty {
                 let cut = rest.index(rest.startIndex, offsetBy: min(rest.count, 2000 + out.count % 7 * 1000))
