@@ -70,12 +70,13 @@ private func strings(_ pattern: PreTokenizerPattern, _ text: String) -> [String]
     @Test(arguments: PreTokenizerPattern.allCases)
     func fastEqualsReference(_ pattern: PreTokenizerPattern) {
         var rng = SeededRNG(seed: 0x5EED_0000 + UInt64(PreTokenizerPattern.allCases.firstIndex(of: pattern)!))
+        let scale = Int(ProcessInfo.processInfo.environment["TOKENMILL_ORACLE_SCALE"] ?? "") ?? 1
         var texts: [[UInt8]] = PreTokenizerInputs.nasty.map { Array($0.utf8) }
-        texts += PreTokenizerInputs.tricky(&rng, count: 3000).map { Array($0.utf8) }
-        texts += PreTokenizerInputs.unicode(&rng, count: 1500).map { Array($0.utf8) }
+        texts += PreTokenizerInputs.tricky(&rng, count: 3000 * scale).map { Array($0.utf8) }
+        texts += PreTokenizerInputs.unicode(&rng, count: 1500 * scale).map { Array($0.utf8) }
         // Arbitrary bytes, and valid text with bytes knocked out (truncated sequences).
-        texts += (0..<1500).map { _ in rng.bytes(Int.random(in: 0...40, using: &rng)) }
-        texts += (0..<1500).map { _ in
+        texts += (0..<1500 * scale).map { _ in rng.bytes(Int.random(in: 0...40, using: &rng)) }
+        texts += (0..<1500 * scale).map { _ in
             var t = Array(rng.unicodeString(Int.random(in: 1...20, using: &rng)).utf8)
             t.remove(at: Int.random(in: 0..<t.count, using: &rng))
             return t
@@ -110,8 +111,10 @@ private func strings(_ pattern: PreTokenizerPattern, _ text: String) -> [String]
     func matchesPeers(_ pattern: PreTokenizerPattern) throws {
         var rng = SeededRNG(seed: 0x0AC1E + UInt64(PreTokenizerPattern.allCases.firstIndex(of: pattern)!))
         var texts = PreTokenizerInputs.nasty
-        texts += PreTokenizerInputs.tricky(&rng, count: 700)
-        texts += PreTokenizerInputs.unicode(&rng, count: 1000)
+        // TOKENMILL_ORACLE_SCALE=N runs N times as many random texts (for a deeper search by hand).
+        let scale = Int(ProcessInfo.processInfo.environment["TOKENMILL_ORACLE_SCALE"] ?? "") ?? 1
+        texts += PreTokenizerInputs.tricky(&rng, count: 700 * scale)
+        texts += PreTokenizerInputs.unicode(&rng, count: 1000 * scale)
         texts += Self.realText
         let oracle = try PreTokenizerOracle.splits(pattern, texts)
         #expect(oracle.errors.isEmpty, "oracle errors: \(oracle.errors)")
