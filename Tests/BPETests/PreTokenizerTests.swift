@@ -81,6 +81,14 @@ private func strings(_ pattern: PreTokenizerPattern, _ text: String) -> [String]
             t.remove(at: Int.random(in: 0..<t.count, using: &rng))
             return t
         }
+        // Every byte value at every place of an 8-byte word of letters (the ASCII fast path's window).
+        for byte in UInt8.min...UInt8.max {
+            for place in 0..<9 {
+                var t = Array("abcdefghIJKLMNOPqrstuvwx".utf8)
+                t.insert(byte, at: 1 + place)
+                texts.append(t)
+            }
+        }
         let fast = PreTokenizer(pattern)
         var failures = 0
         for text in texts {
