@@ -124,6 +124,9 @@ private func strings(_ pattern: PreTokenizerPattern, _ text: String) -> [String]
         texts += PreTokenizerInputs.tricky(&rng, count: 700 * scale)
         texts += PreTokenizerInputs.unicode(&rng, count: 1000 * scale)
         texts += Self.realText
+        if ProcessInfo.processInfo.environment["TOKENMILL_VERBOSE"] != nil {
+            print("\(pattern): \(texts.count) texts, \(Self.realText.count) of real text (\(Self.realText.map(\.utf8.count).reduce(0, +)) bytes)")
+        }
         let oracle = try PreTokenizerOracle.splits(pattern, texts)
         #expect(oracle.errors.isEmpty, "oracle errors: \(oracle.errors)")
         #expect(PreTokenizer(pattern).regex == oracle.regexText)
