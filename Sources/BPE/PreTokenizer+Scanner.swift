@@ -22,13 +22,13 @@ struct PreTokenizerScanner {
     @usableFromInline let end: Int
     @usableFromInline let table: UnicodeClassTable
 
-    @usableFromInline static let letter: UInt8 = 1
-    @usableFromInline static let number: UInt8 = 2
-    @usableFromInline static let space: UInt8 = 4
-    @usableFromInline static let upper: UInt8 = 8
-    @usableFromInline static let lower: UInt8 = 16
-    /// Neither letter, number nor space: what `[^\s\p{L}\p{N}]` matches.
-    @usableFromInline static let notOther: UInt8 = 7
+    @inlinable static var letter: UInt8 { 1 }
+    @inlinable static var number: UInt8 { 2 }
+    @inlinable static var space: UInt8 { 4 }
+    @inlinable static var upper: UInt8 { 8 }
+    @inlinable static var lower: UInt8 { 16 }
+    /// Letter, number or space: a character with none of them is what `[^\s\p{L}\p{N}]` matches.
+    @inlinable static var notOther: UInt8 { 7 }
 
     @inlinable
     init(text: UnsafePointer<UInt8>, end: Int, table: UnicodeClassTable) {
@@ -45,6 +45,18 @@ struct PreTokenizerScanner {
     /// The end of the run from `i` of characters with any of `mask`'s flags.
     @inlinable @inline(__always)
     func skip(from i: Int, whileAny mask: UInt8) -> Int { skip(from: i, mask, present: true) }
+
+    /// The end of the run of letters (`\p{L}`) from `i`.
+    @inlinable @inline(__always)
+    func skipLetters(from i: Int) -> Int {
+        skip(from: skipASCIILetters(from: i, lowercaseOnly: false), Self.letter, present: true)
+    }
+
+    /// The end of the run of o200k's W = [\p{Ll}\p{Lm}\p{Lo}\p{M}] from `i`.
+    @inlinable @inline(__always)
+    func skipLower(from i: Int) -> Int {
+        skip(from: skipASCIILetters(from: i, lowercaseOnly: true), Self.lower, present: true)
+    }
 
     /// The end of the run from `i` of characters with none of `mask`'s flags.
     @inlinable @inline(__always)
@@ -64,6 +76,28 @@ struct PreTokenizerScanner {
                 if (flags & mask != 0) != present { break }
                 j &+= length
             }
+        }
+        return j
+    }
+
+    /// Skips ASCII letters (`[A-Za-z]`, or `[a-z]` when `lowercaseOnly`) eight bytes at a time and
+    /// returns where the run of them ends (or where fewer than eight bytes are left). Words are short,
+    /// so the win is less the bytes than the branch: a byte loop mispredicts at nearly every word's
+    /// end, this finds the end by arithmetic. The byte loop after it handles the rest.
+    @inlinable @inline(__always)
+    func skipASCIILetters(from i: Int, lowercaseOnly: Bool) -> Int {
+        let high: UInt64 = 0x8080_8080_8080_8080
+        var j = i
+        while j &+ 8 <= end {
+            let x = UInt64(littleEndian: UnsafeRawPointer(text + j).loadUnaligned(as: UInt64.self))
+            // Per byte: y = the byte (folded to lower case unless lowercaseOnly) without its top bit;
+            // y + 0x1F sets the top bit iff y >= 0x61 ("a"), y + 0x05 iff y >= 0x7B (past "z").
+            // No carry crosses a byte because y <= 0x7F.
+            let y = (lowercaseOnly ? x : x | 0x2020_2020_2020_2020) & ~high
+            let letters = (y &+ 0x1F1F_1F1F_1F1F_1F1F) & ~(y &+ 0x0505_0505_0505_0505) & ~x & high
+            let stops = ~letters & high
+            if stops != 0 { return j &+ stops.trailingZeroBitCount &>> 3 }
+            j &+= 8
         }
         return j
     }
@@ -166,7 +200,7 @@ struct PreTokenizerScanner {
             let (flags, length) = classify(i)
             var j: Int
             if flags & Self.letter != 0 {                                    // \p{L}+
-                j = skip(from: i &+ length, whileAny: Self.letter)
+                j = skipLetters(from: i &+ length)
             } else if flags & Self.number != 0 {                             // \p{N}+
                 j = skip(from: i &+ length, whileAny: Self.number)
             } else if flags & Self.space == 0 {
@@ -177,7 +211,7 @@ struct PreTokenizerScanner {
                 if text[i] == 0x20 && i &+ 1 < end {                        // " ?" then a class
                     let (next, nextLength) = classify(i &+ 1)
                     if next & Self.letter != 0 {
-                        j = skip(from: i &+ 1 &+ nextLength, whileAny: Self.letter)
+                        j = skipLetters(from: i &+ 1 &+ nextLength)
                     } else if next & Self.number != 0 {
                         j = skip(from: i &+ 1 &+ nextLength, whileAny: Self.number)
                     } else if next & Self.space == 0 {
@@ -207,14 +241,14 @@ struct PreTokenizerScanner {
             var j = byte == 0x27 ? caselessContraction(i) : -1               // contractions
             if j >= 0 {
             } else if flags & Self.letter != 0 {                             // \p{L}+
-                j = skip(from: i &+ length, whileAny: Self.letter)
+                j = skipLetters(from: i &+ length)
             } else if flags & Self.number != 0 {                             // \p{N}{1,3}
                 j = numberEnd(i, length)
             } else {
                 // Space or other; `[^\r\n\p{L}\p{N}]?\p{L}+` takes it as a prefix of a word.
                 let next = i &+ length < end ? classify(i &+ length) : (flags: UInt8(0), length: 0)
                 if next.flags & Self.letter != 0 && byte != 0x0A && byte != 0x0D {
-                    j = skip(from: i &+ length &+ next.length, whileAny: Self.letter)
+                    j = skipLetters(from: i &+ length &+ next.length)
                 } else if flags & Self.space == 0 {                          // [^\s\p{L}\p{N}]+[\r\n]*
                     j = skipNewlines(from: skip(from: i &+ length, whileNone: Self.notOther), slash: false)
                 } else if byte == 0x20 && next.length > 0 && next.flags & Self.notOther == 0 {   // " " + the same
@@ -238,19 +272,20 @@ struct PreTokenizerScanner {
     // MARK: o200k
 
     /// The end of a word at `p` by the first two alternatives of o200k, without their prefix and
-    /// contraction: `a` for `U*W+` (-1 if it fails), `b` for `U+W*` when `U*W+` fails (-1 if it fails),
-    /// where U = [\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}] and W = [\p{Ll}\p{Lm}\p{Lo}\p{M}].
+    /// contraction, when the character at `p` is in U: `a` for `U*W+` (-1 if it fails), `b` for
+    /// `U+W*` when `U*W+` fails, where U = [\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}] and W = [\p{Ll}\p{Lm}\p{Lo}\p{M}].
+    /// (A word that starts with an Ll, in W only, is just `W+`: the callers handle that case.)
     ///
     /// Greedy `U*` takes the U-run; if an Ll (W but not U) follows, `W+` takes the W-run from there.
     /// Otherwise `U*` gives back characters until one in both sets (Lm, Lo, M) is left for `W+`,
     /// which then cannot go further; if there is none, only `U+W*` matches, and it takes the U-run.
-    @inlinable @inline(__always)
-    func o200kWord(_ p: Int) -> (a: Int, b: Int) {
+    @inlinable
+    func o200kUpperWord(_ p: Int) -> (a: Int, b: Int) {
         var q = p, lastBothEnd = -1
         while q < end {
             let (flags, length) = classify(q)
             if flags & Self.upper == 0 {
-                if flags & Self.lower != 0 { return (skip(from: q &+ length, whileAny: Self.lower), -1) }
+                if flags & Self.lower != 0 { return (skipLower(from: q &+ length), -1) }
                 break
             }
             q &+= length
@@ -270,17 +305,28 @@ struct PreTokenizerScanner {
             let (flags, length) = classify(i)
             var j = -1
             if flags & Self.letter != 0 {                                    // a word, no prefix
-                let word = o200kWord(i)
-                j = word.a >= 0 ? word.a : word.b
+                if flags & Self.upper == 0 {
+                    j = skipLower(from: i &+ length)
+                } else {
+                    let word = o200kUpperWord(i)
+                    j = word.a >= 0 ? word.a : word.b
+                }
             } else if flags & Self.number == 0 && byte != 0x0A && byte != 0x0D {
                 // Prefix candidate. The regex tries: 1st alternative with the prefix, without it
                 // (only a mark can start a word), 2nd alternative with the prefix, without it.
-                let word = i &+ length < end ? o200kWord(i &+ length) : (a: -1, b: -1)
+                var word = (a: -1, b: -1)
+                if i &+ length < end {
+                    let next = classify(i &+ length)
+                    if next.flags & Self.upper != 0 {
+                        word = o200kUpperWord(i &+ length)
+                    } else if next.flags & Self.lower != 0 {
+                        word.a = skipLower(from: i &+ length &+ next.length)
+                    }
+                }
                 if word.a >= 0 {
                     j = word.a
                 } else if flags & Self.upper != 0 {                          // a mark starts the word
-                    let own = o200kWord(i)
-                    j = own.a
+                    j = o200kUpperWord(i).a
                 } else {
                     j = word.b
                 }

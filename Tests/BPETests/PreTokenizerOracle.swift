@@ -31,7 +31,8 @@ enum PreTokenizerOracle {
     static let available = Run.pythonHas("regex") && Run.pythonHas("tokenizers") && Run.pythonHas("tiktoken")
 
     static let script = #"""
-import json, sys
+import gc, json, sys
+gc.disable()   # many small lists, no cycles: collection only costs time
 req = json.load(sys.stdin)
 pattern, texts, ours = req["pattern"], req["texts"], req["ours"]
 
@@ -129,7 +130,7 @@ try:
 except Exception as e:
     out["errors"]["tiktoken"] = repr(e)
 
-json.dump(out, sys.stdout)
+sys.stdout.write(json.dumps(out))
 """#
 
     private struct Request: Encodable {
@@ -191,14 +192,16 @@ enum PreTokenizerInputs {
         (0..<count).map { _ in rng.unicodeString(Int.random(in: 1...40, using: &rng)) }
     }
 
-    /// Real text: `data/*.txt`, `data/*.gz` (text or JSON lines) and a few licence texts, cut to
-    /// at most `limit` bytes each (Python does the reading and un-gzipping).
+    /// Real text: `data/*.txt`, `data/*.gz` (text or JSON lines), a few licence texts and two Python
+    /// standard-library sources, each cut to at most `limit` characters (Python reads and un-gzips).
     static func realText(limit: Int = 100_000) -> [String] {
         let script = #"""
 import glob, gzip, json, os, sys
 root, limit = sys.argv[1], int(sys.argv[2])
 files = sorted(glob.glob(os.path.join(root, "data", "*.txt")) + glob.glob(os.path.join(root, "data", "*.gz")))
 files += [p for p in ["/usr/share/common-licenses/GPL-3", "/usr/share/common-licenses/Apache-2.0"] if os.path.exists(p)]
+import textwrap, json.decoder   # some source code too: indentation, brackets, operators
+files += [textwrap.__file__, json.decoder.__file__]
 out = []
 for f in files:
     raw = gzip.open(f).read(4 * limit) if f.endswith(".gz") else open(f, "rb").read(4 * limit)
@@ -213,7 +216,7 @@ for f in files:
                 pass
         text = "\n\n".join(docs)
     out.append(text[:limit])
-json.dump(out, sys.stdout)
+sys.stdout.write(json.dumps(out))
 """#
         guard let result = try? Run.python(script, [Run.repoRoot, String(limit)]), result.status == 0,
               let texts = try? JSONDecoder().decode([String].self, from: Data(result.stdout)) else { return [] }
