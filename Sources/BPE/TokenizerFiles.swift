@@ -19,8 +19,12 @@ public struct TokenizerFileError: Error, CustomStringConvertible, Equatable {
 }
 
 extension PreTokenizerPattern {
-    /// The pattern text as Hugging Face's `Split` pre-tokenizer takes it.
-    var hfRegex: String { PreTokenizer(self).regex }
+    /// The pattern text as Hugging Face's `Split` pre-tokenizer takes it. Oniguruma reads
+    /// cl100k's possessive `\p{N}{1,3}+` as "repeat {1,3}", keeping whole digit runs; the greedy
+    /// `{1,3}` splits as tiktoken does (nothing follows it inside its branch to backtrack into).
+    var hfRegex: String {
+        PreTokenizer(self).regex.replacingOccurrences(of: #"\p{N}{1,3}+"#, with: #"\p{N}{1,3}"#)
+    }
 }
 
 // MARK: - Hugging Face tokenizer.json
@@ -185,7 +189,7 @@ extension BPEModel {
         if type == "Sequence", let list = pre["pretokenizers"] as? [[String: Any]],
            let split = list.first(where: { $0["type"] as? String == "Split" }),
            let regex = (split["pattern"] as? [String: Any])?["Regex"] as? String {
-            for p in PreTokenizerPattern.allCases where PreTokenizer(p).regex == regex || p.knownVariants.contains(regex) {
+            for p in PreTokenizerPattern.allCases where PreTokenizer(p).regex == regex || p.hfRegex == regex || p.knownVariants.contains(regex) {
                 return p
             }
             throw TokenizerFileError(path, "pre_tokenizer regex is not one TokenMill implements (gpt2, cl100k, o200k, llama3): \(regex)")
