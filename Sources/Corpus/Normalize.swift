@@ -1,4 +1,8 @@
-import Foundation
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 /// The opt-in normalization stages. Each reads valid UTF-8 and writes its result to `out`
 /// (replacing its contents); the `needs…` checks let the reader skip a stage that would not
@@ -41,12 +45,14 @@ enum Normalize {
         return false
     }
 
-    /// Unicode Normalization Form C, through Foundation's `precomposedStringWithCanonicalMapping`.
+    /// Unicode Normalization Form C, by the standard library's normalizer (the one behind String
+    /// comparison, with current Unicode data). Foundation's `precomposedStringWithCanonicalMapping`
+    /// is not used: on Linux it leaves Hangul LV + T jamo uncomposed (U+AC00 U+11A8 stays two
+    /// scalars instead of U+AC01), which the NFC test against Python caught.
     static func nfc(_ p: UnsafePointer<UInt8>, _ n: Int, into out: ByteBuffer) {
-        let text = String(decoding: UnsafeBufferPointer(start: p, count: n), as: UTF8.self)
-        var composed = text.precomposedStringWithCanonicalMapping
+        let composed = String(decoding: UnsafeBufferPointer(start: p, count: n), as: UTF8.self)._nfcCodeUnits
         out.count = 0
-        composed.withUTF8 { bytes in
+        composed.withUnsafeBufferPointer { bytes in
             if let base = bytes.baseAddress { out.append(base, bytes.count) }
         }
     }
