@@ -125,7 +125,7 @@ public final class DocumentReader {
             switch result {
             case .text:
                 if let doc = finish(decoded.base, decoded.count, record: record, line: linesRead,
-                                    loneSurrogates: scanner.loneSurrogates) {
+                                    loneSurrogates: scanner.loneSurrogates, knownASCII: scanner.decodedASCII) {
                     return doc
                 }
             case .missing: skip(.missingField)
@@ -187,10 +187,10 @@ public final class DocumentReader {
 
     /// Runs the stages on one record's text; returns the document or nil after counting the skip.
     private func finish(_ text: UnsafePointer<UInt8>, _ length: Int, record: Int, line: Int,
-                        loneSurrogates: Int) -> Document? {
+                        loneSurrogates: Int, knownASCII: Bool = false) -> Document? {
         var p = text, n = length
         var nextIsA = true   // which scratch buffer the next stage writes
-        let invalid = UTF8Check.firstInvalid(p, n) != nil
+        let invalid = !knownASCII && UTF8Check.firstInvalid(p, n) != nil
         counters.loneSurrogates += Int64(loneSurrogates)
         if invalid || loneSurrogates > 0 {
             if options.invalidUTF8 == .drop {

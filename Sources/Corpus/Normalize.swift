@@ -41,7 +41,18 @@ enum Normalize {
     /// False when the text is NFC without looking further: every scalar below U+0300 (lead
     /// bytes below 0xCC) is NFC, since no canonical composition or reordering involves them alone.
     static func needsNFC(_ p: UnsafePointer<UInt8>, _ n: Int) -> Bool {
-        for i in 0..<n where p[i] >= 0xCC { return true }
+        var i = 0
+        while i + 8 <= n {
+            // Safety: bytes i..<i+8 lie inside the n bytes at p. Words without a high bit are ASCII.
+            if UnsafeRawPointer(p + i).loadUnaligned(as: UInt64.self) & 0x8080_8080_8080_8080 != 0 {
+                for k in i..<(i + 8) where p[k] >= 0xCC { return true }
+            }
+            i += 8
+        }
+        while i < n {
+            if p[i] >= 0xCC { return true }
+            i += 1
+        }
         return false
     }
 
@@ -88,13 +99,30 @@ enum Normalize {
         var i = 0, w = 0
         var pendingSpace = false
         while i < n {
+            // Bytes 0x21...0xC1 (printable ASCII, DEL, continuation bytes) are never spaces or
+            // line ends, nor the lead byte of a Unicode space: copy them straight.
+            var b = p[i]
+            if b &- 0x21 < 0xC2 - 0x21 {
+                if pendingSpace {
+                    o[w] = 0x20
+                    w += 1
+                    pendingSpace = false
+                }
+                repeat {
+                    o[w] = b
+                    w += 1
+                    i += 1
+                    guard i < n else { break }
+                    b = p[i]
+                } while b &- 0x21 < 0xC2 - 0x21
+                continue
+            }
             let space = horizontalSpaceLength(p, i, n)
             if space > 0 {
                 pendingSpace = true
                 i += space
                 continue
             }
-            let b = p[i]
             if b == lf || b == cr {
                 pendingSpace = false
             } else if pendingSpace {

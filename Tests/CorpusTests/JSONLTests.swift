@@ -192,6 +192,15 @@ private func bytes(hex: String) -> [UInt8] {
         #expect(all.map(\.record) == [0, 1, 2])
     }
 
+    @Test func invalidBytesStillCheckedWhenAnEscapedKeyFollows() throws {
+        // The ASCII shortcut of the scanner must describe the text value, not a later key.
+        let dir = try TempDir()
+        let line: [UInt8] = Array("{\"text\": \"a".utf8) + [0xFF] + Array("\", \"k\\u0065y\": 1}\n".utf8)
+        let (docs, stats, _) = try readAll(try dir.write("k.jsonl", line), opts)
+        #expect(texts(docs) == ["a\u{FFFD}"])
+        #expect(stats.replacedInvalidUTF8 == 1)
+    }
+
     @Test func byteOrderMarkAtStartIsSkipped() throws {
         let (docs, stats) = try read("\u{FEFF}{\"text\": \"bom\"}\n\u{FEFF}{\"text\": \"inner bom is bad\"}\n")
         #expect(docs == ["bom"])
