@@ -62,7 +62,9 @@ public final class DocumentReader {
         counters.fileBytes = bytes.fileBytes
         let fieldBytes = Array(options.textField.utf8)
         field = ByteBuffer(capacity: fieldBytes.count)
-        fieldBytes.withUnsafeBufferPointer { field.append($0.baseAddress!, $0.count) }
+        fieldBytes.withUnsafeBufferPointer { bytes in
+            if let base = bytes.baseAddress { field.append(base, bytes.count) }
+        }
     }
 
     /// What the source gave so far.

@@ -39,6 +39,12 @@ import TestSupport
         #expect(try Inputs.resolve(["\(r)/s*"]) == ["\(r)/sub/d.jsonl.gz", "\(r)/sub/deep/e.txt"])
     }
 
+    @Test func existingPathWithGlobCharactersIsTakenAsIs() throws {
+        let dir = try TempDir()
+        let odd = try dir.write("notes [draft]?.txt", "x")
+        #expect(try Inputs.resolve([odd]) == [odd])
+    }
+
     @Test func nothingMatchedIsAnErrorNamingThePattern() throws {
         let dir = try tree()
         let r = dir.path

@@ -171,6 +171,8 @@ private func bytes(hex: String) -> [UInt8] {
         let (docs, stats) = try read("{\"text\": \"no\", \"content\": \"yes\"}\n{\"text\": \"no\"}\n", o)
         #expect(docs == ["yes"])
         #expect(stats.skipped == [.missingField: 1])
+        let empty = IngestOptions.with { $0.textField = ""; $0.dedup = false }
+        #expect(try read("{\"\": \"empty key\", \"text\": \"no\"}\n{\"text\": \"no\"}\n", empty).docs == ["empty key"])
     }
 
     @Test func badLinesAreCountedWithLineNumbers() throws {

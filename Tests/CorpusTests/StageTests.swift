@@ -158,9 +158,12 @@ import TestSupport
         variants.append(.with { $0.normalizeWhitespace = true })
         #expect(Set(variants.map(\.fingerprint)).count == variants.count)
         #expect(IngestOptions.with { $0.textField = "a\"\n" }.fingerprint.contains("text_field=\"a\\\"\\u000a\""))
-        // Codable round trip.
+        // Codable round trip; missing keys keep their defaults.
         let data = try JSONEncoder().encode(variants)
         #expect(try JSONDecoder().decode([IngestOptions].self, from: data) == variants)
+        #expect(try JSONDecoder().decode(IngestOptions.self, from: Data("{}".utf8)) == IngestOptions())
+        #expect(try JSONDecoder().decode(IngestOptions.self, from: Data(#"{"boundary": "blank"}"#.utf8))
+                == .with { $0.boundary = .blank })
     }
 }
 
