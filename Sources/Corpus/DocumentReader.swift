@@ -34,7 +34,7 @@ public final class DocumentReader {
 
     /// Read window: bytes `start..<window.count` are decompressed and still needed; scanning
     /// has reached `cursor`. `fill` moves the kept bytes to the front, shifting both.
-    private let window = ByteBuffer(capacity: 1 << 20)
+    private let window: ByteBuffer
     private var start = 0
     private var cursor = 0
     private var sourceEnded = false
@@ -51,8 +51,16 @@ public final class DocumentReader {
     /// Opens `path`. With `options.dedup`, documents are checked against `dedup` (or, when it is
     /// nil, against a set of this reader's own).
     /// - Throws: `CorpusError` `.fileNotFound` or `.unreadable`.
-    public init(path: String, source: Int, options: IngestOptions, dedup: Deduplicator?) throws(CorpusError) {
-        bytes = try ByteSource(path: path)
+    public convenience init(path: String, source: Int, options: IngestOptions, dedup: Deduplicator?) throws(CorpusError) {
+        try self.init(path: path, source: source, options: options, dedup: dedup,
+                      windowCapacity: 1 << 20, inputCapacity: 256 << 10)
+    }
+
+    /// The same with chosen buffer sizes (tests use tiny ones to reach every refill path).
+    package init(path: String, source: Int, options: IngestOptions, dedup: Deduplicator?,
+                 windowCapacity: Int, inputCapacity: Int) throws(CorpusError) {
+        bytes = try ByteSource(path: path, inputCapacity: inputCapacity)
+        window = ByteBuffer(capacity: windowCapacity)
         self.path = path
         self.source = source
         self.options = options
