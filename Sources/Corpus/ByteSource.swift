@@ -14,11 +14,11 @@ import CZlib
 /// Gzip files may hold several members one after another (as `cat a.gz b.gz` makes); zero
 /// bytes after the last member are ignored (tape padding, as GNU gzip does), anything else
 /// there is an error. Errors name the file and the compressed offset where reading stopped.
-final class ByteSource {
-    let path: String
-    let isGzip: Bool
+package final class ByteSource {
+    package let path: String
+    package let isGzip: Bool
     /// Size of the file when it was opened.
-    let fileBytes: Int64
+    package let fileBytes: Int64
 
     private let fd: Int32
     private let input: UnsafeMutablePointer<UInt8>
@@ -34,7 +34,7 @@ final class ByteSource {
     private var finished = false
 
     /// Opens `path`; throws `fileNotFound` or `unreadable`.
-    init(path: String, inputCapacity: Int = 256 << 10) throws(CorpusError) {
+    package init(path: String, inputCapacity: Int = 256 << 10) throws(CorpusError) {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         if fd < 0 {
             let code = errno
@@ -100,13 +100,13 @@ final class ByteSource {
 
 
     /// Bytes of the file consumed: the compressed offset of the next byte zlib will look at.
-    var compressedOffset: Int64 {
+    package var compressedOffset: Int64 {
         if let stream { return fileOffset - Int64(stream.pointee.avail_in) }
         return fileOffset - Int64(pending)
     }
 
     /// Reads up to `capacity` decompressed bytes into `buffer`; returns 0 only at the end.
-    func read(into buffer: UnsafeMutablePointer<UInt8>, capacity: Int) throws(CorpusError) -> Int {
+    package func read(into buffer: UnsafeMutablePointer<UInt8>, capacity: Int) throws(CorpusError) -> Int {
         guard capacity > 0, !finished else { return 0 }
         guard let stream else {
             if pending > 0 {

@@ -34,7 +34,7 @@ public final class DocumentReader {
 
     /// Read window: bytes `start..<window.count` are decompressed and still needed; scanning
     /// has reached `cursor`. `fill` moves the kept bytes to the front, shifting both.
-    private let window = ByteBuffer(capacity: 1 << 20)
+    private let window: ByteBuffer
     private var start = 0
     private var cursor = 0
     private var sourceEnded = false
@@ -51,8 +51,16 @@ public final class DocumentReader {
     /// Opens `path`. With `options.dedup`, documents are checked against `dedup` (or, when it is
     /// nil, against a set of this reader's own).
     /// - Throws: `CorpusError` `.fileNotFound` or `.unreadable`.
-    public init(path: String, source: Int, options: IngestOptions, dedup: Deduplicator?) throws(CorpusError) {
-        bytes = try ByteSource(path: path)
+    public convenience init(path: String, source: Int, options: IngestOptions, dedup: Deduplicator?) throws(CorpusError) {
+        try self.init(path: path, source: source, options: options, dedup: dedup,
+                      windowCapacity: 1 << 20, inputCapacity: 256 << 10)
+    }
+
+    /// The same with chosen buffer sizes (tests use tiny ones to reach every refill path).
+    package init(path: String, source: Int, options: IngestOptions, dedup: Deduplicator?,
+                 windowCapacity: Int, inputCapacity: Int) throws(CorpusError) {
+        bytes = try ByteSource(path: path, inputCapacity: inputCapacity)
+        window = ByteBuffer(capacity: windowCapacity)
         self.path = path
         self.source = source
         self.options = options
@@ -62,7 +70,9 @@ public final class DocumentReader {
         counters.fileBytes = bytes.fileBytes
         let fieldBytes = Array(options.textField.utf8)
         field = ByteBuffer(capacity: fieldBytes.count)
-        fieldBytes.withUnsafeBufferPointer { field.append($0.baseAddress!, $0.count) }
+        fieldBytes.withUnsafeBufferPointer { bytes in
+            if let base = bytes.baseAddress { field.append(base, bytes.count) }
+        }
     }
 
     /// What the source gave so far.
@@ -125,7 +135,7 @@ public final class DocumentReader {
             switch result {
             case .text:
                 if let doc = finish(decoded.base, decoded.count, record: record, line: linesRead,
-                                    loneSurrogates: scanner.loneSurrogates) {
+                                    loneSurrogates: scanner.loneSurrogates, knownASCII: scanner.decodedASCII) {
                     return doc
                 }
             case .missing: skip(.missingField)
@@ -187,10 +197,10 @@ public final class DocumentReader {
 
     /// Runs the stages on one record's text; returns the document or nil after counting the skip.
     private func finish(_ text: UnsafePointer<UInt8>, _ length: Int, record: Int, line: Int,
-                        loneSurrogates: Int) -> Document? {
+                        loneSurrogates: Int, knownASCII: Bool = false) -> Document? {
         var p = text, n = length
         var nextIsA = true   // which scratch buffer the next stage writes
-        let invalid = UTF8Check.firstInvalid(p, n) != nil
+        let invalid = !knownASCII && UTF8Check.firstInvalid(p, n) != nil
         counters.loneSurrogates += Int64(loneSurrogates)
         if invalid || loneSurrogates > 0 {
             if options.invalidUTF8 == .drop {

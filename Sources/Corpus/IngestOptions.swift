@@ -48,6 +48,22 @@ public struct IngestOptions: Sendable, Hashable, Codable {
 
     public init() {}
 
+    /// Decodes the settings present and keeps the defaults for the others, so that a pipeline
+    /// file may name only what it changes.
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.init()
+        format = try c.decodeIfPresent(Format.self, forKey: .format) ?? format
+        textField = try c.decodeIfPresent(String.self, forKey: .textField) ?? textField
+        boundary = try c.decodeIfPresent(Boundary.self, forKey: .boundary) ?? boundary
+        invalidUTF8 = try c.decodeIfPresent(InvalidUTF8.self, forKey: .invalidUTF8) ?? invalidUTF8
+        minLength = try c.decodeIfPresent(Int.self, forKey: .minLength) ?? minLength
+        dedup = try c.decodeIfPresent(Bool.self, forKey: .dedup) ?? dedup
+        normalizeLineEndings = try c.decodeIfPresent(Bool.self, forKey: .normalizeLineEndings) ?? normalizeLineEndings
+        normalizeNFC = try c.decodeIfPresent(Bool.self, forKey: .normalizeNFC) ?? normalizeNFC
+        normalizeWhitespace = try c.decodeIfPresent(Bool.self, forKey: .normalizeWhitespace) ?? normalizeWhitespace
+    }
+
     /// The format used for `path`: the explicit one, or for `auto` the one its extension names.
     public func resolvedFormat(for path: String) -> Format {
         if format != .auto { return format }

@@ -11,7 +11,7 @@ import Foundation
 ///
 /// - A file is taken as is.
 /// - A directory gives every regular file below it, recursively.
-/// - A pattern with `*`, `?` or `[…]` is a glob, matched one path component at a time
+/// - A pattern with `*`, `?` or `[…]` that is not itself an existing path is a glob, matched one path component at a time
 ///   (`fnmatch`); `**` as a whole component matches zero or more directories. A matched
 ///   directory gives its files as above.
 ///
@@ -25,7 +25,7 @@ public enum Inputs {
         var found = Set<String>()
         for pattern in patterns {
             let files: [String]
-            if isGlob(pattern) {
+            if isGlob(pattern) && kind(of: pattern, followLinks: true) == nil {
                 files = glob(pattern).flatMap { filesBelow($0) }
             } else {
                 guard let kind = kind(of: pattern, followLinks: true) else { throw .fileNotFound(pattern) }

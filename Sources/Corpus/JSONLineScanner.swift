@@ -34,6 +34,8 @@ struct JSONLineScanner {
     private let end: UnsafePointer<UInt8>
     /// Lone surrogate escapes in the decoded field value.
     private(set) var loneSurrogates = 0
+    /// Whether the last decoded string was all ASCII (so valid UTF-8 without a further check).
+    private(set) var decodedASCII = false
 
     /// Safety: `line` must point at `count` readable bytes for the scanner's lifetime.
     init(_ line: UnsafePointer<UInt8>, count: Int) {
@@ -107,10 +109,11 @@ struct JSONLineScanner {
     /// Whether the escaped key `[start, end)` decodes to `field`.
     private mutating func keyEquals(_ start: UnsafePointer<UInt8>, _ keyEnd: UnsafePointer<UInt8>,
                                     _ field: UnsafeBufferPointer<UInt8>, scratch: ByteBuffer) -> Bool {
-        let resume = p, savedSurrogates = loneSurrogates
+        let resume = p, savedSurrogates = loneSurrogates, savedASCII = decodedASCII
         defer {
             p = resume
             loneSurrogates = savedSurrogates
+            decodedASCII = savedASCII
         }
         scratch.count = 0
         scratch.reserve(keyEnd - start + 1)
@@ -123,8 +126,9 @@ struct JSONLineScanner {
     /// its escapes. Returns the closing quote's position and whether the body held escapes.
     private mutating func skipStringBody() -> (UnsafePointer<UInt8>, Bool)? {
         var escaped = false
+        var seen: UInt64 = 0
         while true {
-            p = findQuoteOrBackslash(p, end)
+            p = findQuoteOrBackslash(p, end, seen: &seen)
             guard p < end else { return nil }
             if p.pointee == UInt8(ascii: "\"") {
                 let quote = p
@@ -150,8 +154,10 @@ struct JSONLineScanner {
     /// quote. Returns the number of bytes written (never more than the body's length).
     private mutating func decodeStringBody(into out: UnsafeMutablePointer<UInt8>) -> Int? {
         var o = out
+        var seen: UInt64 = 0
+        defer { decodedASCII = seen & 0x8080_8080_8080_8080 == 0 }
         while true {
-            let stop = findQuoteOrBackslash(p, end)
+            let stop = findQuoteOrBackslash(p, end, seen: &seen)
             guard stop < end else { return nil }
             let run = stop - p
             if run > 0 {
@@ -192,6 +198,7 @@ struct JSONLineScanner {
                     scalar = 0xFFFD
                     loneSurrogates += 1
                 }
+                if scalar >= 0x80 { seen |= 0x80 }
                 o += writeUTF8(scalar, o)
                 continue
             default:
@@ -323,19 +330,26 @@ struct JSONLineScanner {
 
 /// The first `"` or `\` in `[p, end)`, or `end`. Eight bytes at a time: a byte equal to `c`
 /// is a zero byte of `word ^ c·0x0101…`, and the lowest flagged byte is always a true match.
+/// Every byte passed over (and possibly a few after the match) is OR-ed into `seen`, so that
+/// `seen & 0x80 == 0` proves them all ASCII.
 @inline(__always)
-func findQuoteOrBackslash(_ start: UnsafePointer<UInt8>, _ end: UnsafePointer<UInt8>) -> UnsafePointer<UInt8> {
+func findQuoteOrBackslash(_ start: UnsafePointer<UInt8>, _ end: UnsafePointer<UInt8>,
+                          seen: inout UInt64) -> UnsafePointer<UInt8> {
     let ones: UInt64 = 0x0101_0101_0101_0101, highs: UInt64 = 0x8080_8080_8080_8080
     var q = start
     while end - q >= 8 {
         // Safety: q..<q+8 lies before `end`.
         let word = UInt64(littleEndian: UnsafeRawPointer(q).loadUnaligned(as: UInt64.self))
+        seen |= word
         let quotes = word ^ (0x22 &* ones), backslashes = word ^ (0x5C &* ones)
         let hits = ((quotes &- ones) & ~quotes | (backslashes &- ones) & ~backslashes) & highs
         if hits != 0 { return q + (hits.trailingZeroBitCount >> 3) }
         q += 8
     }
-    while q < end && q.pointee != 0x22 && q.pointee != 0x5C { q += 1 }
+    while q < end && q.pointee != 0x22 && q.pointee != 0x5C {
+        seen |= UInt64(q.pointee)
+        q += 1
+    }
     return q
 }
 

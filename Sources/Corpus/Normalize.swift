@@ -1,4 +1,8 @@
-import Foundation
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 /// The opt-in normalization stages. Each reads valid UTF-8 and writes its result to `out`
 /// (replacing its contents); the `needs…` checks let the reader skip a stage that would not
@@ -37,16 +41,29 @@ enum Normalize {
     /// False when the text is NFC without looking further: every scalar below U+0300 (lead
     /// bytes below 0xCC) is NFC, since no canonical composition or reordering involves them alone.
     static func needsNFC(_ p: UnsafePointer<UInt8>, _ n: Int) -> Bool {
-        for i in 0..<n where p[i] >= 0xCC { return true }
+        var i = 0
+        while i + 8 <= n {
+            // Safety: bytes i..<i+8 lie inside the n bytes at p. Words without a high bit are ASCII.
+            if UnsafeRawPointer(p + i).loadUnaligned(as: UInt64.self) & 0x8080_8080_8080_8080 != 0 {
+                for k in i..<(i + 8) where p[k] >= 0xCC { return true }
+            }
+            i += 8
+        }
+        while i < n {
+            if p[i] >= 0xCC { return true }
+            i += 1
+        }
         return false
     }
 
-    /// Unicode Normalization Form C, through Foundation's `precomposedStringWithCanonicalMapping`.
+    /// Unicode Normalization Form C, by the standard library's normalizer (the one behind String
+    /// comparison, with current Unicode data). Foundation's `precomposedStringWithCanonicalMapping`
+    /// is not used: on Linux it leaves Hangul LV + T jamo uncomposed (U+AC00 U+11A8 stays two
+    /// scalars instead of U+AC01), which the NFC test against Python caught.
     static func nfc(_ p: UnsafePointer<UInt8>, _ n: Int, into out: ByteBuffer) {
-        let text = String(decoding: UnsafeBufferPointer(start: p, count: n), as: UTF8.self)
-        var composed = text.precomposedStringWithCanonicalMapping
+        let composed = String(decoding: UnsafeBufferPointer(start: p, count: n), as: UTF8.self)._nfcCodeUnits
         out.count = 0
-        composed.withUTF8 { bytes in
+        composed.withUnsafeBufferPointer { bytes in
             if let base = bytes.baseAddress { out.append(base, bytes.count) }
         }
     }
@@ -82,13 +99,30 @@ enum Normalize {
         var i = 0, w = 0
         var pendingSpace = false
         while i < n {
+            // Bytes 0x21...0xC1 (printable ASCII, DEL, continuation bytes) are never spaces or
+            // line ends, nor the lead byte of a Unicode space: copy them straight.
+            var b = p[i]
+            if b &- 0x21 < 0xC2 - 0x21 {
+                if pendingSpace {
+                    o[w] = 0x20
+                    w += 1
+                    pendingSpace = false
+                }
+                repeat {
+                    o[w] = b
+                    w += 1
+                    i += 1
+                    guard i < n else { break }
+                    b = p[i]
+                } while b &- 0x21 < 0xC2 - 0x21
+                continue
+            }
             let space = horizontalSpaceLength(p, i, n)
             if space > 0 {
                 pendingSpace = true
                 i += space
                 continue
             }
-            let b = p[i]
             if b == lf || b == cr {
                 pendingSpace = false
             } else if pendingSpace {

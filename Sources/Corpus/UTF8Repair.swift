@@ -9,10 +9,18 @@ enum UTF8Check {
     private static let highBits: UInt64 = 0x8080_8080_8080_8080
 
     /// Offset of the first byte that is not part of valid UTF-8, or nil when all is valid.
-    /// ASCII runs are checked eight bytes at a time.
+    /// ASCII runs are checked 32, then 8 bytes at a time.
     static func firstInvalid(_ p: UnsafePointer<UInt8>, _ n: Int) -> Int? {
         var i = 0
         while i < n {
+            while i + 32 <= n {
+                // Safety: bytes i..<i+32 lie inside the n bytes at p.
+                let raw = UnsafeRawPointer(p + i)
+                let any = raw.loadUnaligned(as: UInt64.self) | raw.loadUnaligned(fromByteOffset: 8, as: UInt64.self)
+                    | raw.loadUnaligned(fromByteOffset: 16, as: UInt64.self) | raw.loadUnaligned(fromByteOffset: 24, as: UInt64.self)
+                if any & highBits != 0 { break }
+                i += 32
+            }
             while i + 8 <= n {
                 // Safety: bytes i..<i+8 lie inside the n bytes at p.
                 let word = UInt64(littleEndian: UnsafeRawPointer(p + i).loadUnaligned(as: UInt64.self)) & highBits

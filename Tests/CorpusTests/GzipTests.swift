@@ -155,3 +155,66 @@ import TestSupport
         }
     }
 }
+
+/// The same files through tiny buffers (16-byte window and input) give the same documents:
+/// every refill, compaction, growth and gzip member boundary falls at many different places.
+@Suite struct SmallBufferTests {
+    private func documents(_ path: String, _ o: IngestOptions, window: Int, input: Int) throws -> ([String], SourceStats, CorpusError?) {
+        let reader = try DocumentReader(path: path, source: 0, options: o, dedup: nil,
+                                        windowCapacity: window, inputCapacity: input)
+        var out: [String] = []
+        do {
+            while let d = try reader.next() { out.append(String(decoding: d.text, as: UTF8.self)) }
+        } catch {
+            return (out, reader.stats, error)
+        }
+        return (out, reader.stats, nil)
+    }
+
+    @Test(arguments: [IngestOptions.Boundary.file, .blank, .line])
+    func textThroughTinyBuffers(boundary: IngestOptions.Boundary) throws {
+        var rng = SeededRNG(seed: 31)
+        var text = ""
+        for _ in 0..<400 {
+            text += rng.unicodeString(Int.random(in: 0...30, using: &rng))
+            text += ["\n", "\n\n", "\r\n", "\n \n\n", ""][Int.random(in: 0..<5, using: &rng)]
+        }
+        let dir = try TempDir()
+        let bytes = Array(text.utf8)
+        let members = Gzip.compress(Array(bytes[..<3000])) + Gzip.compress([]) + Gzip.compress(Array(bytes[3000...]))
+        let o = IngestOptions.with { $0.boundary = boundary; $0.dedup = false }
+        for (name, content) in [("t.txt", bytes), ("t.txt.gz", members)] {
+            let path = try dir.write(name, content)
+            let (want, wantStats, _) = try documents(path, o, window: 1 << 20, input: 1 << 18)
+            for (window, input) in [(16, 16), (17, 3), (64, 7), (1000, 16)] {
+                let (got, stats, error) = try documents(path, o, window: window, input: input)
+                #expect(error == nil)
+                #expect(got == want, "\(name) window \(window) input \(input)")
+                #expect(stats.records == wantStats.records && stats.uncompressedBytes == Int64(bytes.count))
+                #expect(stats.compressedBytesRead == Int64(content.count))
+            }
+        }
+    }
+
+    @Test func jsonlThroughTinyBuffers() throws {
+        var rng = SeededRNG(seed: 32)
+        var docs: [String] = []
+        for _ in 0..<300 { docs.append(rng.unicodeString(Int.random(in: 0...50, using: &rng))) }
+        let dir = try TempDir()
+        let lines = jsonLines(docs)
+        let path = try dir.write("t.jsonl.gz", Gzip.compress(Array(lines[..<(lines.count / 3)])) + Gzip.compress(Array(lines[(lines.count / 3)...])))
+        let o = IngestOptions.with { $0.dedup = false }
+        let (got, stats, error) = try documents(path, o, window: 16, input: 5)
+        #expect(error == nil)
+        #expect(got == docs.filter { !$0.isEmpty })
+        #expect(stats.records == Int64(docs.count))
+    }
+
+    @Test func truncationFoundThroughTinyBuffers() throws {
+        let dir = try TempDir()
+        let full = Gzip.compress(Array((0..<300).map { "line \($0)\n" }.joined().utf8))
+        let path = try dir.write("cut.txt.gz", Array(full[..<(full.count - 3)]))
+        let (_, _, error) = try documents(path, .with { $0.boundary = .line }, window: 16, input: 7)
+        #expect(error?.kind == .truncatedGzip && error?.offset == Int64(full.count - 3))
+    }
+}
