@@ -16,6 +16,7 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
     ],
     targets: [
         // System libraries (Debian: zlib1g-dev, libsqlite3-dev, libopenblas-dev).
@@ -29,7 +30,10 @@ let package = Package(
         .target(name: "Shards", dependencies: ["Corpus", "BPE", "CSQLite", "CZlib"], swiftSettings: swiftSettings),
         .target(name: "Loader", dependencies: ["Shards"], swiftSettings: swiftSettings),
         .target(name: "GPT", dependencies: ["Loader", "CBLAS"], swiftSettings: swiftSettings),
-        .target(name: "Pipeline", dependencies: ["Corpus", "BPE", "Shards", "Loader", "GPT"], swiftSettings: swiftSettings),
+        .target(
+            name: "Pipeline",
+            dependencies: ["Corpus", "BPE", "Shards", "Loader", "GPT", .product(name: "TOMLKit", package: "TOMLKit")],
+            swiftSettings: swiftSettings),
         .executableTarget(
             name: "tokenmill",
             dependencies: [

@@ -1,0 +1,106 @@
+import Foundation
+import Pipeline
+import TestSupport
+import Testing
+
+/// Pipeline files: the spec a valid file gives, and errors that name the line.
+@Suite struct PipelineFileTests {
+    /// Writes `text` as a pipeline file; data paths point at the repository's sample corpus.
+    func load(_ text: String) throws -> PipelineSpec {
+        let dir = try TempDir()
+        let path = try dir.write("p.toml", text)
+        return try FileManager.default.withCurrentDirectory(Run.repoRoot) { try PipelineSpec.load(path) }
+    }
+
+    func expectError(_ text: String, line: Int, contains fragment: String, sourceLocation: SourceLocation = #_sourceLocation) throws {
+        let dir = try TempDir()
+        let path = try dir.write("p.toml", text)
+        do {
+            _ = try FileManager.default.withCurrentDirectory(Run.repoRoot) { try PipelineSpec.load(path) }
+            Issue.record("expected an error containing \(fragment)", sourceLocation: sourceLocation)
+        } catch let e as PipelineError {
+            #expect(e.line == line, "\(e)", sourceLocation: sourceLocation)
+            #expect(e.description.hasPrefix("\(path):\(line): "), sourceLocation: sourceLocation)
+            #expect(e.message.contains(fragment), "\(e)", sourceLocation: sourceLocation)
+        }
+    }
+
+    static let valid = """
+    name = "t"
+    run_dir = "out/t"
+
+    [inputs]
+    paths = ["data/*.gz"]
+    boundary = "blank"
+
+    [tokenizer]
+    vocab_size = 1000
+    max_bytes = "1M"
+
+    [train]
+    layers = 2
+    heads = 2
+    channels = 64
+    steps = 10
+    """
+
+    @Test func validFileGivesTheSpec() throws {
+        let spec = try load(Self.valid)
+        #expect(spec.name == "t")
+        #expect(spec.runDir == "out/t")
+        #expect(spec.ingest.boundary == .blank)
+        #expect(spec.train?.steps == 10)
+        #expect(spec.train?.context == 128)        // default
+        guard case let .learn(config, maxBytes) = spec.tokenizer else {
+            Issue.record("expected learn")
+            return
+        }
+        #expect(config.vocabSize == 1000)
+        #expect(maxBytes == 1_000_000)
+    }
+
+    @Test func unknownKeyWithDidYouMean() throws {
+        try expectError(Self.valid + "\nstpes = 3\n", line: 17, contains: "unknown key 'stpes' in [train]; did you mean 'steps'?")
+        try expectError(Self.valid.replacingOccurrences(of: "[train]", with: "[trian]"), line: 12, contains: "unknown table [trian]; did you mean 'train'?")
+    }
+
+    @Test func wrongTypeNamesTheLine() throws {
+        try expectError(Self.valid.replacingOccurrences(of: "steps = 10", with: "steps = \"10\""), line: 16,
+                        contains: "train.steps must be an integer, not string")
+        try expectError(Self.valid.replacingOccurrences(of: "boundary = \"blank\"", with: "boundary = \"para\""), line: 6,
+                        contains: "must be one of \"file\", \"blank\", \"line\"")
+    }
+
+    @Test func missingFilesNameTheLine() throws {
+        try expectError(Self.valid.replacingOccurrences(of: "data/*.gz", with: "data/nothing*.gz"), line: 5, contains: "data/nothing*.gz")
+        try expectError(Self.valid.replacingOccurrences(of: "vocab_size = 1000", with: "path = \"nope/tokenizer.json\""), line: 9,
+                        contains: "nope/tokenizer.json: no such file")
+    }
+
+    @Test func syntaxErrorNamesTheLine() throws {
+        try expectError(Self.valid + "\nbroken = \n", line: 17, contains: "TOML syntax")
+    }
+
+    @Test func crossFieldChecks() throws {
+        try expectError(Self.valid.replacingOccurrences(of: "channels = 64", with: "channels = 65"), line: 15,
+                        contains: "multiple of train.heads")
+    }
+
+    @Test func shippedPipelinesLoad() throws {
+        let dir = Run.repoRoot + "/pipelines"
+        let files = (try? FileManager.default.contentsOfDirectory(atPath: dir).filter { $0.hasSuffix(".toml") }) ?? []
+        for f in files {
+            _ = try FileManager.default.withCurrentDirectory(Run.repoRoot) { try PipelineSpec.load(dir + "/" + f) }
+        }
+    }
+}
+
+extension FileManager {
+    /// Runs `body` with the working directory set to `path` (tests resolve relative data paths).
+    func withCurrentDirectory<T>(_ path: String, _ body: () throws -> T) throws -> T {
+        let old = currentDirectoryPath
+        _ = changeCurrentDirectoryPath(path)
+        defer { _ = changeCurrentDirectoryPath(old) }
+        return try body()
+    }
+}
