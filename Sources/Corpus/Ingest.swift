@@ -22,6 +22,18 @@ public struct Ingest: Sendable {
     @discardableResult
     public func forEach(progress: ((IngestProgress) -> Void)? = nil,
                         _ body: (Document) throws -> Void) rethrows -> IngestReport {
+        try forEach(progress: progress) { doc in
+            try body(doc)
+            return true
+        }
+    }
+
+    /// Like `forEach`, but `body` returns whether to go on: returning false stops the ingest
+    /// after that document, and the report covers what was read (the last source's statistics
+    /// up to that document; `stoppedEarly` is set).
+    @discardableResult
+    public func forEach(progress: ((IngestProgress) -> Void)? = nil,
+                        while body: (Document) throws -> Bool) rethrows -> IngestReport {
         let seen = Deduplicator()
         var report = IngestReport()
         var done = IngestProgress(source: 0, sources: paths.count, path: "", compressedOffset: 0,
@@ -45,8 +57,15 @@ public struct Ingest: Sendable {
                     break
                 }
                 guard let document else { break }
-                try body(document)
+                let goOn = try body(document)
                 done.documents += 1
+                if !goOn {
+                    report.sources.append(reader.stats)
+                    report.stoppedEarly = true
+                    progress?(done.at(index, reader))
+                    report.uniqueDocuments = seen.count
+                    return report
+                }
                 if let progress, reader.compressedOffset >= nextReport {
                     nextReport = reader.compressedOffset + (1 << 20)
                     progress(done.at(index, reader))
@@ -89,6 +108,8 @@ public struct IngestReport: Sendable {
     public var errors: [CorpusError] = []
     /// Distinct content hashes seen (with dedup on).
     public var uniqueDocuments = 0
+    /// The consumer stopped the ingest before the end of the inputs (e.g. `--max-bytes`).
+    public var stoppedEarly = false
 
     public init() {}
 

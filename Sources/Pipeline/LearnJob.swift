@@ -75,34 +75,27 @@ public enum LearnJob {
                            mergeSeconds: Date().timeIntervalSince(mergeStart), sampled: sampled)
     }
 
-    /// Thrown inside the ingest loop to stop at `maxBytes`.
-    struct StopReading: Error {}
-
     static func countInline(_ s: LearnSettings, totalBytes: Int64,
                             progress: (@Sendable (LearnProgress) -> Void)?) -> (WordCounter, IngestReport, Bool) {
         var counter = WordCounter(pattern: s.trainer.pattern)
         var sampled = false
         var readBefore: Int64 = 0
         var lastSource = -1
-        var report = IngestReport()
-        do {
-            report = try Ingest(paths: s.inputs, options: s.ingest).forEach(progress: { p in
-                if p.source != lastSource {
-                    lastSource = p.source
-                    readBefore = s.inputs[..<p.source].reduce(Int64(0)) { $0 + fileSize($1) }
-                }
-                progress?(.counting(done: readBefore + p.compressedOffset, total: totalBytes,
-                                    documents: counter.documents, textBytes: counter.bytes))
-            }) { doc in
-                counter.count(doc.text)
-                if let max = s.maxBytes, counter.bytes >= max {
-                    sampled = true
-                    throw StopReading()
-                }
+        let report = Ingest(paths: s.inputs, options: s.ingest).forEach(progress: { p in
+            if p.source != lastSource {
+                lastSource = p.source
+                readBefore = s.inputs[..<p.source].reduce(Int64(0)) { $0 + fileSize($1) }
             }
-        } catch {
-            // StopReading: the sample is complete; the report of a cut-short ingest is partial.
-        }
+            progress?(.counting(done: readBefore + p.compressedOffset, total: totalBytes,
+                                documents: counter.documents, textBytes: counter.bytes))
+        }, while: { doc in
+            counter.count(doc.text)
+            if let max = s.maxBytes, counter.bytes >= max {
+                sampled = true
+                return false
+            }
+            return true
+        })
         return (counter, report, sampled)
     }
 
@@ -125,30 +118,29 @@ public enum LearnJob {
                 var documents: Int64 = 0
                 var readBefore: Int64 = 0
                 var lastSource = -1
-                do {
-                    report = try Ingest(paths: s.inputs, options: s.ingest).forEach(progress: { p in
-                        if p.source != lastSource {
-                            lastSource = p.source
-                            readBefore = s.inputs[..<p.source].reduce(Int64(0)) { $0 + fileSize($1) }
-                        }
-                        progress?(.counting(done: readBefore + p.compressedOffset, total: totalBytes,
-                                            documents: documents, textBytes: counted))
-                    }) { doc in
-                        batchSize += doc.text.count
-                        counted += Int64(doc.text.count)
-                        documents += 1
-                        batch.append(doc.text)
-                        if batchSize >= batchBytes {
-                            queue.put(batch)
-                            batch = []
-                            batchSize = 0
-                        }
-                        if let max = s.maxBytes, counted >= max {
-                            sampled = true
-                            throw StopReading()
-                        }
+                report = Ingest(paths: s.inputs, options: s.ingest).forEach(progress: { p in
+                    if p.source != lastSource {
+                        lastSource = p.source
+                        readBefore = s.inputs[..<p.source].reduce(Int64(0)) { $0 + fileSize($1) }
                     }
-                } catch {}
+                    progress?(.counting(done: readBefore + p.compressedOffset, total: totalBytes,
+                                        documents: documents, textBytes: counted))
+                }, while: { doc in
+                    batchSize += doc.text.count
+                    counted += Int64(doc.text.count)
+                    documents += 1
+                    batch.append(doc.text)
+                    if batchSize >= batchBytes {
+                        queue.put(batch)
+                        batch = []
+                        batchSize = 0
+                    }
+                    if let max = s.maxBytes, counted >= max {
+                        sampled = true
+                        return false
+                    }
+                    return true
+                })
                 if !batch.isEmpty { queue.put(batch) }
                 queue.close()
             } else {
