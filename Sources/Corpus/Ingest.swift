@@ -22,10 +22,10 @@ public struct Ingest: Sendable {
     @discardableResult
     public func forEach(progress: ((IngestProgress) -> Void)? = nil,
                         _ body: (Document) throws -> Void) rethrows -> IngestReport {
-        try forEach(progress: progress) { doc in
+        try forEach(progress: progress, continueWhile: { doc in
             try body(doc)
             return true
-        }
+        })
     }
 
     /// Like `forEach`, but `body` returns whether to go on: returning false stops the ingest
@@ -33,7 +33,7 @@ public struct Ingest: Sendable {
     /// up to that document; `stoppedEarly` is set).
     @discardableResult
     public func forEach(progress: ((IngestProgress) -> Void)? = nil,
-                        while body: (Document) throws -> Bool) rethrows -> IngestReport {
+                        continueWhile body: (Document) throws -> Bool) rethrows -> IngestReport {
         let seen = Deduplicator()
         var report = IngestReport()
         var done = IngestProgress(source: 0, sources: paths.count, path: "", compressedOffset: 0,

@@ -88,7 +88,7 @@ public enum LearnJob {
             }
             progress?(.counting(done: readBefore + p.compressedOffset, total: totalBytes,
                                 documents: counter.documents, textBytes: counter.bytes))
-        }, while: { doc in
+        }, continueWhile: { doc in
             counter.count(doc.text)
             if let max = s.maxBytes, counter.bytes >= max {
                 sampled = true
@@ -125,7 +125,7 @@ public enum LearnJob {
                     }
                     progress?(.counting(done: readBefore + p.compressedOffset, total: totalBytes,
                                         documents: documents, textBytes: counted))
-                }, while: { doc in
+                }, continueWhile: { doc in
                     batchSize += doc.text.count
                     counted += Int64(doc.text.count)
                     documents += 1

@@ -66,7 +66,7 @@ import TestSupport
         // The sample corpus, by a relative pattern (the test runs from the package root).
         let cwd = FileManager.default.currentDirectoryPath
         try #require(FileManager.default.fileExists(atPath: cwd + "/data/make_sample.py"), "cwd is \(cwd)")
-        #expect(try Inputs.resolve(["data/*.jsonl.gz"]) == ["data/bible-ot.jsonl.gz", "data/fortunes.jsonl.gz"])
+        #expect(try Inputs.resolve(["data/*.jsonl.gz"]) == ["data/bible-ot.jsonl.gz", "data/fortunes.jsonl.gz", "data/sun.jsonl.gz"])
         #expect(try Inputs.resolve(["./data/heldout.txt"]) == ["./data/heldout.txt"])
     }
 }
