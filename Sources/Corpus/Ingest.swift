@@ -22,7 +22,7 @@ public struct Ingest: Sendable {
     @discardableResult
     public func forEach(progress: ((IngestProgress) -> Void)? = nil,
                         _ body: (Document) throws -> Void) rethrows -> IngestReport {
-        try forEach(progress: progress, continueWhile: { doc in
+        try read(progress: progress, continueWhile: { doc in
             try body(doc)
             return true
         })
@@ -32,8 +32,8 @@ public struct Ingest: Sendable {
     /// after that document, and the report covers what was read (the last source's statistics
     /// up to that document; `stoppedEarly` is set).
     @discardableResult
-    public func forEach(progress: ((IngestProgress) -> Void)? = nil,
-                        continueWhile body: (Document) throws -> Bool) rethrows -> IngestReport {
+    public func read(progress: ((IngestProgress) -> Void)? = nil,
+                     continueWhile body: (Document) throws -> Bool) rethrows -> IngestReport {
         let seen = Deduplicator()
         var report = IngestReport()
         var done = IngestProgress(source: 0, sources: paths.count, path: "", compressedOffset: 0,

@@ -81,7 +81,7 @@ public enum LearnJob {
         var sampled = false
         var readBefore: Int64 = 0
         var lastSource = -1
-        let report = Ingest(paths: s.inputs, options: s.ingest).forEach(progress: { p in
+        let report = Ingest(paths: s.inputs, options: s.ingest).read(progress: { p in
             if p.source != lastSource {
                 lastSource = p.source
                 readBefore = s.inputs[..<p.source].reduce(Int64(0)) { $0 + fileSize($1) }
@@ -118,7 +118,7 @@ public enum LearnJob {
                 var documents: Int64 = 0
                 var readBefore: Int64 = 0
                 var lastSource = -1
-                report = Ingest(paths: s.inputs, options: s.ingest).forEach(progress: { p in
+                report = Ingest(paths: s.inputs, options: s.ingest).read(progress: { p in
                     if p.source != lastSource {
                         lastSource = p.source
                         readBefore = s.inputs[..<p.source].reduce(Int64(0)) { $0 + fileSize($1) }
