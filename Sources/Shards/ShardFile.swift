@@ -202,7 +202,9 @@ public final class ShardWriter {
     private let file: PosixFile
     private var flushedTokens: Int64
     private var flushedCRC: UInt32
+    /// Tokens not yet written: `buffer[0..<used]`.
     private var buffer: [UInt8]
+    private var used = 0
     private static let bufferBytes = 1 << 20
 
     public static func temporaryPath(for path: String) -> String { path + ".tmp" }
@@ -215,8 +217,7 @@ public final class ShardWriter {
         self.tokenCount = tokens
         self.flushedTokens = tokens
         self.flushedCRC = crc
-        self.buffer = []
-        buffer.reserveCapacity(Self.bufferBytes)
+        self.buffer = [UInt8](repeating: 0, count: Self.bufferBytes)
     }
 
     /// Starts an empty shard at `path + ".tmp"` (an existing temporary file is emptied).
@@ -253,18 +254,23 @@ public final class ShardWriter {
         }
         var start = 0
         while start < tokens.count {
-            let room = (Self.bufferBytes - buffer.count) / width.bytes
+            let room = (Self.bufferBytes - used) / width.bytes
             if room == 0 { try flush(); continue }
             let n = min(room, tokens.count - start)
             let piece = UnsafeBufferPointer(rebasing: tokens[start..<start + n])
-            if width == .uint16 {
-                for t in piece { let v = UInt16(truncatingIfNeeded: t); buffer.append(UInt8(v & 0xFF)); buffer.append(UInt8(v >> 8)) }
-            } else {
-                for t in piece {
-                    buffer.append(UInt8(t & 0xFF)); buffer.append(UInt8((t >> 8) & 0xFF))
-                    buffer.append(UInt8((t >> 16) & 0xFF)); buffer.append(UInt8(t >> 24))
+            let at = used
+            buffer.withUnsafeMutableBytes { raw in
+                if width == .uint16 {
+                    for (i, t) in piece.enumerated() {
+                        raw.storeBytes(of: UInt16(truncatingIfNeeded: t).littleEndian, toByteOffset: at + 2 * i, as: UInt16.self)
+                    }
+                } else {
+                    for (i, t) in piece.enumerated() {
+                        raw.storeBytes(of: t.littleEndian, toByteOffset: at + 4 * i, as: UInt32.self)
+                    }
                 }
             }
+            used += n * width.bytes
             start += n
             tokenCount += Int64(n)
         }
@@ -275,14 +281,15 @@ public final class ShardWriter {
     }
 
     private func flush() throws {
-        guard !buffer.isEmpty else { return }
+        guard used > 0 else { return }
         let at = ShardHeader(width: width, tokenCount: flushedTokens).fileSize
-        try buffer.withUnsafeBytes { raw in
+        try buffer.withUnsafeBytes { all in
+            let raw = UnsafeRawBufferPointer(rebasing: all[0..<used])
             try file.write(raw, at: at)
             flushedCRC = ShardFile.crc32(raw, continuing: flushedCRC)
         }
-        flushedTokens += Int64(buffer.count / width.bytes)
-        buffer.removeAll(keepingCapacity: true)
+        flushedTokens += Int64(used / width.bytes)
+        used = 0
     }
 
     /// Writes buffered tokens to the temporary file (and fsyncs when `sync`), and returns the
