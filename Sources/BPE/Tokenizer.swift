@@ -1,0 +1,182 @@
+import Foundation
+
+/// A loaded byte-level BPE vocabulary, ready to encode and decode. Immutable and shareable
+/// across threads; each thread encodes through its own `TokenEncoder` (which owns a cache).
+///
+///     let tok = try Tokenizer.load("out/vocab")            // DIR/tokenizer.json, or a file
+///     var enc = tok.makeEncoder()
+///     let ids = enc.encode(Array("Hello world".utf8))     // e.g. [1012, 2241]
+///     tok.decode(ids) == Array("Hello world".utf8)        // true for every byte string
+public final class Tokenizer: @unchecked Sendable {
+    public let model: BPEModel
+    /// Hash of everything that decides ids: tokens, merge rule, pattern and special tokens.
+    public let fingerprint: String
+    /// The end-of-text token (`<|endoftext|>`, or Llama 3's `<|end_of_text|>`), if the vocabulary has one.
+    public let eotID: UInt32?
+    let preTokenizer: PreTokenizer
+    /// pair key → rank << 32 | merged id
+    let pairs: PairTable
+    /// bytes → id of every non-special token (for the whole-piece shortcut and lookups)
+    let wholeTokens: ByteKeyTable
+    let byteID: [UInt32]
+    /// Whether a piece that is itself a token is emitted whole before merging (tiktoken's rule,
+    /// HF's `ignore_merges`).
+    let wholePieceFirst: Bool
+    let specialFirstBytes: [Bool]
+
+    public var vocabSize: Int { model.vocabSize }
+    public var pattern: PreTokenizerPattern { model.pattern }
+    public var specials: [SpecialToken] { model.specials }
+
+    public init(_ model: BPEModel) throws {
+        self.model = model
+        preTokenizer = PreTokenizer(model.pattern)
+        let specialIDs = Set(model.specials.map(\.id))
+        var whole = ByteKeyTable(capacity: model.tokens.count)
+        var byteID = [UInt32](repeating: UInt32.max, count: 256)
+        for (id, t) in model.tokens.enumerated() where !t.isEmpty && !specialIDs.contains(UInt32(id)) {
+            t.withUnsafeBufferPointer { b in
+                let h = fastHash(b.baseAddress!, b.count)
+                if whole.lookup(b.baseAddress!, b.count, hash: h) == nil {
+                    whole.set(b.baseAddress!, b.count, UInt64(id), hash: h)
+                }
+            }
+            if t.count == 1 && byteID[Int(t[0])] == UInt32.max { byteID[Int(t[0])] = UInt32(id) }
+        }
+        if let missing = byteID.firstIndex(of: UInt32.max) {
+            throw TokenizerFileError("tokenizer", "no token for byte 0x\(String(missing, radix: 16)): not a byte-level vocabulary")
+        }
+        self.byteID = byteID
+        self.wholeTokens = whole
+
+        var pairs = PairTable(capacity: max(model.merges?.count ?? model.tokens.count, 16))
+        if let merges = model.merges {
+            for (rank, m) in merges.enumerated() {
+                let joined = model.tokens[Int(m.left)] + model.tokens[Int(m.right)]
+                guard let id = whole.lookup(joined) else {
+                    throw TokenizerFileError("tokenizer", "merge \(rank) makes bytes that are not a token")
+                }
+                if pairs.lookup(m.key) == nil { pairs.set(m.key, UInt64(rank) << 32 | id) }
+            }
+            wholePieceFirst = model.ignoreMerges
+        } else {
+            // Rank rule: two tokens merge when their joined bytes are a token; its id is the rank.
+            for (id, t) in model.tokens.enumerated() where t.count >= 2 && !specialIDs.contains(UInt32(id)) {
+                t.withUnsafeBufferPointer { b in
+                    for k in 1..<b.count {
+                        if let l = whole.lookup(b.baseAddress!, k), let r = whole.lookup(b.baseAddress! + k, b.count - k) {
+                            pairs.set(UInt64(l) << 32 | r, UInt64(id) << 32 | UInt64(id))
+                        }
+                    }
+                }
+            }
+            wholePieceFirst = true
+        }
+        self.pairs = pairs
+
+        var first = [Bool](repeating: false, count: 256)
+        for s in model.specials where !s.text.isEmpty { first[Int(s.text.utf8.first!)] = true }
+        specialFirstBytes = first
+        eotID = model.specials.first { $0.text == "<|endoftext|>" }?.id
+            ?? model.specials.first { $0.text == "<|end_of_text|>" }?.id
+        fingerprint = Tokenizer.computeFingerprint(model)
+    }
+
+    /// Loads a vocabulary from a directory (its `tokenizer.json`) or a file: `tokenizer.json`
+    /// (Hugging Face) or a tiktoken rank file (`.tiktoken`, which needs `pattern`; its special
+    /// tokens come from `specials`).
+    public static func load(_ path: String, pattern: PreTokenizerPattern? = nil,
+                            specials: [SpecialToken] = []) throws -> Tokenizer {
+        var file = path
+        var isDir: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir) else {
+            throw TokenizerFileError(path, "no such file or directory")
+        }
+        if isDir.boolValue {
+            let candidates = ["tokenizer.json", "tokenizer.tiktoken"].map { (path as NSString).appendingPathComponent($0) }
+            guard let found = candidates.first(where: { FileManager.default.fileExists(atPath: $0) }) else {
+                throw TokenizerFileError(path, "directory has no tokenizer.json")
+            }
+            file = found
+        }
+        guard let data = FileManager.default.contents(atPath: file) else {
+            throw TokenizerFileError(file, "cannot read file")
+        }
+        let model: BPEModel
+        if data.first == UInt8(ascii: "{") || file.hasSuffix(".json") {
+            model = try BPEModel.loadHuggingFaceJSON(data, path: file)
+            if let pattern, pattern != model.pattern {
+                throw TokenizerFileError(file, "the file's pre-tokenizer is \(model.pattern.rawValue), not \(pattern.rawValue)")
+            }
+        } else {
+            guard let pattern else {
+                throw TokenizerFileError(file, "a tiktoken rank file needs a pre-tokenization pattern (--pattern gpt2|cl100k|o200k|llama3, or --preset)")
+            }
+            model = try BPEModel.loadTiktoken(data, path: file, pattern: pattern, specials: specials)
+        }
+        do {
+            return try Tokenizer(model)
+        } catch let e as TokenizerFileError {
+            throw TokenizerFileError(file, e.message)
+        }
+    }
+
+    /// A new encoder for one thread.
+    public func makeEncoder() -> TokenEncoder { TokenEncoder(self) }
+
+    /// Encodes `text` (any bytes). Special tokens are matched only with `allowSpecial`.
+    public func encode(_ text: [UInt8], allowSpecial: Bool = false) -> [UInt32] {
+        var e = makeEncoder()
+        return e.encode(text, allowSpecial: allowSpecial)
+    }
+
+    /// The bytes of `id` (a special token's text for a special), or nil for an unknown id.
+    public func tokenBytes(_ id: UInt32) -> [UInt8]? {
+        guard Int(id) < model.tokens.count, !model.tokens[Int(id)].isEmpty else { return nil }
+        return model.tokens[Int(id)]
+    }
+
+    /// Decodes ids to bytes. Throws for an id outside the vocabulary.
+    public func decode<C: Collection>(_ ids: C) throws -> [UInt8] where C.Element == UInt32 {
+        var out: [UInt8] = []
+        out.reserveCapacity(ids.count * 4)
+        for (i, id) in ids.enumerated() {
+            guard Int(id) < model.tokens.count, !model.tokens[Int(id)].isEmpty else {
+                throw TokenizerError.unknownID(id, position: i, vocabSize: model.tokens.count)
+            }
+            out += model.tokens[Int(id)]
+        }
+        return out
+    }
+
+    static func computeFingerprint(_ m: BPEModel) -> String {
+        var h1: UInt64 = 0x6A09_E667_F3BC_C908, h2: UInt64 = 0xBB67_AE85_84CA_A73B
+        func feed(_ bytes: [UInt8]) {
+            bytes.withUnsafeBufferPointer { b in
+                let p = b.baseAddress ?? UnsafePointer(bitPattern: 1)!
+                h1 = fastHash(p, b.count, seed: h1 ^ UInt64(b.count))
+                h2 = fastHash(p, b.count, seed: h2 &+ 0x3C6E_F372_FE94_F82B)
+            }
+        }
+        feed(Array("tokenmill-bpe-v1 \(m.pattern.rawValue) \(m.merges == nil ? "ranks" : "merges") \(m.ignoreMerges)".utf8))
+        for t in m.tokens { feed(t) }
+        for s in m.specials { feed(Array("\(s.id):\(s.text)".utf8)) }
+        if let merges = m.merges {
+            var buf: [UInt8] = []
+            buf.reserveCapacity(merges.count * 8)
+            for p in merges { withUnsafeBytes(of: p.key.littleEndian) { buf += $0 } }
+            feed(buf)
+        }
+        return String(format: "%016llx%016llx", h1, h2)
+    }
+}
+
+public enum TokenizerError: Error, CustomStringConvertible, Equatable {
+    case unknownID(UInt32, position: Int, vocabSize: Int)
+    public var description: String {
+        switch self {
+        case let .unknownID(id, position, vocabSize):
+            return "token id \(id) at position \(position) is not in the vocabulary (size \(vocabSize))"
+        }
+    }
+}

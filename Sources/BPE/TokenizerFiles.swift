@@ -1,0 +1,317 @@
+import Foundation
+
+// Reading and writing vocabularies in the formats the ecosystem uses:
+// - Hugging Face `tokenizer.json` (byte-level BPE), written so that `Tokenizer.from_file` loads it
+//   as is, and read from files written by others (merges as ["a","b"] pairs or "a b" strings);
+// - tiktoken's rank file (`.tiktoken`: base64 token bytes and rank per line);
+// - llm.c's tokenizer file for its decoder (`uint32 [20240328, 2, n_tokens, eot_id]` + 252 zero
+//   slots, then per token a uint8 length and the bytes).
+
+/// A vocabulary file could not be read; the message names the file and the place.
+public struct TokenizerFileError: Error, CustomStringConvertible, Equatable {
+    public var path: String
+    public var message: String
+    public init(_ path: String, _ message: String) {
+        self.path = path
+        self.message = message
+    }
+    public var description: String { "\(path): \(message)" }
+}
+
+extension PreTokenizerPattern {
+    /// The pattern text as Hugging Face's `Split` pre-tokenizer takes it. Oniguruma reads
+    /// cl100k's possessive `\p{N}{1,3}+` as "repeat {1,3}", keeping whole digit runs; the greedy
+    /// `{1,3}` splits as tiktoken does (nothing follows it inside its branch to backtrack into).
+    var hfRegex: String {
+        PreTokenizer(self).regex.replacingOccurrences(of: #"\p{N}{1,3}+"#, with: #"\p{N}{1,3}"#)
+    }
+}
+
+// MARK: - Hugging Face tokenizer.json
+
+extension BPEModel {
+    /// The `tokenizer.json` text. Hugging Face's `Tokenizer.from_file` loads it and gives the
+    /// same ids; `vocab` is written in id order and merges as `["a", "b"]` pairs.
+    public func huggingFaceJSON() -> String {
+        var out = "{\n  \"version\": \"1.0\",\n  \"truncation\": null,\n  \"padding\": null,\n  \"added_tokens\": ["
+        for (i, s) in specials.sorted(by: { $0.id < $1.id }).enumerated() {
+            out += i == 0 ? "\n" : ",\n"
+            out += "    {\"id\": \(s.id), \"content\": \(jsonString(s.text)), \"single_word\": false, "
+            out += "\"lstrip\": false, \"rstrip\": false, \"normalized\": false, \"special\": true}"
+        }
+        out += specials.isEmpty ? "],\n" : "\n  ],\n"
+        out += "  \"normalizer\": null,\n"
+        switch pattern {
+        case .gpt2:
+            out += "  \"pre_tokenizer\": {\"type\": \"ByteLevel\", \"add_prefix_space\": false, \"trim_offsets\": true, \"use_regex\": true},\n"
+        default:
+            out += "  \"pre_tokenizer\": {\"type\": \"Sequence\", \"pretokenizers\": [\n"
+            out += "    {\"type\": \"Split\", \"pattern\": {\"Regex\": \(jsonString(pattern.hfRegex))}, \"behavior\": \"Isolated\", \"invert\": false},\n"
+            out += "    {\"type\": \"ByteLevel\", \"add_prefix_space\": false, \"trim_offsets\": true, \"use_regex\": false}\n  ]},\n"
+        }
+        out += "  \"post_processor\": null,\n"
+        out += "  \"decoder\": {\"type\": \"ByteLevel\", \"add_prefix_space\": true, \"trim_offsets\": true, \"use_regex\": true},\n"
+        out += "  \"model\": {\n    \"type\": \"BPE\",\n    \"dropout\": null,\n    \"unk_token\": null,\n"
+        out += "    \"continuing_subword_prefix\": null,\n    \"end_of_word_suffix\": null,\n    \"fuse_unk\": false,\n"
+        out += "    \"byte_fallback\": false,\n    \"ignore_merges\": \(ignoreMerges),\n    \"vocab\": {"
+        let specialIDs = Set(specials.map(\.id))
+        var first = true
+        var names: [String] = []
+        names.reserveCapacity(tokens.count)
+        for (id, t) in tokens.enumerated() {
+            let name = specialIDs.contains(UInt32(id)) ? String(decoding: t, as: UTF8.self) : ByteLevel.encode(t)
+            names.append(name)
+            if t.isEmpty { continue }
+            out += first ? "\n" : ",\n"
+            first = false
+            out += "      \(jsonString(name)): \(id)"
+        }
+        out += "\n    },\n    \"merges\": ["
+        for (i, m) in (merges ?? derivedMerges()).enumerated() {
+            out += i == 0 ? "\n" : ",\n"
+            out += "      [\(jsonString(names[Int(m.left)])), \(jsonString(names[Int(m.right)]))]"
+        }
+        out += "\n    ]\n  }\n}\n"
+        return out
+    }
+
+    /// For a rank-rule vocabulary: the merge list that gives the same result, one merge per
+    /// multi-byte token in rank order, splitting it where both halves are tokens with the
+    /// lowest merge priority (what tiktoken's `data_gym` conversion does in reverse).
+    public func derivedMerges() -> [TokenPair] {
+        var idOf: [[UInt8]: UInt32] = [:]
+        for (i, t) in tokens.enumerated() where !t.isEmpty && !isSpecial(UInt32(i)) { idOf[t] = UInt32(i) }
+        var out: [TokenPair] = []
+        for (i, t) in tokens.enumerated() where t.count >= 2 && !isSpecial(UInt32(i)) {
+            var best: TokenPair? = nil
+            var bestRank = UInt32.max
+            for k in 1..<t.count {
+                if let l = idOf[Array(t[..<k])], let r = idOf[Array(t[k...])], l < UInt32(i), r < UInt32(i) {
+                    let rank = max(l, r)
+                    if rank < bestRank {
+                        bestRank = rank
+                        best = TokenPair(l, r)
+                    }
+                }
+            }
+            if let best { out.append(best) }
+        }
+        return out
+    }
+
+    /// Reads a Hugging Face `tokenizer.json` holding a byte-level BPE model.
+    public static func loadHuggingFaceJSON(_ data: Data, path: String) throws -> BPEModel {
+        let root: [String: Any]
+        do {
+            guard let obj = try JSONSerialization.jsonObject(with: data) as? [String: Any] else {
+                throw TokenizerFileError(path, "not a JSON object")
+            }
+            root = obj
+        } catch let e as TokenizerFileError {
+            throw e
+        } catch {
+            throw TokenizerFileError(path, "invalid JSON: \((error as NSError).userInfo["NSDebugDescription"] ?? error.localizedDescription)")
+        }
+        guard let model = root["model"] as? [String: Any] else { throw TokenizerFileError(path, "no \"model\" object") }
+        if let type = model["type"] as? String, type != "BPE" {
+            throw TokenizerFileError(path, "model type \(type) is not supported (only byte-level BPE)")
+        }
+        guard let vocab = model["vocab"] as? [String: Any] else { throw TokenizerFileError(path, "no \"model.vocab\" object") }
+        let pattern = try detectPattern(root["pre_tokenizer"], path: path)
+
+        // Special (added) tokens keep their text; everything else is byte-level text.
+        var specials: [SpecialToken] = []
+        for case let added as [String: Any] in (root["added_tokens"] as? [Any]) ?? [] {
+            guard let content = added["content"] as? String, let id = (added["id"] as? NSNumber)?.uint32Value else {
+                throw TokenizerFileError(path, "added_tokens entry without content or id")
+            }
+            specials.append(SpecialToken(content, id: id))
+        }
+        let specialIDs = Set(specials.map(\.id))
+        var maxID = -1
+        var byName: [String: UInt32] = [:]
+        for (name, value) in vocab {
+            guard let n = value as? NSNumber, n.int64Value >= 0, n.int64Value < Int64(UInt32.max) else {
+                throw TokenizerFileError(path, "vocab entry \(name.debugDescription) has no valid id")
+            }
+            byName[name] = n.uint32Value
+            maxID = max(maxID, n.intValue)
+        }
+        for s in specials { maxID = max(maxID, Int(s.id)) }
+        var tokens = [[UInt8]](repeating: [], count: maxID + 1)
+        for (name, id) in byName where !specialIDs.contains(id) {
+            guard let bytes = ByteLevel.decode(name) else {
+                throw TokenizerFileError(path, "vocab entry \(name.debugDescription) (id \(id)) is not byte-level text")
+            }
+            if !tokens[Int(id)].isEmpty { throw TokenizerFileError(path, "id \(id) is used twice in vocab") }
+            tokens[Int(id)] = bytes
+        }
+        for s in specials { tokens[Int(s.id)] = Array(s.text.utf8) }
+
+        var merges: [TokenPair] = []
+        for (i, m) in ((model["merges"] as? [Any]) ?? []).enumerated() {
+            let parts: [String]
+            if let pair = m as? [String], pair.count == 2 {
+                parts = pair
+            } else if let legacy = m as? String {
+                let split = legacy.split(separator: " ", omittingEmptySubsequences: false)
+                guard split.count == 2 else { throw TokenizerFileError(path, "merge \(i): \(legacy.debugDescription) is not two tokens") }
+                parts = split.map(String.init)
+            } else {
+                throw TokenizerFileError(path, "merge \(i) is neither a [\"a\",\"b\"] pair nor an \"a b\" string")
+            }
+            guard let l = byName[parts[0]], let r = byName[parts[1]] else {
+                throw TokenizerFileError(path, "merge \(i) (\(parts[0]) \(parts[1])) names a token not in vocab")
+            }
+            guard byName[parts[0] + parts[1]] != nil else {
+                throw TokenizerFileError(path, "merge \(i) (\(parts[0]) \(parts[1])) makes a token not in vocab")
+            }
+            merges.append(TokenPair(l, r))
+        }
+        for b in 0..<256 where byName[ByteLevel.encode([UInt8(b)])] == nil {
+            throw TokenizerFileError(path, "vocab lacks the byte token for 0x\(String(b, radix: 16)) (not a byte-level vocabulary)")
+        }
+        let ignore = (model["ignore_merges"] as? Bool) ?? false
+        return BPEModel(tokens: tokens, specials: specials, merges: merges, pattern: pattern, ignoreMerges: ignore)
+    }
+
+    /// Maps a `pre_tokenizer` object to one of our hand-written patterns.
+    static func detectPattern(_ object: Any?, path: String) throws -> PreTokenizerPattern {
+        guard let pre = object as? [String: Any], let type = pre["type"] as? String else {
+            throw TokenizerFileError(path, "no pre_tokenizer: only byte-level BPE tokenizers are supported")
+        }
+        if type == "ByteLevel" {
+            if (pre["add_prefix_space"] as? Bool) == true {
+                throw TokenizerFileError(path, "ByteLevel pre_tokenizer with add_prefix_space=true is not supported")
+            }
+            return .gpt2
+        }
+        if type == "Sequence", let list = pre["pretokenizers"] as? [[String: Any]],
+           let split = list.first(where: { $0["type"] as? String == "Split" }),
+           let regex = (split["pattern"] as? [String: Any])?["Regex"] as? String {
+            for p in PreTokenizerPattern.allCases where PreTokenizer(p).regex == regex || p.hfRegex == regex || p.knownVariants.contains(regex) {
+                return p
+            }
+            throw TokenizerFileError(path, "pre_tokenizer regex is not one TokenMill implements (gpt2, cl100k, o200k, llama3): \(regex)")
+        }
+        throw TokenizerFileError(path, "pre_tokenizer \(type) is not supported (ByteLevel, or Split+ByteLevel with a known pattern)")
+    }
+}
+
+extension PreTokenizerPattern {
+    /// Other spellings of the same pattern found in published tokenizer.json files.
+    var knownVariants: [String] {
+        switch self {
+        case .gpt2:
+            return [#"'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+"#]
+        case .llama3:
+            return [#"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"#]
+        case .cl100k:
+            return [#"'(?i:[sdmt]|ll|ve|re)|[^\r\n\p{L}\p{N}]?+\p{L}++|\p{N}{1,3}+| ?[^\s\p{L}\p{N}]++[\r\n]*+|\s++$|\s*[\r\n]|\s+(?!\S)|\s"#,
+                    #"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"#]
+        case .o200k:
+            return []
+        }
+    }
+}
+
+// MARK: - tiktoken rank files
+
+extension BPEModel {
+    /// tiktoken's `.tiktoken` text: one `base64(token bytes) rank` line per non-special token,
+    /// in rank (id) order. Load it with `tiktoken.Encoding(mergeable_ranks=load_tiktoken_bpe(…))`.
+    public func tiktokenFile() -> String {
+        var out = ""
+        out.reserveCapacity(tokens.count * 16)
+        let specialIDs = Set(specials.map(\.id))
+        for (id, t) in tokens.enumerated() where !t.isEmpty && !specialIDs.contains(UInt32(id)) {
+            out += Data(t).base64EncodedString()
+            out += " \(id)\n"
+        }
+        return out
+    }
+
+    /// Reads a tiktoken rank file. Ranks become ids; `specials` are added with their own ids.
+    public static func loadTiktoken(_ data: Data, path: String, pattern: PreTokenizerPattern,
+                                    specials: [SpecialToken]) throws -> BPEModel {
+        var tokens: [[UInt8]] = []
+        var lineNumber = 0
+        var seen = Set<[UInt8]>()
+        for rawLine in data.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false) {
+            lineNumber += 1
+            var line = rawLine
+            if line.last == UInt8(ascii: "\r") { line = line.dropLast() }
+            if line.isEmpty { continue }
+            guard let space = line.firstIndex(of: UInt8(ascii: " ")),
+                  let token = Data(base64Encoded: Data(line[line.startIndex..<space])),
+                  let rank = Int(String(decoding: line[(space + 1)...], as: UTF8.self)), rank >= 0, rank < Int(UInt32.max) else {
+                throw TokenizerFileError("\(path):\(lineNumber)", "expected \"<base64 token> <rank>\"")
+            }
+            if rank >= tokens.count { tokens += [[UInt8]](repeating: [], count: rank + 1 - tokens.count) }
+            if !tokens[rank].isEmpty { throw TokenizerFileError("\(path):\(lineNumber)", "rank \(rank) appears twice") }
+            let bytes = [UInt8](token)
+            if bytes.isEmpty || !seen.insert(bytes).inserted {
+                throw TokenizerFileError("\(path):\(lineNumber)", "token is empty or appears twice")
+            }
+            tokens[rank] = bytes
+        }
+        if tokens.isEmpty { throw TokenizerFileError(path, "empty rank file") }
+        for s in specials {
+            if Int(s.id) < tokens.count && !tokens[Int(s.id)].isEmpty {
+                throw TokenizerFileError(path, "special token \(s.text) id \(s.id) is also the rank of a token")
+            }
+            if Int(s.id) >= tokens.count { tokens += [[UInt8]](repeating: [], count: Int(s.id) + 1 - tokens.count) }
+            tokens[Int(s.id)] = Array(s.text.utf8)
+        }
+        var singles = 0
+        for t in tokens where t.count == 1 { singles += 1 }
+        if singles < 256 { throw TokenizerFileError(path, "only \(singles) of the 256 single-byte tokens are present (not a byte-level vocabulary)") }
+        return BPEModel(tokens: tokens, specials: specials, merges: nil, pattern: pattern)
+    }
+}
+
+// MARK: - llm.c tokenizer file
+
+extension BPEModel {
+    /// llm.c's tokenizer file (`gpt2_tokenizer.bin` layout, version 2): header of 256 uint32
+    /// `[20240328, 2, vocab size, eot id]`, then for each id a uint8 length and the bytes.
+    /// A token longer than 255 bytes cannot be written: that is an error.
+    public func llmcTokenizerFile(eotID: UInt32) throws -> [UInt8] {
+        var header = [UInt32](repeating: 0, count: 256)
+        header[0] = 20240328
+        header[1] = 2
+        header[2] = UInt32(tokens.count)
+        header[3] = eotID
+        var out = [UInt8]()
+        out.reserveCapacity(1024 + tokens.count * 8)
+        for v in header { withUnsafeBytes(of: v.littleEndian) { out += $0 } }
+        for (id, t) in tokens.enumerated() {
+            guard t.count <= 255 else { throw TokenizerFileError("llm.c export", "token \(id) is \(t.count) bytes; llm.c stores at most 255") }
+            guard !t.isEmpty else { throw TokenizerFileError("llm.c export", "id \(id) is unused; llm.c needs every id up to the vocabulary size") }
+            out.append(UInt8(t.count))
+            out += t
+        }
+        return out
+    }
+}
+
+/// JSON string literal for `s` (quotes, backslashes and control characters escaped).
+func jsonString(_ s: String) -> String {
+    var out = "\""
+    for u in s.unicodeScalars {
+        switch u {
+        case "\"": out += "\\\""
+        case "\\": out += "\\\\"
+        case "\n": out += "\\n"
+        case "\r": out += "\\r"
+        case "\t": out += "\\t"
+        default:
+            if u.value < 0x20 {
+                out += String(format: "\\u%04x", u.value)
+            } else {
+                out.unicodeScalars.append(u)
+            }
+        }
+    }
+    return out + "\""
+}

@@ -1,0 +1,53 @@
+/// Counts the distinct pre-tokens ("words") of a text stream: the first stage of BPE training.
+///
+///     var counter = WordCounter(pattern: .gpt2)
+///     counter.count(Array("the cat and the hat".utf8))
+///     counter.words.lookup(Array(" the".utf8))   // 1  ("the" at the start is another word)
+///
+/// Memory grows with the number of distinct words, not with the text. Count on several threads
+/// with one counter each and `merge` them: the result does not depend on how text was divided.
+public struct WordCounter {
+    public let pattern: PreTokenizerPattern
+    @usableFromInline let preTokenizer: PreTokenizer
+    /// word bytes → occurrences
+    public var words: ByteKeyTable
+    /// Bytes of text counted.
+    public private(set) var bytes: Int64 = 0
+    /// Documents counted.
+    public private(set) var documents: Int64 = 0
+
+    public init(pattern: PreTokenizerPattern, capacity: Int = 1 << 14) {
+        self.pattern = pattern
+        preTokenizer = PreTokenizer(pattern)
+        words = ByteKeyTable(capacity: capacity)
+    }
+
+    /// Splits one document into words and counts them.
+    public mutating func count(_ text: UnsafeBufferPointer<UInt8>) {
+        guard let base = text.baseAddress, text.count > 0 else {
+            documents += 1
+            return
+        }
+        var table = words
+        preTokenizer.split(text) { start, end in
+            table.add(base + start, end - start, 1)
+        }
+        words = table
+        bytes += Int64(text.count)
+        documents += 1
+    }
+
+    public mutating func count(_ text: [UInt8]) {
+        text.withUnsafeBufferPointer { count($0) }
+    }
+
+    /// Adds the counts of `other` (counted on another thread) into this counter.
+    public mutating func merge(_ other: WordCounter) {
+        words.merge(other.words)
+        bytes += other.bytes
+        documents += other.documents
+    }
+
+    /// Number of distinct words.
+    public var distinctWords: Int { words.count }
+}

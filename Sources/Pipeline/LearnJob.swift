@@ -1,0 +1,170 @@
+import BPE
+import Corpus
+import Foundation
+
+/// What `tokenmill learn` does: read documents through the ingest stages, count pre-tokens on
+/// every core, then run the BPE merge loop.
+public struct LearnSettings: Sendable {
+    /// Resolved input files, in order.
+    public var inputs: [String]
+    public var ingest: IngestOptions
+    public var trainer: TrainerConfig
+    /// Stop reading once this many document bytes have been counted (a prefix sample).
+    public var maxBytes: Int64?
+    /// Counting threads. With 1, reading and counting share one thread; with more, one extra
+    /// thread reads and decompresses while the others count.
+    public var threads: Int
+
+    public init(inputs: [String], ingest: IngestOptions = IngestOptions(), trainer: TrainerConfig,
+                maxBytes: Int64? = nil, threads: Int = ProcessInfo.processInfo.activeProcessorCount) {
+        self.inputs = inputs
+        self.ingest = ingest
+        self.trainer = trainer
+        self.maxBytes = maxBytes
+        self.threads = max(1, threads)
+    }
+}
+
+/// Where a learn is.
+public enum LearnProgress: Sendable {
+    /// Reading and counting: compressed bytes read of the total, documents and text bytes counted.
+    case counting(done: Int64, total: Int64, documents: Int64, textBytes: Int64)
+    /// The merge loop: merges done of merges wanted.
+    case merging(done: Int, total: Int)
+}
+
+public struct LearnResult: Sendable {
+    public var model: BPEModel
+    public var ingest: IngestReport
+    public var documents: Int64
+    public var textBytes: Int64
+    public var distinctWords: Int
+    public var countSeconds: Double
+    public var mergeSeconds: Double
+    /// True when `maxBytes` cut the input short.
+    public var sampled: Bool
+}
+
+public enum LearnJob {
+    /// Learns a vocabulary. Per-file input errors are in `result.ingest.errors` (the other files
+    /// were read); an error of the trainer itself is thrown.
+    public static func run(_ settings: LearnSettings, progress: (@Sendable (LearnProgress) -> Void)? = nil) throws -> LearnResult {
+        let totalBytes = settings.inputs.reduce(Int64(0)) { sum, path in
+            sum + ((try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int64) ?? 0)
+        }
+        let start = Date()
+        let counted: (WordCounter, IngestReport, Bool)
+        if settings.threads == 1 {
+            counted = countInline(settings, totalBytes: totalBytes, progress: progress)
+        } else {
+            counted = countParallel(settings, totalBytes: totalBytes, progress: progress)
+        }
+        let (counter, report, sampled) = counted
+        let countSeconds = Date().timeIntervalSince(start)
+
+        let mergeStart = Date()
+        var lastReport = Date()
+        let model = try Trainer.train(words: counter, config: settings.trainer) { done, total in
+            if let progress, done == total || Date().timeIntervalSince(lastReport) > 0.2 {
+                lastReport = Date()
+                progress(.merging(done: done, total: total))
+            }
+        }
+        return LearnResult(model: model, ingest: report, documents: counter.documents, textBytes: counter.bytes,
+                           distinctWords: counter.distinctWords, countSeconds: countSeconds,
+                           mergeSeconds: Date().timeIntervalSince(mergeStart), sampled: sampled)
+    }
+
+    /// Thrown inside the ingest loop to stop at `maxBytes`.
+    struct StopReading: Error {}
+
+    static func countInline(_ s: LearnSettings, totalBytes: Int64,
+                            progress: (@Sendable (LearnProgress) -> Void)?) -> (WordCounter, IngestReport, Bool) {
+        var counter = WordCounter(pattern: s.trainer.pattern)
+        var sampled = false
+        var readBefore: Int64 = 0
+        var lastSource = -1
+        var report = IngestReport()
+        do {
+            report = try Ingest(paths: s.inputs, options: s.ingest).forEach(progress: { p in
+                if p.source != lastSource {
+                    lastSource = p.source
+                    readBefore = s.inputs[..<p.source].reduce(Int64(0)) { $0 + fileSize($1) }
+                }
+                progress?(.counting(done: readBefore + p.compressedOffset, total: totalBytes,
+                                    documents: counter.documents, textBytes: counter.bytes))
+            }) { doc in
+                counter.count(doc.text)
+                if let max = s.maxBytes, counter.bytes >= max {
+                    sampled = true
+                    throw StopReading()
+                }
+            }
+        } catch {
+            // StopReading: the sample is complete; the report of a cut-short ingest is partial.
+        }
+        return (counter, report, sampled)
+    }
+
+    static func countParallel(_ s: LearnSettings, totalBytes: Int64,
+                              progress: (@Sendable (LearnProgress) -> Void)?) -> (WordCounter, IngestReport, Bool) {
+        let queue = WorkQueue<[[UInt8]]>(capacity: 4 * s.threads)
+        let batchBytes = 1 << 20
+        nonisolated(unsafe) var counters = [WordCounter](repeating: WordCounter(pattern: s.trainer.pattern), count: s.threads)
+        for i in 0..<s.threads { counters[i] = WordCounter(pattern: s.trainer.pattern) }
+        nonisolated(unsafe) var report = IngestReport()
+        nonisolated(unsafe) var sampled = false
+        let pattern = s.trainer.pattern
+
+        runThreads(s.threads + 1) { index in
+            if index == s.threads {
+                // The reader: documents in batches of about a MiB.
+                var batch: [[UInt8]] = []
+                var batchSize = 0
+                var counted: Int64 = 0
+                var documents: Int64 = 0
+                var readBefore: Int64 = 0
+                var lastSource = -1
+                do {
+                    report = try Ingest(paths: s.inputs, options: s.ingest).forEach(progress: { p in
+                        if p.source != lastSource {
+                            lastSource = p.source
+                            readBefore = s.inputs[..<p.source].reduce(Int64(0)) { $0 + fileSize($1) }
+                        }
+                        progress?(.counting(done: readBefore + p.compressedOffset, total: totalBytes,
+                                            documents: documents, textBytes: counted))
+                    }) { doc in
+                        batchSize += doc.text.count
+                        counted += Int64(doc.text.count)
+                        documents += 1
+                        batch.append(doc.text)
+                        if batchSize >= batchBytes {
+                            queue.put(batch)
+                            batch = []
+                            batchSize = 0
+                        }
+                        if let max = s.maxBytes, counted >= max {
+                            sampled = true
+                            throw StopReading()
+                        }
+                    }
+                } catch {}
+                if !batch.isEmpty { queue.put(batch) }
+                queue.close()
+            } else {
+                var counter = WordCounter(pattern: pattern)
+                while let batch = queue.take() {
+                    for text in batch { counter.count(text) }
+                }
+                counters[index] = counter
+            }
+        }
+        var total = counters[0]
+        for c in counters.dropFirst() { total.merge(c) }
+        return (total, report, sampled)
+    }
+}
+
+func fileSize(_ path: String) -> Int64 {
+    (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int64) ?? 0
+}

@@ -1,0 +1,58 @@
+import ArgumentParser
+import Foundation
+
+/// `tokenmill`: raw gzipped text → BPE vocabulary → token shards → GPT pre-training.
+@main
+struct TokenMill: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "tokenmill",
+        abstract: "Turn raw text into LLM pre-training data, and pre-train on it.",
+        discussion: """
+        A typical run:
+          tokenmill learn  --input 'data/*.gz' --vocab-size 8192 --output out/vocab
+          tokenmill encode --tokenizer out/vocab <<< 'Hello world'
+          tokenmill export --tokenizer out/vocab --format tiktoken --output out/vocab.tiktoken
+        """,
+        subcommands: [Learn.self, Encode.self, Decode.self, Export.self, Bench.self])
+}
+
+/// Runs a command body; any error becomes one line on stderr and exit status 1.
+func reportingErrors(_ body: () throws -> Void) throws {
+    do {
+        try body()
+    } catch let e as ExitCode {
+        throw e
+    } catch let e as CleanExit {
+        throw e
+    } catch {
+        printError(String(describing: error))
+        throw ExitCode.failure
+    }
+}
+
+/// Prints "tokenmill: <message>" on stderr, whatever --quiet says (errors are never silenced).
+func printError(_ message: String) {
+    FileHandle.standardError.write(Data("tokenmill: \(message)\n".utf8))
+}
+
+/// A usage or input problem found by a command, reported as one line.
+struct CommandError: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// Reads a whole file, or standard input for nil or "-".
+func readInput(_ path: String?) throws -> [UInt8] {
+    if let path, path != "-" {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw CommandError("\(path): cannot read file")
+        }
+        return [UInt8](data)
+    }
+    return [UInt8](FileHandle.standardInput.readDataToEndOfFile())
+}
+
+/// Writes bytes to standard output.
+func writeOutput(_ bytes: [UInt8]) {
+    FileHandle.standardOutput.write(Data(bytes))
+}

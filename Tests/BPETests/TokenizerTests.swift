@@ -1,0 +1,189 @@
+import BPE
+import Foundation
+import TestSupport
+import Testing
+
+/// A small vocabulary learned from generated prose-like text, shared by the tests below.
+let sharedModel: BPEModel = {
+    var rng = SeededRNG(seed: 3)
+    let words = ["the", "of", "and", "to", "in", "is", "was", "that", "for", "it", "with", "as",
+                 "his", "on", "be", "at", "by", "I", "this", "had", "not", "are", "but", "from",
+                 "beginning", "created", "heaven", "earth", "darkness", "waters", "light", "day",
+                 "night", "1984", "2024", "don't", "we'll", "Hello", "world", "café", "naïve",
+                 "東京", "日本語", "Москва", "🙂", "e\u{301}", "\t", "  "]
+    var counter = WordCounter(pattern: .gpt2)
+    for _ in 0..<3000 {
+        var doc = ""
+        for _ in 0..<Int.random(in: 3...30, using: &rng) {
+            doc += words.randomElement(using: &rng)!
+            doc += ["", " ", " ", " ", ", ", ".\n", "\n\n"].randomElement(using: &rng)!
+        }
+        counter.count(Array(doc.utf8))
+    }
+    return try! Trainer.train(words: counter, config: TrainerConfig(vocabSize: 900))
+}()
+
+let sharedTokenizer = try! Tokenizer(sharedModel)
+
+func heldOutTexts(_ seed: UInt64, count: Int) -> [String] {
+    var rng = SeededRNG(seed: seed)
+    var out = ["", "a", " ", "Hello world", "The beginning of the heaven and the earth.\n\n",
+               "don't we'll  I'm", "東京 日本語", "🙂🙂🙂", "e\u{301}e\u{301}", String(repeating: "the", count: 200),
+               String(repeating: "ab", count: 500), "  leading and trailing  ", "tabs\t\tand\r\nCRLF\r\n"]
+    for _ in 0..<count { out.append(rng.unicodeString(Int.random(in: 0...80, using: &rng))) }
+    return out
+}
+
+@Suite struct TokenizerTests {
+    @Test func roundTripRandomBytes() throws {
+        var rng = SeededRNG(seed: 1)
+        var enc = sharedTokenizer.makeEncoder()
+        for n in [0, 1, 2, 3, 17, 255, 1000, 5000] {
+            for _ in 0..<20 {
+                let bytes = rng.bytes(n)
+                #expect(try sharedTokenizer.decode(enc.encode(bytes)) == bytes)
+            }
+        }
+    }
+
+    @Test func roundTripRandomUnicode() throws {
+        var enc = sharedTokenizer.makeEncoder()
+        for s in heldOutTexts(2, count: 500) {
+            let bytes = Array(s.utf8)
+            #expect(try sharedTokenizer.decode(enc.encode(bytes)) == bytes)
+        }
+    }
+
+    @Test func fastMergesEqualReferenceTwin() {
+        var rng = SeededRNG(seed: 5)
+        var enc = sharedTokenizer.makeEncoder()
+        let alphabet = Array("theandof ".utf8) + [0xC3, 0xA9]
+        for _ in 0..<2000 {
+            let n = Int.random(in: 1...300, using: &rng)
+            let piece = (0..<n).map { _ in alphabet.randomElement(using: &rng)! }
+            let reference = enc.referenceMerge(piece)
+            #expect(enc.scanMerge(piece) == reference)
+            #expect(enc.heapMerge(piece) == reference)
+        }
+    }
+
+    @Test func cachedEncodingEqualsUncached() {
+        // The same text twice through one encoder: the second pass is served from the cache.
+        var enc = sharedTokenizer.makeEncoder()
+        for s in heldOutTexts(9, count: 200) {
+            let bytes = Array(s.utf8)
+            let first = enc.encode(bytes)
+            #expect(enc.encode(bytes) == first)
+            var fresh = sharedTokenizer.makeEncoder()
+            #expect(fresh.encode(bytes) == first)
+        }
+    }
+
+    @Test func specialTokensOnlyWhenAllowed() throws {
+        let text = Array("a<|endoftext|>b".utf8)
+        let eot = try #require(sharedTokenizer.eotID)
+        #expect(sharedTokenizer.encode(text, allowSpecial: true).contains(eot))
+        #expect(!sharedTokenizer.encode(text).contains(eot))
+        #expect(try sharedTokenizer.decode(sharedTokenizer.encode(text, allowSpecial: true)) == text)
+    }
+
+    @Test func decodeRejectsUnknownIDs() {
+        #expect(throws: TokenizerError.unknownID(100_000, position: 1, vocabSize: 900)) {
+            try sharedTokenizer.decode([1, 100_000])
+        }
+    }
+
+    @Test func fingerprintDependsOnContent() throws {
+        var other = sharedModel
+        other.specials = [SpecialToken("<|endoftext|>", id: 0)]
+        other.tokens[0] = Array("<|endoftext|>".utf8)
+        #expect(try Tokenizer(other).fingerprint == sharedTokenizer.fingerprint)
+        other.merges?.removeLast()
+        #expect(try Tokenizer(other).fingerprint != sharedTokenizer.fingerprint)
+    }
+
+    @Test(.enabled(if: Run.pythonHas("tokenizers"))) func hfEncodeParity() throws {
+        let dir = try TempDir()
+        let path = try dir.write("tokenizer.json", sharedModel.huggingFaceJSON())
+        let texts = heldOutTexts(4, count: 300)
+        let theirs = try Oracle.encode(texts, ["hf", path])
+        let loaded = try Tokenizer.load(path)
+        var enc = loaded.makeEncoder()
+        for (t, ids) in zip(texts, theirs) {
+            #expect(enc.encode(Array(t.utf8)) == ids, "text \(t.debugDescription)")
+        }
+    }
+
+    @Test(.enabled(if: Run.pythonHas("tiktoken"))) func tiktokenParityThroughExport() throws {
+        let dir = try TempDir()
+        let path = try dir.write("vocab.tiktoken", sharedModel.tiktokenFile())
+        let texts = heldOutTexts(6, count: 300)
+        let pattern = PreTokenizer(.gpt2).regex
+        let theirs = try Oracle.encode(texts, ["tiktoken", path, pattern, #"{"<|endoftext|>": 0}"#])
+        let loaded = try Tokenizer.load(path, pattern: .gpt2, specials: [SpecialToken("<|endoftext|>", id: 0)])
+        #expect(loaded.vocabSize == sharedTokenizer.vocabSize)
+        var enc = loaded.makeEncoder()
+        var native = sharedTokenizer.makeEncoder()
+        for (t, ids) in zip(texts, theirs) {
+            #expect(enc.encode(Array(t.utf8)) == ids, "text \(t.debugDescription)")
+            // A learned vocabulary gives the same ids under either merge rule.
+            #expect(native.encode(Array(t.utf8)) == ids, "merge-list rule vs rank rule: \(t.debugDescription)")
+        }
+    }
+
+    @Test func legacyMergeStringsLoad() throws {
+        // Older tokenizer.json files write merges as "a b" strings.
+        let json = sharedModel.huggingFaceJSON()
+        var legacy = ""
+        var inMerges = false
+        for line in json.split(separator: "\n", omittingEmptySubsequences: false) {
+            if line.contains("\"merges\"") { inMerges = true }
+            if inMerges, line.hasPrefix("      ["), let data = line.trimmingCharacters(in: CharacterSet(charactersIn: " ,")).data(using: .utf8),
+               let pair = try JSONSerialization.jsonObject(with: data) as? [String] {
+                legacy += "      " + Oracle.jsonLine(pair[0] + " " + pair[1]) + (line.hasSuffix(",") ? "," : "") + "\n"
+            } else {
+                legacy += line + "\n"
+            }
+        }
+        let model = try BPEModel.loadHuggingFaceJSON(Data(legacy.utf8), path: "legacy.json")
+        #expect(model.merges == sharedModel.merges)
+        #expect(model.tokens == sharedModel.tokens)
+    }
+
+    @Test func badFilesNameTheFileAndPlace() throws {
+        let dir = try TempDir()
+        let notJSON = try dir.write("bad.json", "{ not json")
+        #expect(throws: TokenizerFileError.self) { try Tokenizer.load(notJSON) }
+        do {
+            _ = try Tokenizer.load(notJSON)
+        } catch {
+            #expect("\(error)".hasPrefix(notJSON + ": invalid JSON"))
+        }
+        let badRanks = try dir.write("bad.tiktoken", "IQ== 0\nnot-a-line\n")
+        do {
+            _ = try Tokenizer.load(badRanks, pattern: .gpt2)
+            Issue.record("expected an error")
+        } catch {
+            #expect("\(error)" == "\(badRanks):2: expected \"<base64 token> <rank>\"")
+        }
+        #expect(throws: TokenizerFileError(dir.file("missing"), "no such file or directory")) {
+            try Tokenizer.load(dir.file("missing"))
+        }
+        let ranksNoPattern = try dir.write("v.tiktoken", sharedModel.tiktokenFile())
+        #expect(throws: TokenizerFileError.self) { try Tokenizer.load(ranksNoPattern) }
+    }
+
+    @Test func llmcExportLayout() throws {
+        let bytes = try sharedModel.llmcTokenizerFile(eotID: 0)
+        let header = bytes.withUnsafeBytes { raw in (0..<4).map { raw.load(fromByteOffset: $0 * 4, as: UInt32.self) } }
+        #expect(header == [20240328, 2, UInt32(sharedModel.vocabSize), 0])
+        // Walk the records: every token back, nothing left over.
+        var at = 1024
+        for t in sharedModel.tokens {
+            let n = Int(bytes[at])
+            #expect(Array(bytes[(at + 1)..<(at + 1 + n)]) == t)
+            at += 1 + n
+        }
+        #expect(at == bytes.count)
+    }
+}

@@ -1,0 +1,43 @@
+import Foundation
+
+/// Python oracles in `Tests/Oracles/*.py`, run as child processes.
+public enum Oracle {
+    public static func script(_ name: String) -> String { Run.repoRoot + "/Tests/Oracles/" + name }
+
+    /// Runs an oracle script; throws with its stderr if it fails.
+    public static func run(_ name: String, _ arguments: [String], stdin: [UInt8] = []) throws -> ProcessResult {
+        guard let py = Run.pythonPath else { throw RunError.noPython }
+        let r = try Run.process(py, [script(name)] + arguments, stdin: stdin)
+        if r.status != 0 { throw OracleError(message: "\(name) failed (\(r.status)): \(r.err.suffix(2000))") }
+        return r
+    }
+
+    /// Encodes each text with a peer (`encode.py` arguments) and returns one id list per text.
+    public static func encode(_ texts: [String], _ arguments: [String]) throws -> [[UInt32]] {
+        var input = ""
+        for t in texts { input += jsonLine(t) + "\n" }
+        let r = try run("encode.py", arguments, stdin: Array(input.utf8))
+        let lines = r.out.split(separator: "\n")
+        guard lines.count == texts.count else {
+            throw OracleError(message: "encode.py returned \(lines.count) lines for \(texts.count) texts")
+        }
+        return try lines.map { line in
+            guard let arr = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [NSNumber] else {
+                throw OracleError(message: "encode.py: bad output line")
+            }
+            return arr.map { $0.uint32Value }
+        }
+    }
+
+    /// `s` as a one-line JSON string.
+    public static func jsonLine(_ s: String) -> String {
+        let data = try! JSONSerialization.data(withJSONObject: [s], options: [.fragmentsAllowed])
+        let text = String(decoding: data, as: UTF8.self)
+        return String(text.dropFirst().dropLast())
+    }
+}
+
+public struct OracleError: Error, CustomStringConvertible {
+    public var message: String
+    public var description: String { message }
+}

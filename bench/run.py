@@ -1,0 +1,172 @@
+#!/usr/bin/env python3
+"""`make bench`: TokenMill's figures beside its peers', measured in the same run on the same
+data, reported as ratios. Every section runs the release binary (.build/release/tokenmill).
+
+usage: bench/run.py [--only learn,encode,…] [--mb 100]
+Sections: learn (vs HF BpeTrainer), encode (vs tiktoken, HF); later issues add more.
+Writes bench/out/results.json and bench/out/results.md (the README's table comes from there).
+"""
+import argparse
+import glob
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+OUT = ROOT / "bench" / "out"
+BIN = str(ROOT / ".build" / "release" / "tokenmill")
+PY = sys.executable
+SECTIONS = {}
+results = {}
+args_mb = 100
+
+
+def section(name):
+    def register(fn):
+        SECTIONS[name] = fn
+        return fn
+    return register
+
+
+def measure(cmd, env=None):
+    """Wall time and peak RSS of one command, from a fresh wrapper process."""
+    e = dict(os.environ)
+    e.update(env or {})
+    r = subprocess.run([PY, str(ROOT / "bench" / "measure.py")] + cmd, env=e, capture_output=True, text=True)
+    if r.returncode != 0 or not r.stdout.strip():
+        raise SystemExit(f"bench: command failed: {' '.join(cmd)}\n{r.stderr}")
+    m = json.loads(r.stdout.strip().splitlines()[-1])
+    if m["status"] != 0:
+        raise SystemExit(f"bench: command failed ({m['status']}): {' '.join(cmd)}")
+    return m
+
+
+def run_json(cmd, env=None):
+    e = dict(os.environ)
+    e.update(env or {})
+    r = subprocess.run(cmd, env=e, capture_output=True, text=True)
+    if r.returncode != 0:
+        raise SystemExit(f"bench: command failed: {' '.join(cmd)}\n{r.stderr}")
+    return json.loads(r.stdout.strip().splitlines()[-1])
+
+
+def table(title, header, rows, note=""):
+    widths = [max(len(str(x)) for x in col) for col in zip(header, *rows)]
+    line = lambda r: "| " + " | ".join(str(x).ljust(w) for x, w in zip(r, widths)) + " |"
+    md = [f"### {title}", "", line(header), "|" + "|".join("-" * (w + 2) for w in widths) + "|"]
+    md += [line(r) for r in rows]
+    if note:
+        md += ["", note]
+    text = "\n".join(md) + "\n"
+    print("\n" + text, flush=True)
+    results.setdefault("_markdown", []).append(text)
+
+
+def corpus(mb):
+    d = OUT / f"corpus-{mb}"
+    files = sorted(glob.glob(str(d / "*.jsonl.gz")))
+    if not files:
+        print(f"bench: building a {mb} MB corpus of real text in {d} …", flush=True)
+        subprocess.run([PY, str(ROOT / "bench" / "corpus.py"), str(d), str(mb)], check=True)
+        files = sorted(glob.glob(str(d / "*.jsonl.gz")))
+    return files
+
+
+def gpt2_regex():
+    r = subprocess.run([BIN, "bench", "pattern", "--pattern", "gpt2"], capture_output=True, text=True)
+    return r.stdout.strip() if r.returncode == 0 else \
+        r"""'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+"""
+
+
+@section("learn")
+def bench_learn(args):
+    files = corpus(args.mb)
+    rows = []
+    for vocab in (8192, 32768):
+        for threads in (1, 2):
+            out = OUT / f"learn-{vocab}-{threads}"
+            ours = measure([BIN, "learn", "--input", *files, "--vocab-size", str(vocab), "--output", str(out),
+                            "--threads", str(threads), "--no-dedup", "--quiet"])
+            hf_out = OUT / f"hf-{vocab}-{threads}.json"
+            hf = measure([PY, str(ROOT / "bench/peers/hf_learn.py"), str(vocab), str(hf_out), *files],
+                         env={"RAYON_NUM_THREADS": str(threads)})
+            a = json.load(open(out / "tokenizer.json"))["model"]
+            b = json.load(open(hf_out))["model"]
+            same = a["vocab"] == b["vocab"] and a["merges"] == b["merges"]
+            rows.append([vocab, threads, f"{ours['seconds']:.2f}", f"{hf['seconds']:.2f}",
+                         f"{ours['seconds'] / hf['seconds']:.3f}", f"{ours['peak_mb']:.0f}", f"{hf['peak_mb']:.0f}",
+                         "identical" if same else "DIFFERENT"])
+            results.setdefault("learn", []).append({"vocab": vocab, "threads": threads, "ours": ours, "hf": hf, "identical": same})
+    mb = sum(os.path.getsize(f) for f in files) / 1e6
+    table(f"Learn a vocabulary ({args.mb} MB corpus target, {mb:.0f} MB gzipped JSONL)",
+          ["vocab", "threads", "ours s", "HF s", "time ratio", "ours MB", "HF MB", "merges vs HF"], rows,
+          "time ratio = ours / HF (target ≤ 0.5); MB = peak resident memory.")
+
+
+def encode_sample(files, mb=20):
+    """Every k-th document of the corpus, about `mb` MB: the same mixed text for every encoder
+    (HF encodes at ~1 MB/s, so the whole corpus would take minutes)."""
+    path = OUT / f"encode-sample-{args_mb}-{mb}.jsonl.gz"
+    if not path.exists():
+        import gzip
+        docs = []
+        for f in files:
+            with gzip.open(f, "rt", encoding="utf-8") as fh:
+                docs += fh.readlines()
+        total = sum(len(d) for d in docs)
+        step = max(1, round(total / (mb * 1e6)))
+        with gzip.open(path, "wt", encoding="utf-8") as out:
+            out.writelines(docs[::step])
+    return [str(path)]
+
+
+@section("encode")
+def bench_encode(args):
+    files = corpus(args.mb)
+    sample = encode_sample(files)
+    vocab_dir = OUT / "learn-32768-2"
+    if not (vocab_dir / "tokenizer.json").exists():
+        subprocess.run([BIN, "learn", "--input", *files, "--vocab-size", "32768", "--output", str(vocab_dir), "--quiet"], check=True)
+    ranks = OUT / "vocab32k.tiktoken"
+    subprocess.run([BIN, "export", "--tokenizer", str(vocab_dir), "--format", "tiktoken", "--output", str(ranks)], check=True)
+    ours = run_json([BIN, "bench", "encode", "--tokenizer", str(vocab_dir), "--input", *sample])
+    tk = run_json([PY, str(ROOT / "bench/peers/encode_speed.py"), "tiktoken", str(ranks), gpt2_regex(), *sample])
+    hf = run_json([PY, str(ROOT / "bench/peers/encode_speed.py"), "hf", str(vocab_dir / "tokenizer.json"), *sample],
+                  env={"RAYON_NUM_THREADS": "1", "TOKENIZERS_PARALLELISM": "false"})
+    rows = [["TokenMill", f"{ours['mb_per_s']:.1f}", "1.00", ours["tokens"]],
+            ["tiktoken", f"{tk['mb_per_s']:.1f}", f"{ours['mb_per_s'] / tk['mb_per_s']:.1f}", tk["tokens"]],
+            ["HF tokenizers", f"{hf['mb_per_s']:.1f}", f"{ours['mb_per_s'] / hf['mb_per_s']:.1f}", hf["tokens"]]]
+    results["encode"] = {"ours": ours, "tiktoken": tk, "hf": hf}
+    mb = sum(os.path.getsize(f) for f in sample) / 1e6
+    table(f"Encode, one thread, 32k vocabulary learned above ({ours['bytes'] / 1e6:.0f} MB of text sampled from the corpus)", ["encoder", "MB/s", "ours ÷ peer", "tokens"], rows,
+          f"TokenMill: best of 3 passes with a fresh cache each ({ours['first_pass_mb_per_s']:.1f} MB/s on the first); target ≥ 2× tiktoken.")
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--only", default=",".join(SECTIONS))
+    ap.add_argument("--mb", type=int, default=int(os.environ.get("BENCH_MB", "100")))
+    args = ap.parse_args()
+    global args_mb
+    args_mb = args.mb
+    OUT.mkdir(parents=True, exist_ok=True)
+    if not os.path.exists(BIN):
+        raise SystemExit("bench: build first (make build)")
+    print(f"TokenMill benchmarks on {platform.node()}: {os.cpu_count()} cores, {platform.processor() or platform.machine()}", flush=True)
+    start = time.time()
+    for name in args.only.split(","):
+        if name not in SECTIONS:
+            raise SystemExit(f"bench: unknown section {name}; have {', '.join(SECTIONS)}")
+        SECTIONS[name](args)
+    md = results.pop("_markdown", [])
+    (OUT / "results.json").write_text(json.dumps(results, indent=1, default=str))
+    (OUT / "results.md").write_text("\n".join(md))
+    print(f"bench: done in {time.time() - start:.0f}s; tables in {OUT / 'results.md'}")
+
+
+if __name__ == "__main__":
+    main()
