@@ -20,6 +20,24 @@ public enum Split: String, Codable, Sendable, CaseIterable, Comparable {
     }
 }
 
+/// One value per split, stored inline (no dictionary in hot paths).
+struct PerSplit<Value> {
+    var train: Value
+    var val: Value
+
+    init(_ make: (Split) -> Value) {
+        train = make(.train)
+        val = make(.val)
+    }
+
+    subscript(split: Split) -> Value {
+        get { split == .train ? train : val }
+        _modify {
+            if split == .train { yield &train } else { yield &val }
+        }
+    }
+}
+
 /// A document's 128-bit content hash.
 public struct DocumentHash: Hashable, Sendable, Codable {
     public var hi: UInt64
@@ -263,8 +281,9 @@ public struct DocumentInfo: Equatable, Sendable {
 public struct DocumentLocation: Equatable, Sendable, Codable {
     public var id: Int64
     public var split: Split
-    public var shardPath: String
     public var shardSeq: Int64
+    /// The shard's file name (`train_000003.bin`).
+    public var shardPath: String { ShardStore.shardName(split: split, seq: shardSeq) }
     public var tokenOffset: Int64
     public var tokenCount: Int64
 }

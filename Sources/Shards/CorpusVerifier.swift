@@ -83,8 +83,14 @@ public enum CorpusVerifier {
                 }
             let totalBytes = shards.reduce(Int64(0)) { $0 + ShardHeader(width: settings.tokenWidth, tokenCount: $1.tokens).fileSize }
             var bytesDone: Int64 = 0
-            let docs = try db.prepare("SELECT id, token_offset, token_count FROM documents WHERE shard_id = ? ORDER BY token_offset")
+            // The documents of a split in id order: shard by shard, offset by offset.
+            let docs = try db.prepare("""
+                SELECT d.id, d.shard_id, d.token_offset, d.token_count FROM documents d JOIN shards s ON s.id = d.shard_id
+                WHERE s.split = ? ORDER BY d.id
+                """)
             for split in Split.allCases {
+                try docs.bind([.text(split.rawValue)])
+                var hasDoc = try docs.step()
                 counts[split] = [Int64](repeating: 0, count: settings.vocabSize)
                 var carry: Int64 = 0  // tokens of a document that continue into the next shard
                 var expectedSeq: Int64 = 0
@@ -96,7 +102,10 @@ public enum CorpusVerifier {
                     expectedSeq = shard.seq + 1
                     progress?(VerifyProgress(shardsDone: shards.firstIndex { $0.id == shard.id } ?? 0, shardsTotal: shards.count,
                                              bytesDone: bytesDone, bytesTotal: totalBytes, file: path(shard.name)))
-                    carry = try check(shard, docs: docs, carry: carry, bytesDone: &bytesDone, totalBytes: totalBytes)
+                    carry = try check(shard, docs: docs, hasDoc: &hasDoc, carry: carry, bytesDone: &bytesDone)
+                }
+                if hasDoc {
+                    problem(db.path, "document \(docs.int64(0)) of the \(split) split is out of order (its shard comes before the previous document's)")
                 }
                 if carry != 0, let last = rows.last {
                     problem(path(last.name), "the last document of the \(split) split runs \(carry) tokens past the end of its last shard")
@@ -107,7 +116,7 @@ public enum CorpusVerifier {
         }
 
         /// Checks one shard; returns the carry into the next shard of its split.
-        mutating func check(_ shard: ShardRow, docs: Statement, carry: Int64, bytesDone: inout Int64, totalBytes: Int64) throws -> Int64 {
+        mutating func check(_ shard: ShardRow, docs: Statement, hasDoc: inout Bool, carry: Int64, bytesDone: inout Int64) throws -> Int64 {
             let file = path(shard.name)
             if shard.status != "closed" {
                 problem(file, "the index says this shard is still open: sharding did not finish (rerun `tokenmill shard`)")
@@ -116,12 +125,11 @@ public enum CorpusVerifier {
                 let tmp = FileSystem.exists(ShardWriter.temporaryPath(for: file)) ? " (only its temporary file .tmp exists)" : ""
                 problem(file, "missing\(tmp)")
                 counts[shard.split] = .some(nil)
+                while hasDoc && docs.int64(1) == shard.id { hasDoc = try docs.step() }
                 return max(0, carry - shard.tokens)
             }
             // Walk the documents that start here in offset order, checking the tiling and that an
             // end-of-text token sits at each offset, while streaming the shard once.
-            try docs.bind([.int(shard.id)])
-            var hasDoc = try docs.step()
             var expectedOffset = carry  // the first document starts after the carried-in tokens
             var documents: Int64 = 0
             var tilingReported = false
@@ -142,8 +150,8 @@ public enum CorpusVerifier {
                             if id < vocab { split![Int(id)] += 1 } else if badID == nil { badID = (first + Int64(i), id) }
                         }
                     }
-                    while hasDoc && docs.int64(1) < end {
-                        let offset = docs.int64(1), count = docs.int64(2)
+                    while hasDoc && docs.int64(1) == shard.id && docs.int64(2) < end {
+                        let offset = docs.int64(2), count = docs.int64(3)
                         if offset != expectedOffset && !tilingReported {
                             problem(file, "document \(docs.int64(0)) starts at token \(offset), expected \(expectedOffset) (documents overlap or leave a gap)")
                             tilingReported = true
@@ -160,11 +168,12 @@ public enum CorpusVerifier {
             } catch let error as ShardsError {
                 problem(file, error.message + (error.offset.map { " (offset \($0))" } ?? ""))
                 counts[shard.split] = .some(nil)
+                while hasDoc && docs.int64(1) == shard.id { hasDoc = try docs.step() }
                 return max(0, carry - shard.tokens)
             }
-            while hasDoc {  // offsets beyond the file's tokens
+            while hasDoc && docs.int64(1) == shard.id {  // offsets beyond the file's tokens
                 if !tilingReported {
-                    problem(file, "document \(docs.int64(0)) starts at token \(docs.int64(1)), beyond the shard's \(header.tokenCount) tokens")
+                    problem(file, "document \(docs.int64(0)) starts at token \(docs.int64(2)), beyond the shard's \(header.tokenCount) tokens")
                     tilingReported = true
                 }
                 documents += 1

@@ -161,6 +161,19 @@ public final class Statement {
         }
     }
 
+    /// Binds one integer parameter (1-based `index`), for hot loops that avoid `[SQLValue]`;
+    /// pair with `execute()`.
+    public func bind(_ index: Int32, _ value: Int64) throws {
+        let rc = sqlite3_bind_int64(handle, index, value)
+        guard rc == SQLITE_OK else { throw database.error(rc, sql) }
+    }
+
+    /// Runs a statement whose parameters were bound one by one, to completion, and resets it.
+    public func execute() throws {
+        defer { sqlite3_reset(handle) }
+        while try step() {}
+    }
+
     /// Advances to the next row: true when a row is available, false when done.
     public func step() throws -> Bool {
         let rc = sqlite3_step(handle)

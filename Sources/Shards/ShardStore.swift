@@ -40,14 +40,14 @@ public final class ShardStore {
     }
 
     private let db: Database
-    private var open: [Split: OpenShard] = [:]
+    private var open = PerSplit<OpenShard?> { _ in nil }
     private var pendingClose: [ClosedShard] = []
-    private var nextSeq: [Split: Int64] = [:]
+    private var nextSeq = PerSplit<Int64> { _ in 0 }
     /// The id the next appended document gets.
     public private(set) var nextDocumentID: Int64
     private var current: CurrentSource?
-    private var tokenDeltas: [Split: [Int64]]
-    private var lengthDeltas: [Split: [Int64: Int64]] = [:]
+    private var tokenDeltas: PerSplit<[Int64]>
+    private var lengthDeltas = PerSplit<[Int64: Int64]> { _ in [:] }
     private var inTransaction = false
     /// Set when a write failed halfway: the store must be reopened (which recovers).
     private var poisoned: ShardsError?
@@ -85,8 +85,7 @@ public final class ShardStore {
         let db = try Database(path: FileSystem.join(directory, IndexSchema.fileName))
         try db.enableWAL()
         self.db = db
-        tokenDeltas = [.train: [Int64](repeating: 0, count: settings.vocabSize),
-                       .val: [Int64](repeating: 0, count: settings.vocabSize)]
+        tokenDeltas = PerSplit { _ in [Int64](repeating: 0, count: settings.vocabSize) }
 
         let hasSchema = try db.scalar("SELECT count(*) FROM sqlite_master WHERE name = 'meta'")?.int64 == 1
         if hasSchema {
@@ -135,7 +134,7 @@ public final class ShardStore {
             }
             let path = FileSystem.join(directory, name)
             let tmp = ShardWriter.temporaryPath(for: path)
-            nextSeq[split] = max(nextSeq[split] ?? 0, seq + 1)
+            nextSeq[split] = max(nextSeq[split], seq + 1)
             if status == "closed" {
                 // Committed as closed, killed before the rename: finish it.
                 if !FileSystem.exists(path) && FileSystem.exists(tmp) { try ShardWriter.publish(path: path) }
@@ -213,7 +212,13 @@ public final class ShardStore {
             throw ShardsError(.invalidArgument, path: path,
                               "source \(current.state.path) is still current: commit it done or fail it first")
         }
-        if let existing = try source(path: path) {
+        if var existing = try source(path: path) {
+            if existing.fileBytes != fileBytes && existing.status == .error && existing.records == 0 {
+                // It failed before any record was read (e.g. it was missing): nothing depends on its bytes.
+                try ensureTransaction()
+                try db.prepare("UPDATE sources SET file_bytes = ? WHERE id = ?").run(.int(fileBytes), .int(existing.id))
+                existing.fileBytes = fileBytes
+            }
             guard existing.fileBytes == fileBytes else {
                 throw ShardsError(.mismatch, path: path,
                                   "input changed since it was sharded: it was \(existing.fileBytes) bytes, now \(fileBytes)")
@@ -258,22 +263,31 @@ public final class ShardStore {
                 try close(split)  // it does not fit here but fits an empty shard: do not split it
             }
             let shard = try open[split] ?? openShard(split)
-            let location = DocumentLocation(id: nextDocumentID, split: split, shardPath: ShardStore.shardName(split: split, seq: shard.seq),
-                                            shardSeq: shard.seq, tokenOffset: shard.writer.tokenCount, tokenCount: Int64(tokens.count))
-            try insertDocument.run(.int(location.id), .int(source.state.id), .int(info.record), .int(info.line),
-                                   .int(shard.id), .int(location.tokenOffset), .int(location.tokenCount),
-                                   .int(info.byteCount), .int(Int64(bitPattern: info.hash.hi)), .int(Int64(bitPattern: info.hash.lo)))
+            let location = DocumentLocation(id: nextDocumentID, split: split, shardSeq: shard.seq,
+                                            tokenOffset: shard.writer.tokenCount, tokenCount: Int64(tokens.count))
+            let row = insertDocument
+            try row.bind(1, location.id)
+            try row.bind(2, source.state.id)
+            try row.bind(3, info.record)
+            try row.bind(4, info.line)
+            try row.bind(5, shard.id)
+            try row.bind(6, location.tokenOffset)
+            try row.bind(7, location.tokenCount)
+            try row.bind(8, info.byteCount)
+            try row.bind(9, Int64(bitPattern: info.hash.hi))
+            try row.bind(10, Int64(bitPattern: info.hash.lo))
+            try row.execute()
             shard.documents += 1
             shard.textBytes += info.byteCount
             var eot = settings.eotID
             try withUnsafeMutablePointer(to: &eot) { try write(UnsafeBufferPointer(start: $0, count: 1), split) }
             try write(tokens, split)
 
-            tokenDeltas[split]![Int(settings.eotID)] += 1
-            tokenDeltas[split]!.withUnsafeMutableBufferPointer { counts in
+            tokenDeltas[split][Int(settings.eotID)] += 1
+            tokenDeltas[split].withUnsafeMutableBufferPointer { counts in
                 for t in tokens { counts[Int(t)] += 1 }
             }
-            lengthDeltas[split, default: [:]][Int64(tokens.count), default: 0] += 1
+            lengthDeltas[split][Int64(tokens.count), default: 0] += 1
             source.state.documents += 1
             source.state.tokens += length
             source.state.textBytes += info.byteCount
@@ -305,7 +319,7 @@ public final class ShardStore {
     }
 
     private func openShard(_ split: Split) throws -> OpenShard {
-        let seq = nextSeq[split] ?? 0
+        let seq = nextSeq[split]
         let name = ShardStore.shardName(split: split, seq: seq)
         let writer = try ShardWriter.create(path: FileSystem.join(directory, name), width: settings.tokenWidth)
         try insertShard.run(.text(name), .text(split.rawValue), .int(seq))
@@ -318,7 +332,8 @@ public final class ShardStore {
 
     /// Finishes the split's open shard; it is recorded closed and renamed at the next commit.
     private func close(_ split: Split) throws {
-        guard let shard = open.removeValue(forKey: split) else { return }
+        guard let shard = open[split] else { return }
+        open[split] = nil
         let (tokens, crc) = try shard.writer.finish()
         pendingClose.append(ClosedShard(id: shard.id, path: shard.writer.path, tokens: tokens, crc: crc,
                                         documents: shard.documents, textBytes: shard.textBytes))
@@ -365,12 +380,17 @@ public final class ShardStore {
         }
     }
 
-    /// Closes the open shards (however full) and commits. Call once every source is done.
+    /// Closes the open shards (however full), builds the index on document positions and
+    /// commits. Call once every source is done.
     public func finish() throws {
         try checkUsable()
-        for split in Split.allCases where open[split] != nil {
-            try ensureTransaction()
-            do { try close(split) } catch let error as ShardsError { poisoned = error; throw error }
+        try ensureTransaction()
+        do {
+            for split in Split.allCases where open[split] != nil { try close(split) }
+            try db.execute(IndexSchema.positionIndex)
+        } catch let error as ShardsError {
+            poisoned = error
+            throw error
         }
         try commit(progress: nil)
     }
@@ -397,7 +417,7 @@ public final class ShardStore {
             ON CONFLICT (split, token_id) DO UPDATE SET count = count + excluded.count
             """)
         for split in Split.allCases {
-            for (id, delta) in tokenDeltas[split]!.enumerated() where delta != 0 {
+            for (id, delta) in tokenDeltas[split].enumerated() where delta != 0 {
                 try upsertToken.run(.text(split.rawValue), .int(Int64(id)), .int(delta))
             }
         }
@@ -405,8 +425,8 @@ public final class ShardStore {
             INSERT INTO length_counts (split, token_count, documents) VALUES (?, ?, ?)
             ON CONFLICT (split, token_count) DO UPDATE SET documents = documents + excluded.documents
             """)
-        for (split, lengths) in lengthDeltas {
-            for (length, count) in lengths.sorted(by: { $0.key < $1.key }) {
+        for split in Split.allCases {
+            for (length, count) in lengthDeltas[split].sorted(by: { $0.key < $1.key }) {
                 try upsertLength.run(.text(split.rawValue), .int(length), .int(count))
             }
         }
@@ -437,9 +457,9 @@ public final class ShardStore {
         for shard in pendingClose { try ShardWriter.publish(path: shard.path) }
         pendingClose.removeAll()
         for split in Split.allCases {
-            tokenDeltas[split]!.withUnsafeMutableBufferPointer { $0.update(repeating: 0) }
+            tokenDeltas[split].withUnsafeMutableBufferPointer { $0.update(repeating: 0) }
+            lengthDeltas[split].removeAll(keepingCapacity: true)
         }
-        lengthDeltas.removeAll()
     }
 
     // MARK: Reading back
