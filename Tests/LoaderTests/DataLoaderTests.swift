@@ -266,3 +266,26 @@ func next(_ loader: DataLoader) throws -> (inputs: [Int32], targets: [Int32]) {
         }
     }
 }
+
+/// The shape of GPT's `BatchProvider`: `extension DataLoader: BatchProvider {}` must compile there.
+protocol BatchProviderShape: AnyObject {
+    var batchSize: Int { get }
+    var contextLength: Int { get }
+    func nextBatch(inputs: UnsafeMutableBufferPointer<Int32>, targets: UnsafeMutableBufferPointer<Int32>) throws
+    func saveState() -> [UInt8]
+    func restoreState(_ state: [UInt8]) throws
+    func reset() throws
+}
+
+extension DataLoader: BatchProviderShape {}
+
+@Test func dataLoaderServesThroughTheBatchProviderShape() throws {
+    let dir = try makeCorpus(documents: 10, length: 50, shardTokens: 500)
+    let provider: any BatchProviderShape = try DataLoader(directory: dir.path, options: .init(batchSize: 2, contextLength: 8))
+    var inputs = [Int32](repeating: 0, count: 16), targets = inputs
+    try inputs.withUnsafeMutableBufferPointer { i in
+        try targets.withUnsafeMutableBufferPointer { t in try provider.nextBatch(inputs: i, targets: t) }
+    }
+    #expect(Array(inputs[1..<8]) == Array(targets[0..<7]))
+    #expect(provider.saveState().count == 88)
+}
