@@ -1,0 +1,406 @@
+// The streaming DataLoader: batches of `batchSize × contextLength` input tokens and their
+// next-token targets, read from the memory-mapped shards of one split of a sharded corpus.
+//
+// Sequential mode is llm.c's `llmc/dataloader.h` without shuffling: with P processes, rank r
+// reads sample i of a shard at token i·P·B·T + r·B·T (B·T + 1 tokens: inputs and targets
+// shifted by one); a shard holds ⌊(tokens − 1) / (P·B·T)⌋ samples; when a shard runs out the
+// next is loaded, and after the last shard the loader wraps to the first (a new epoch).
+// Shards too small for one sample (which llm.c refuses) are skipped.
+//
+// Shuffled mode: each shard is cut into rows of T + 1 tokens starting every T tokens
+// (⌊(tokens − 1) / T⌋ rows); the rows of all shards, numbered in shard order, are visited
+// epoch after epoch in the order of `SamplePermutation(count: rows, seed:, epoch:)`. That
+// stream depends only on seed and epoch; global batch k is rows k·P·B ..< (k+1)·P·B of it,
+// and rank r takes rows r·B ..< (r+1)·B of each global batch.
+import Foundation
+import Shards
+
+/// Reads batches from a sharded corpus.
+///
+///     let loader = try DataLoader(directory: "out", options: .init(batchSize: 4, contextLength: 64))
+///     var inputs = [Int32](repeating: 0, count: 4 * 64), targets = inputs
+///     try inputs.withUnsafeMutableBufferPointer { i in
+///         try targets.withUnsafeMutableBufferPointer { t in try loader.nextBatch(inputs: i, targets: t) }
+///     }
+///     let state = loader.saveState()      // store with the checkpoint; restoreState(state) resumes exactly
+public final class DataLoader {
+    public struct Options: Sendable, Equatable {
+        public var split: Split
+        public var batchSize: Int
+        public var contextLength: Int
+        /// This process's rank and the number of processes (data-parallel training).
+        public var rank: Int
+        public var worldSize: Int
+        /// Shuffled (seeded permutation per epoch) or sequential (llm.c's order).
+        public var shuffle: Bool
+        public var seed: UInt64
+        /// When set, a corpus sharded with another tokenizer or vocabulary size is refused.
+        public var expectedTokenizerFingerprint: String?
+        public var expectedVocabSize: Int?
+        /// Read the next batch on a background thread while the caller works on this one.
+        public var prefetch: Bool
+
+        public init(split: Split = .train, batchSize: Int, contextLength: Int, rank: Int = 0, worldSize: Int = 1,
+                    shuffle: Bool = true, seed: UInt64 = 42, expectedTokenizerFingerprint: String? = nil,
+                    expectedVocabSize: Int? = nil, prefetch: Bool = true) {
+            self.split = split
+            self.batchSize = batchSize
+            self.contextLength = contextLength
+            self.rank = rank
+            self.worldSize = worldSize
+            self.shuffle = shuffle
+            self.seed = seed
+            self.expectedTokenizerFingerprint = expectedTokenizerFingerprint
+            self.expectedVocabSize = expectedVocabSize
+            self.prefetch = prefetch
+        }
+    }
+
+    /// A shard of the split, as the index lists it.
+    public struct Shard: Sendable, Equatable {
+        public var path: String
+        public var tokens: Int64
+    }
+
+    /// Where the loader stands: the next batch it will serve.
+    public struct Position: Sendable, Equatable {
+        /// Sequential: full passes over the shards so far. Shuffled: `row / rowsPerEpoch`.
+        public var epoch: Int64
+        /// Sequential: index into `shards` (usable ones) and llm.c's `current_sample_idx`.
+        public var shardIndex: Int64
+        public var sampleIndex: Int64
+        /// Shuffled: rows of the global stream consumed by all ranks so far.
+        public var row: Int64
+    }
+
+    public let directory: String
+    public let options: Options
+    public let settings: CorpusSettings
+    /// The split's shards in order (sequential mode skips those too small for one sample).
+    public let shards: [Shard]
+    public var batchSize: Int { options.batchSize }
+    public var contextLength: Int { options.contextLength }
+    public var totalTokens: Int64 { shards.reduce(0) { $0 + $1.tokens } }
+    /// Sequential: samples per shard (per process). Shuffled: rows per shard.
+    public let unitsPerShard: [Int64]
+    /// Shuffled: rows in one epoch.
+    public let rowsPerEpoch: Int64
+    public private(set) var position: Position
+    /// The epoch of the next batch.
+    public var epoch: Int64 { normalized(position).epoch }
+
+    private let corpusIdentity: UInt64
+    private let unitStarts: [Int64]  // prefix sums of unitsPerShard (shuffled)
+    private var mapped: [MappedShard?]
+    private let mapLock = NSLock()
+    private let rowTokens: Int
+    private let width: TokenWidth
+
+    // Staging: two chunks, each holding the raw rows of several consecutive batches. The caller
+    // consumes one while a background job fills the other with the batches that follow.
+    private final class Chunk {
+        // Safety: `buffer` holds `capacity` batches of batchSize rows of (T + 1) tokens of the
+        // corpus width; allocated in init, freed in deinit, written only by `fill` while no
+        // reader uses the chunk (the DispatchGroup wait orders the hand-over).
+        let buffer: UnsafeMutableRawPointer
+        let capacity: Int
+        /// The position of each batch held, in order.
+        var positions: [Position] = []
+        var consumed = 0
+        var error: Error?
+        init(bytes: Int, capacity: Int) {
+            buffer = UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: 64)
+            self.capacity = capacity
+        }
+        deinit { buffer.deallocate() }
+    }
+    private var ready: Chunk
+    private var spare: Chunk
+    private var spareFilling = false
+    private let queue = DispatchQueue(label: "tokenmill.loader.prefetch")
+    private let group = DispatchGroup()
+
+    public init(directory: String, options: Options) throws {
+        let o = options
+        func bad(_ message: String) -> ShardsError { ShardsError(.invalidArgument, path: directory, message) }
+        guard o.batchSize >= 1, o.contextLength >= 1 else {
+            throw bad("batch size \(o.batchSize) and context length \(o.contextLength) must be at least 1")
+        }
+        guard o.worldSize >= 1, o.rank >= 0, o.rank < o.worldSize else {
+            throw bad("rank \(o.rank) must be in 0..<\(o.worldSize) (the world size)")
+        }
+        let stats = try CorpusStats(directory: directory)
+        let settings = stats.settings
+        let indexPath = directory + "/" + IndexSchema.fileName
+        if let expected = o.expectedTokenizerFingerprint, expected != settings.tokenizerFingerprint {
+            throw ShardsError(.mismatch, path: indexPath,
+                              "the corpus was sharded with tokenizer \(settings.tokenizerFingerprint), the model expects \(expected)")
+        }
+        if let expected = o.expectedVocabSize, expected != settings.vocabSize {
+            throw ShardsError(.mismatch, path: indexPath,
+                              "the corpus has a vocabulary of \(settings.vocabSize) tokens, the model expects \(expected)")
+        }
+        let rows = try stats.shards().shards.filter { $0.split == o.split.rawValue }
+        if let open = rows.first(where: { $0.status != "closed" }) {
+            throw ShardsError(.corrupt, path: directory + "/" + open.path,
+                              "shard is still open: sharding did not finish (rerun `tokenmill shard`)")
+        }
+        guard !rows.isEmpty else { throw ShardsError(.invalidArgument, path: indexPath, "the corpus has no \(o.split) shards") }
+        // Cheap validation of every shard now (header, exact size, count), as llm.c does at init.
+        var identity: UInt64 = 0xCBF2_9CE4_8422_2325
+        func fold(_ s: String) { for b in s.utf8 { identity = (identity ^ UInt64(b)) &* 0x0000_0100_0000_01B3 } }
+        var shards: [Shard] = []
+        for row in rows {
+            let path = directory + "/" + row.path
+            let header = try ShardFile.inspect(path)
+            guard header.tokenCount == row.tokens, header.width == settings.tokenWidth else {
+                throw ShardsError(.corrupt, path: path, "header says \(header.tokenCount) \(header.width.bytes)-byte tokens, "
+                                  + "the index says \(row.tokens) \(settings.tokenWidth.bytes)-byte tokens (run `tokenmill verify`)")
+            }
+            fold("\(row.path) \(row.tokens) \(row.crc32);")
+            shards.append(Shard(path: path, tokens: row.tokens))
+        }
+        let B = Int64(o.batchSize), T = Int64(o.contextLength), P = Int64(o.worldSize)
+        var units: [Int64]
+        if o.shuffle {
+            units = shards.map { max(0, ($0.tokens - 1) / T) }
+        } else {
+            units = shards.map { max(0, ($0.tokens - 1) / (P * B * T)) }
+            let usable = units.indices.filter { units[$0] > 0 }
+            shards = usable.map { shards[$0] }
+            units = usable.map { units[$0] }
+        }
+        let total = units.reduce(0, +)
+        guard total > 0 else {
+            let need = o.shuffle ? T + 1 : P * B * T + 1
+            throw ShardsError(.invalidArgument, path: indexPath,
+                              "the \(o.split) split has no shard with at least \(need) tokens, too few for this batch size and context length")
+        }
+        self.directory = directory
+        self.options = o
+        self.settings = settings
+        self.shards = shards
+        self.unitsPerShard = units
+        self.rowsPerEpoch = o.shuffle ? total : 0
+        var starts: [Int64] = [0]
+        for u in units { starts.append(starts.last! + u) }
+        self.unitStarts = starts
+        self.corpusIdentity = identity
+        self.mapped = Array(repeating: nil, count: shards.count)
+        self.rowTokens = o.contextLength + 1
+        self.width = settings.tokenWidth
+        self.position = Position(epoch: 0, shardIndex: 0, sampleIndex: 0, row: 0)
+        // About a million tokens per chunk (at least one batch) when prefetching.
+        let batchBytes = o.batchSize * (o.contextLength + 1) * settings.tokenWidth.bytes
+        let perChunk = o.prefetch ? max(1, (1 << 20) / (o.batchSize * o.contextLength)) : 1
+        ready = Chunk(bytes: batchBytes * perChunk, capacity: perChunk)
+        spare = Chunk(bytes: batchBytes * perChunk, capacity: perChunk)
+    }
+
+    deinit { group.wait() }
+
+    // MARK: Batches
+
+    /// Fills `inputs` and `targets` (each at least batchSize × contextLength) with the next
+    /// batch: row b holds tokens t ..< t+T of a window and its targets t+1 ... t+T.
+    public func nextBatch(inputs: UnsafeMutableBufferPointer<Int32>, targets: UnsafeMutableBufferPointer<Int32>) throws {
+        let count = batchSize * contextLength
+        guard inputs.count >= count, targets.count >= count else {
+            throw ShardsError(.invalidArgument, path: directory,
+                              "batch buffers hold \(min(inputs.count, targets.count)) tokens, need \(count)")
+        }
+        let current = normalized(position)
+        if !(ready.consumed < ready.positions.count && ready.positions[ready.consumed] == current) {
+            if spareFilling {
+                group.wait()
+                spareFilling = false
+                swap(&ready, &spare)
+            }
+            if !(ready.consumed < ready.positions.count && ready.positions[ready.consumed] == current) {
+                fill(ready, from: current)  // first batch, or after restore/reset: read now
+                // A read error surfaces when the batch that hit it is due.
+                if ready.positions.isEmpty, let error = ready.error { throw error }
+            }
+            if options.prefetch, let last = ready.positions.last {
+                let next = normalized(advanced(last))
+                let chunk = spare
+                spareFilling = true
+                queue.async(group: group) { [self] in fill(chunk, from: next) }
+            }
+        }
+        convert(ready.buffer + ready.consumed * batchSize * rowTokens * width.bytes, inputs: inputs, targets: targets)
+        ready.consumed += 1
+        position = advanced(current)
+    }
+
+    /// Back to the start of epoch 0 (llm.c's `dataloader_reset`; e.g. before each evaluation).
+    public func reset() throws {
+        discardStaged()
+        position = Position(epoch: 0, shardIndex: 0, sampleIndex: 0, row: 0)
+    }
+
+    private func discardStaged() {
+        group.wait()
+        spareFilling = false
+        for chunk in [ready, spare] {
+            chunk.positions = []
+            chunk.consumed = 0
+            chunk.error = nil
+        }
+    }
+
+    // MARK: Positions
+
+    /// llm.c's advance rule: a sample index past the shard's end moves to the next shard, and
+    /// past the last shard back to the first (a new epoch).
+    private func normalized(_ p: Position) -> Position {
+        guard !options.shuffle else {
+            return Position(epoch: p.row / rowsPerEpoch, shardIndex: 0, sampleIndex: 0, row: p.row)
+        }
+        var q = p
+        while q.sampleIndex >= unitsPerShard[Int(q.shardIndex)] {
+            q.sampleIndex = 0
+            if q.shardIndex == Int64(shards.count - 1) { q.shardIndex = 0; q.epoch += 1 } else { q.shardIndex += 1 }
+        }
+        return q
+    }
+
+    private func advanced(_ p: Position) -> Position {
+        var q = p
+        if options.shuffle { q.row += Int64(options.worldSize * batchSize) } else { q.sampleIndex += 1 }
+        return q
+    }
+
+    /// (shard index, first token) of each of this rank's rows of the batch at `p`.
+    private func rows(at p: Position, _ permutation: inout SamplePermutation?) -> [(shard: Int, start: Int64)] {
+        let B = Int64(batchSize), T = Int64(contextLength), P = Int64(options.worldSize), r = Int64(options.rank)
+        if !options.shuffle {
+            let start = p.sampleIndex * P * B * T + r * B * T
+            return (0..<B).map { (Int(p.shardIndex), start + $0 * T) }
+        }
+        return (0..<B).map { b in
+            let stream = p.row + r * B + b
+            let epoch = UInt64(stream / rowsPerEpoch)
+            if permutation?.epoch != epoch {
+                permutation = SamplePermutation(count: UInt64(rowsPerEpoch), seed: options.seed, epoch: epoch)
+            }
+            let row = Int64(permutation!(UInt64(stream % rowsPerEpoch)))
+            var lo = 0, hi = shards.count  // the shard whose rows contain `row`
+            while hi - lo > 1 { let mid = (lo + hi) / 2; if unitStarts[mid] <= row { lo = mid } else { hi = mid } }
+            return (lo, (row - unitStarts[lo]) * T)
+        }
+    }
+
+    // MARK: Reading
+
+    private func shard(_ index: Int) throws -> MappedShard {
+        mapLock.lock()
+        defer { mapLock.unlock() }
+        if let m = mapped[index] { return m }
+        let m = try MappedShard(path: shards[index].path)
+        m.adviseRandomAccess(options.shuffle)
+        mapped[index] = m
+        return m
+    }
+
+    /// Reads the rows of `chunk.capacity` consecutive batches from `first` on into `chunk`
+    /// (an error is left in `chunk.error`, with the batches before it kept).
+    private func fill(_ chunk: Chunk, from first: Position) {
+        chunk.positions = []
+        chunk.consumed = 0
+        chunk.error = nil
+        let rowBytes = rowTokens * width.bytes
+        var p = first
+        var permutation: SamplePermutation?
+        do {
+            for k in 0..<chunk.capacity {
+                let base = chunk.buffer + k * batchSize * rowBytes
+                for (b, row) in rows(at: p, &permutation).enumerated() {
+                    try shard(row.shard).copyTokenBytes(from: row.start, count: rowTokens, to: base + b * rowBytes)
+                }
+                chunk.positions.append(p)
+                p = normalized(advanced(p))
+            }
+        } catch {
+            chunk.error = error
+        }
+    }
+
+    /// Widens staged rows into the caller's inputs and targets.
+    private func convert(_ staged: UnsafeMutableRawPointer, inputs: UnsafeMutableBufferPointer<Int32>, targets: UnsafeMutableBufferPointer<Int32>) {
+        let T = contextLength
+        // Safety: `staged` holds batchSize rows of T + 1 tokens of `width` bytes (filled by
+        // `fill`), and both outputs hold at least batchSize × T values (checked by the caller).
+        guard let inp = inputs.baseAddress, let tgt = targets.baseAddress else { return }
+        for b in 0..<batchSize {
+            let out = inp + b * T, next = tgt + b * T
+            if width == .uint16 {
+                let src = (staged + b * rowTokens * 2).assumingMemoryBound(to: UInt16.self)
+                for t in 0..<T {
+                    out[t] = Int32(UInt16(littleEndian: src[t]))
+                    next[t] = Int32(UInt16(littleEndian: src[t + 1]))
+                }
+            } else {
+                let src = (staged + b * rowTokens * 4).assumingMemoryBound(to: UInt32.self)
+                for t in 0..<T {
+                    out[t] = Int32(truncatingIfNeeded: UInt32(littleEndian: src[t]))
+                    next[t] = Int32(truncatingIfNeeded: UInt32(littleEndian: src[t + 1]))
+                }
+            }
+        }
+    }
+
+    // MARK: State
+
+    private static let stateMagic: [UInt8] = Array("TMLS".utf8)
+    private static let stateVersion: UInt32 = 1
+    private static let stateBytes = 4 + 4 + 8 * 10
+
+    /// The loader's position as bytes (magic "TMLS", version 1, then little-endian: mode,
+    /// seed, batch size, context length, world size, corpus identity, epoch, shard index,
+    /// sample index, row). Restoring it continues with exactly the batches that would have come next.
+    public func saveState() -> [UInt8] {
+        var out = Self.stateMagic
+        func put<T: FixedWidthInteger>(_ v: T) { withUnsafeBytes(of: v.littleEndian) { out += $0 } }
+        put(Self.stateVersion)
+        let p = position
+        for v in [UInt64(options.shuffle ? 1 : 0), options.seed, UInt64(batchSize), UInt64(contextLength),
+                  UInt64(options.worldSize), corpusIdentity,
+                  UInt64(bitPattern: p.epoch), UInt64(bitPattern: p.shardIndex), UInt64(bitPattern: p.sampleIndex),
+                  UInt64(bitPattern: p.row)] {
+            put(v)
+        }
+        return out
+    }
+
+    /// Restores a state saved by a loader over the same corpus split with the same mode, seed,
+    /// batch size, context length and world size (the rank may differ: the state is global).
+    public func restoreState(_ state: [UInt8]) throws {
+        func bad(_ message: String) -> ShardsError { ShardsError(.invalidArgument, path: "loader state", message) }
+        guard state.count == Self.stateBytes, Array(state.prefix(4)) == Self.stateMagic else {
+            throw bad("not a TokenMill loader state (\(state.count) bytes, expected \(Self.stateBytes) starting with TMLS)")
+        }
+        func u64(_ i: Int) -> UInt64 {
+            var v: UInt64 = 0
+            for k in 0..<8 { v |= UInt64(state[8 + 8 * i + k]) << (8 * UInt64(k)) }
+            return v
+        }
+        let version = UInt32(state[4]) | UInt32(state[5]) << 8 | UInt32(state[6]) << 16 | UInt32(state[7]) << 24
+        guard version == Self.stateVersion else { throw bad("state version \(version), this loader reads \(Self.stateVersion)") }
+        let checks: [(String, UInt64, UInt64)] = [
+            ("mode (0 sequential, 1 shuffled)", u64(0), options.shuffle ? 1 : 0), ("seed", u64(1), options.seed),
+            ("batch size", u64(2), UInt64(batchSize)), ("context length", u64(3), UInt64(contextLength)),
+            ("world size", u64(4), UInt64(options.worldSize)), ("corpus identity", u64(5), corpusIdentity),
+        ]
+        for (name, saved, mine) in checks where saved != mine {
+            throw bad("\(name) differs: the state has \(saved), this loader has \(mine)")
+        }
+        let p = Position(epoch: Int64(bitPattern: u64(6)), shardIndex: Int64(bitPattern: u64(7)),
+                         sampleIndex: Int64(bitPattern: u64(8)), row: Int64(bitPattern: u64(9)))
+        guard p.epoch >= 0, p.row >= 0, p.sampleIndex >= 0, p.shardIndex >= 0, p.shardIndex < Int64(shards.count) else {
+            throw bad("position out of range")
+        }
+        discardStaged()
+        position = p
+    }
+}

@@ -1,0 +1,261 @@
+// `tokenmill verify`: re-reads every shard and checks it against the index.
+//
+// Per shard: the file exists (and is not only a temporary file), header magic/version match
+// the index's token width, the size is exact, the header count and CRC-32 equal the index's,
+// every token id is inside the vocabulary, the documents recorded in it number `documents`,
+// each document's end-of-text token is where the index says, and the documents of a split tile
+// its shards with no gap or overlap. Per split: token counts recounted from the shards equal
+// `token_counts`; document lengths equal `length_counts`. Per source: documents, tokens and
+// text bytes equal the sums over `documents`. Finally, `.bin` files the index does not know
+// and leftover temporary files are reported.
+
+/// A problem found by `verify`, naming the file.
+public struct VerifyProblem: Codable, Equatable, Sendable, CustomStringConvertible {
+    public var file: String
+    public var message: String
+    public init(file: String, message: String) {
+        self.file = file
+        self.message = message
+    }
+    public var description: String { "\(file): \(message)" }
+}
+
+public struct VerifyProgress: Sendable {
+    public var shardsDone: Int
+    public var shardsTotal: Int
+    public var bytesDone: Int64
+    public var bytesTotal: Int64
+    /// The shard being read.
+    public var file: String
+}
+
+public enum CorpusVerifier {
+    /// Checks the corpus in `directory`; returns every problem found (empty when all is well).
+    /// Throws only when the index itself cannot be read.
+    public static func verify(directory: String, progress: ((VerifyProgress) -> Void)? = nil) throws -> [VerifyProblem] {
+        let indexPath = FileSystem.join(directory, IndexSchema.fileName)
+        guard FileSystem.exists(indexPath) else {
+            throw ShardsError(.io, path: indexPath, "no index here (is \(directory) a corpus written by `tokenmill shard`?)")
+        }
+        let db = try Database(path: indexPath, readOnly: true)
+        let settings = try CorpusSettings.read(from: db)
+        var run = Run(directory: directory, db: db, settings: settings, progress: progress)
+        try run.checkShards()
+        try run.checkAggregates()
+        try run.checkFiles()
+        return run.problems
+    }
+
+    private struct ShardRow {
+        var id: Int64, name: String, split: Split, seq: Int64, status: String, tokens: Int64, documents: Int64, crc: UInt32
+    }
+
+    private struct Run {
+        let directory: String
+        let db: Database
+        let settings: CorpusSettings
+        let progress: ((VerifyProgress) -> Void)?
+        var problems: [VerifyProblem] = []
+        var shards: [ShardRow] = []
+        /// Token counts recounted per split; nil when a shard of the split could not be read.
+        var counts: [Split: [Int64]?] = [:]
+
+        init(directory: String, db: Database, settings: CorpusSettings, progress: ((VerifyProgress) -> Void)?) {
+            self.directory = directory
+            self.db = db
+            self.settings = settings
+            self.progress = progress
+        }
+
+        func path(_ name: String) -> String { FileSystem.join(directory, name) }
+
+        mutating func problem(_ file: String, _ message: String) {
+            problems.append(VerifyProblem(file: file, message: message))
+        }
+
+        mutating func checkShards() throws {
+            shards = try db.rows("SELECT id, path, split, seq, status, tokens, documents, crc32 FROM shards ORDER BY split = 'val', seq")
+                .compactMap { r in
+                    guard let split = r[2].string.flatMap(Split.init) else { return nil }
+                    return ShardRow(id: r[0].int64 ?? 0, name: r[1].string ?? "", split: split, seq: r[3].int64 ?? 0,
+                                    status: r[4].string ?? "", tokens: r[5].int64 ?? 0, documents: r[6].int64 ?? 0,
+                                    crc: UInt32(truncatingIfNeeded: r[7].int64 ?? 0))
+                }
+            let totalBytes = shards.reduce(Int64(0)) { $0 + ShardHeader(width: settings.tokenWidth, tokenCount: $1.tokens).fileSize }
+            var bytesDone: Int64 = 0
+            // The documents of a split in id order: shard by shard, offset by offset.
+            let docs = try db.prepare("""
+                SELECT d.id, d.shard_id, d.token_offset, d.token_count FROM documents d JOIN shards s ON s.id = d.shard_id
+                WHERE s.split = ? ORDER BY d.id
+                """)
+            for split in Split.allCases {
+                try docs.bind([.text(split.rawValue)])
+                var hasDoc = try docs.step()
+                counts[split] = [Int64](repeating: 0, count: settings.vocabSize)
+                var carry: Int64 = 0  // tokens of a document that continue into the next shard
+                var expectedSeq: Int64 = 0
+                let rows = shards.filter { $0.split == split }
+                for shard in rows {
+                    if shard.seq != expectedSeq {
+                        problem(path(shard.name), "\(split) shard number \(shard.seq) follows \(expectedSeq - 1): shards are missing from the index")
+                    }
+                    expectedSeq = shard.seq + 1
+                    progress?(VerifyProgress(shardsDone: shards.firstIndex { $0.id == shard.id } ?? 0, shardsTotal: shards.count,
+                                             bytesDone: bytesDone, bytesTotal: totalBytes, file: path(shard.name)))
+                    carry = try check(shard, docs: docs, hasDoc: &hasDoc, carry: carry, bytesDone: &bytesDone)
+                }
+                if hasDoc {
+                    problem(db.path, "document \(docs.int64(0)) of the \(split) split is out of order (its shard comes before the previous document's)")
+                }
+                if carry != 0, let last = rows.last {
+                    problem(path(last.name), "the last document of the \(split) split runs \(carry) tokens past the end of its last shard")
+                }
+            }
+            progress?(VerifyProgress(shardsDone: shards.count, shardsTotal: shards.count, bytesDone: totalBytes,
+                                     bytesTotal: totalBytes, file: ""))
+        }
+
+        /// Checks one shard; returns the carry into the next shard of its split.
+        mutating func check(_ shard: ShardRow, docs: Statement, hasDoc: inout Bool, carry: Int64, bytesDone: inout Int64) throws -> Int64 {
+            let file = path(shard.name)
+            if shard.status != "closed" {
+                problem(file, "the index says this shard is still open: sharding did not finish (rerun `tokenmill shard`)")
+            }
+            if !FileSystem.exists(file) {
+                let tmp = FileSystem.exists(ShardWriter.temporaryPath(for: file)) ? " (only its temporary file .tmp exists)" : ""
+                problem(file, "missing\(tmp)")
+                counts[shard.split] = .some(nil)
+                while hasDoc && docs.int64(1) == shard.id { hasDoc = try docs.step() }
+                return max(0, carry - shard.tokens)
+            }
+            // Walk the documents that start here in offset order, checking the tiling and that an
+            // end-of-text token sits at each offset, while streaming the shard once.
+            var expectedOffset = carry  // the first document starts after the carried-in tokens
+            var documents: Int64 = 0
+            var tilingReported = false
+            var eotReported = false
+            var crc: UInt32 = 0
+            var badID: (Int64, UInt32)?
+            var split = counts[shard.split] ?? nil
+            let eot = settings.eotID
+            let vocab = UInt32(settings.vocabSize)
+            let header: ShardHeader
+            do {
+                header = try ShardFile.scan(file) { chunk, first in
+                    crc = ShardFile.crc32(chunk, continuing: crc)
+                    let ids = TokenCodec.decode(chunk, width: settings.tokenWidth)
+                    let end = first + Int64(ids.count)
+                    if split != nil {
+                        for (i, id) in ids.enumerated() {
+                            if id < vocab { split![Int(id)] += 1 } else if badID == nil { badID = (first + Int64(i), id) }
+                        }
+                    }
+                    while hasDoc && docs.int64(1) == shard.id && docs.int64(2) < end {
+                        let offset = docs.int64(2), count = docs.int64(3)
+                        if offset != expectedOffset && !tilingReported {
+                            problem(file, "document \(docs.int64(0)) starts at token \(offset), expected \(expectedOffset) (documents overlap or leave a gap)")
+                            tilingReported = true
+                        }
+                        if offset >= first && ids[Int(offset - first)] != eot && !eotReported {
+                            problem(file, "document \(docs.int64(0)): token \(offset) is \(ids[Int(offset - first)]), not the end-of-text token \(eot)")
+                            eotReported = true
+                        }
+                        expectedOffset = offset + 1 + count
+                        documents += 1
+                        hasDoc = try docs.step()
+                    }
+                }
+            } catch let error as ShardsError {
+                problem(file, error.message + (error.offset.map { " (offset \($0))" } ?? ""))
+                counts[shard.split] = .some(nil)
+                while hasDoc && docs.int64(1) == shard.id { hasDoc = try docs.step() }
+                return max(0, carry - shard.tokens)
+            }
+            while hasDoc && docs.int64(1) == shard.id {  // offsets beyond the file's tokens
+                if !tilingReported {
+                    problem(file, "document \(docs.int64(0)) starts at token \(docs.int64(2)), beyond the shard's \(header.tokenCount) tokens")
+                    tilingReported = true
+                }
+                documents += 1
+                hasDoc = try docs.step()
+            }
+            bytesDone += header.fileSize
+            counts[shard.split] = .some(split)
+            if header.width != settings.tokenWidth {
+                problem(file, "holds \(header.width.bytes)-byte tokens but the index says \(settings.tokenWidth.bytes)-byte")
+            }
+            if header.tokenCount != shard.tokens {
+                problem(file, "header says \(header.tokenCount) tokens, the index says \(shard.tokens)")
+            }
+            if crc != shard.crc {
+                problem(file, "checksum mismatch: CRC-32 of the tokens is \(StatsFormat.hex32(crc)), the index says \(StatsFormat.hex32(shard.crc))")
+            }
+            if let (offset, id) = badID {
+                problem(file, "token \(offset) is \(id), outside the vocabulary of \(vocab)")
+            }
+            if documents != shard.documents {
+                problem(file, "\(documents) documents start here according to the documents table, the shards table says \(shard.documents)")
+            }
+            // `expectedOffset` is now where the last document (or the carried-in one) ends.
+            if expectedOffset < header.tokenCount && !tilingReported {
+                problem(file, "tokens \(expectedOffset)..<\(header.tokenCount) belong to no document")
+            }
+            return max(0, expectedOffset - header.tokenCount)
+        }
+
+        mutating func checkAggregates() throws {
+            let index = db.path
+            for split in Split.allCases {
+                guard let recount = counts[split] ?? nil else { continue }
+                var stored = [Int64](repeating: 0, count: settings.vocabSize)
+                var outside = 0
+                try db.prepare("SELECT token_id, count FROM token_counts WHERE split = ?").forEachRow([.text(split.rawValue)]) { row in
+                    let id = Int(row.int64(0))
+                    if id >= 0 && id < stored.count { stored[id] = row.int64(1) } else { outside += 1 }
+                }
+                let differing = (0..<stored.count).filter { stored[$0] != recount[$0] }
+                if let first = differing.first {
+                    problem(index, "token_counts for \(split) differ from the shards for \(differing.count) ids "
+                            + "(first: id \(first), index \(stored[first]), shards \(recount[first]))")
+                }
+                if outside > 0 { problem(index, "token_counts for \(split) has \(outside) ids outside the vocabulary") }
+            }
+            // Document lengths per split.
+            var lengths: [String: [Int64: Int64]] = [:]
+            try db.prepare("SELECT split, token_count, documents FROM length_counts").forEachRow { row in
+                lengths[row.text(0), default: [:]][row.int64(1)] = row.int64(2)
+            }
+            var recounted: [String: [Int64: Int64]] = [:]
+            try db.prepare("""
+                SELECT s.split, d.token_count, count(*) FROM documents d JOIN shards s ON s.id = d.shard_id GROUP BY 1, 2
+                """).forEachRow { row in recounted[row.text(0), default: [:]][row.int64(1)] = row.int64(2) }
+            for split in Split.allCases where (lengths[split.rawValue] ?? [:]) != (recounted[split.rawValue] ?? [:]) {
+                problem(index, "length_counts for \(split) differ from the documents table")
+            }
+            // Per-source totals.
+            var sums: [Int64: (Int64, Int64, Int64)] = [:]
+            try db.prepare("SELECT source_id, count(*), sum(token_count) + count(*), sum(byte_count) FROM documents GROUP BY source_id")
+                .forEachRow { row in sums[row.int64(0)] = (row.int64(1), row.int64(2), row.int64(3)) }
+            try db.prepare("SELECT id, path, documents, tokens, text_bytes FROM sources").forEachRow { row in
+                let expected = sums[row.int64(0)] ?? (0, 0, 0)
+                if expected != (row.int64(2), row.int64(3), row.int64(4)) {
+                    problems.append(VerifyProblem(file: index, message:
+                        "source \(row.text(1)): sources says \(row.int64(2)) documents, \(row.int64(3)) tokens, \(row.int64(4)) bytes; "
+                        + "the documents table sums to \(expected.0), \(expected.1), \(expected.2)"))
+                }
+            }
+        }
+
+        mutating func checkFiles() throws {
+            let known = Set(shards.map(\.name))
+            let openTemporaries = Set(shards.filter { $0.status == "open" }.map { ShardWriter.temporaryPath(for: $0.name) })
+            for name in try FileSystem.list(directory) {
+                if name.hasSuffix(".bin") && !known.contains(name) {
+                    problem(path(name), "not in the index")
+                } else if ShardStore.isShardTemporaryName(name) && !openTemporaries.contains(name) {
+                    problem(path(name), "leftover temporary file not in the index")
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,478 @@
+// The resumable writer of a sharded corpus: shard files + index.sqlite in one directory.
+//
+// Resume protocol (what survives a kill -9 at any moment):
+// - Documents go to shards strictly in the order they are appended; each goes to its split
+//   (train/val by content hash) and is preceded by the end-of-text token. At most one shard
+//   per split is open (`NAME.bin.tmp`).
+// - Nothing is durable until `commit`. A commit fsyncs the open shards' temporary files, then,
+//   in ONE SQLite transaction, records the new document rows, token-count and length deltas,
+//   the current source's progress (records consumed, duplicates, skips, status) and every
+//   touched shard's committed token count and running CRC-32 (status 'closed' for shards that
+//   filled up since the last commit). After the transaction, closed shards are renamed
+//   NAME.bin.tmp → NAME.bin.
+// - Opening a store recovers: a shard the index calls closed whose final file is missing but
+//   whose temporary file exists is renamed; an open shard's temporary file is cut back to its
+//   committed token count (its CRC comes from the index); temporary files the index does not
+//   know are removed. The caller then re-reads the current source from `records`, reloads
+//   its dedup set from `forEachDocumentHash`, and appends again: the result is byte-identical
+//   to an uninterrupted run.
+
+/// Writes a sharded corpus and its index, resumably.
+///
+///     let store = try ShardStore(directory: "out", settings: settings, vocab: vocab)
+///     let source = try store.beginSource(path: "a.jsonl.gz", fileBytes: 1234)
+///     guard source.status != .done else { … skip … }
+///     // skip `source.records` records of the input, then for each document:
+///     try store.append(info, tokens: ids)
+///     try store.commit(progress: SourceProgress(records: n, …), done: true)   // at the source's end
+///     try store.finish()                                                  // closes the last shards
+///
+/// Not thread-safe: one writer thread owns it.
+public final class ShardStore {
+    public let directory: String
+    public let settings: CorpusSettings
+    public var indexPath: String { FileSystem.join(directory, IndexSchema.fileName) }
+
+    /// The shard file name for a split and sequence number: `train_000000.bin`.
+    public static func shardName(split: Split, seq: Int64) -> String {
+        let digits = String(seq)
+        return "\(split.rawValue)_" + String(repeating: "0", count: max(0, 6 - digits.count)) + digits + ".bin"
+    }
+
+    private let db: Database
+    private var open = PerSplit<OpenShard?> { _ in nil }
+    private var pendingClose: [ClosedShard] = []
+    private var nextSeq = PerSplit<Int64> { _ in 0 }
+    /// The id the next appended document gets.
+    public private(set) var nextDocumentID: Int64
+    private var current: CurrentSource?
+    private var tokenDeltas: PerSplit<[Int64]>
+    private var lengthDeltas = PerSplit<[Int64: Int64]> { _ in [:] }
+    private var inTransaction = false
+    /// Set when a write failed halfway: the store must be reopened (which recovers).
+    private var poisoned: ShardsError?
+
+    private let insertDocument: Statement
+    private let insertShard: Statement
+
+    private final class OpenShard {
+        let id: Int64, split: Split, seq: Int64
+        let writer: ShardWriter
+        var documents: Int64, textBytes: Int64
+        init(id: Int64, split: Split, seq: Int64, writer: ShardWriter, documents: Int64, textBytes: Int64) {
+            self.id = id; self.split = split; self.seq = seq; self.writer = writer
+            self.documents = documents; self.textBytes = textBytes
+        }
+    }
+
+    private struct ClosedShard {
+        var id: Int64, path: String, tokens: Int64, crc: UInt32, documents: Int64, textBytes: Int64
+    }
+
+    private struct CurrentSource {
+        var state: SourceState
+        var skipFirstLines: [String: Int64] = [:]
+    }
+
+    /// Opens the corpus in `directory` (created if needed) and recovers from an interrupted
+    /// run. A new index records `settings` and `vocab`; an existing one must have been written
+    /// with the same settings, else this throws a `.mismatch` error naming the field.
+    public init(directory: String, settings: CorpusSettings, vocab: [VocabEntry]) throws {
+        try settings.validate()
+        try FileSystem.makeDirectory(directory)
+        self.directory = directory
+        self.settings = settings
+        let db = try Database(path: FileSystem.join(directory, IndexSchema.fileName))
+        try db.enableWAL()
+        self.db = db
+        tokenDeltas = PerSplit { _ in [Int64](repeating: 0, count: settings.vocabSize) }
+
+        let hasSchema = try db.scalar("SELECT count(*) FROM sqlite_master WHERE name = 'meta'")?.int64 == 1
+        if hasSchema {
+            let recorded = try CorpusSettings.read(from: db)
+            if let difference = recorded.difference(from: settings) {
+                throw ShardsError(.mismatch, path: db.path, difference)
+            }
+        } else {
+            try db.transaction {
+                try db.execute(IndexSchema.sql)
+                let meta = try db.prepare("INSERT INTO meta (key, value) VALUES (?, ?)")
+                for (key, value) in settings.metaEntries { try meta.run(.text(key), value) }
+                let word = try db.prepare("INSERT INTO vocab (id, bytes, text, special) VALUES (?, ?, ?, ?)")
+                for entry in vocab {
+                    try word.run(.int(Int64(entry.id)), .blob(entry.bytes), .text(VocabEntry.displayText(entry.bytes)),
+                                 .int(entry.special ? 1 : 0))
+                }
+            }
+        }
+        insertDocument = try db.prepare("""
+            INSERT INTO documents (id, source_id, record, line, shard_id, token_offset, token_count, byte_count, hash_hi, hash_lo)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """)
+        insertShard = try db.prepare("""
+            INSERT INTO shards (path, split, seq, status, tokens, documents, text_bytes, crc32)
+            VALUES (?, ?, ?, 'open', 0, 0, 0, 0)
+            """)
+        nextDocumentID = (try db.scalar("SELECT max(id) FROM documents")?.int64).map { $0 + 1 } ?? 0
+        try recover()
+    }
+
+    deinit {
+        // Uncommitted work is abandoned on purpose: the index stays at the last commit.
+        if inTransaction { try? db.rollback() }
+    }
+
+    // MARK: Recovery
+
+    private func recover() throws {
+        var openTemporaries: Set<String> = []
+        for row in try db.rows("SELECT id, path, split, seq, status, tokens, documents, text_bytes, crc32 FROM shards") {
+            guard let id = row[0].int64, let name = row[1].string, let split = row[2].string.flatMap(Split.init),
+                  let seq = row[3].int64, let status = row[4].string, let tokens = row[5].int64,
+                  let documents = row[6].int64, let textBytes = row[7].int64, let crc = row[8].int64 else {
+                throw ShardsError(.corrupt, path: db.path, "unreadable row in shards")
+            }
+            let path = FileSystem.join(directory, name)
+            let tmp = ShardWriter.temporaryPath(for: path)
+            nextSeq[split] = max(nextSeq[split], seq + 1)
+            if status == "closed" {
+                // Committed as closed, killed before the rename: finish it.
+                if !FileSystem.exists(path) && FileSystem.exists(tmp) { try ShardWriter.publish(path: path) }
+                continue
+            }
+            openTemporaries.insert(ShardWriter.temporaryPath(for: name))
+            if !FileSystem.exists(tmp) && FileSystem.exists(path) {
+                // The rename survived but the commit that closed it did not (power loss): reopen it.
+                try FileSystem.move(path, to: tmp)
+            }
+            let writer: ShardWriter
+            if tokens == 0 {
+                writer = try ShardWriter.create(path: path, width: settings.tokenWidth)
+            } else if FileSystem.exists(tmp) {
+                writer = try ShardWriter.resume(path: path, width: settings.tokenWidth, tokens: tokens,
+                                                crc: UInt32(truncatingIfNeeded: crc))
+            } else {
+                throw ShardsError(.corrupt, path: tmp, "open shard with \(tokens) committed tokens is missing")
+            }
+            guard open[split] == nil else { throw ShardsError(.corrupt, path: db.path, "two open \(split) shards") }
+            open[split] = OpenShard(id: id, split: split, seq: seq, writer: writer, documents: documents, textBytes: textBytes)
+        }
+        // Temporary shards created after the last commit are not in the index: drop them.
+        for name in try FileSystem.list(directory) where Self.isShardTemporaryName(name) && !openTemporaries.contains(name) {
+            try FileSystem.remove(FileSystem.join(directory, name))
+        }
+    }
+
+    static func isShardTemporaryName(_ name: String) -> Bool {
+        name.hasSuffix(".bin.tmp") && isShardName(String(name.dropLast(4)))
+    }
+
+    /// `train_NNNNNN.bin` or `val_NNNNNN.bin` (six or more digits).
+    static func isShardName(_ name: String) -> Bool {
+        guard name.hasSuffix(".bin") else { return false }
+        let stem = name.dropLast(4)
+        for split in Split.allCases {
+            let prefix = split.rawValue + "_"
+            if stem.hasPrefix(prefix) {
+                let digits = stem.dropFirst(prefix.count)
+                return digits.count >= 6 && digits.allSatisfy { $0.isASCII && $0.isNumber }
+            }
+        }
+        return false
+    }
+
+    // MARK: Sources
+
+    /// The recorded state of a source, or nil if it was never begun.
+    public func source(path: String) throws -> SourceState? {
+        try sources(where: "WHERE path = ?", [.text(path)]).first
+    }
+
+    /// Every source, in id order.
+    public func sources() throws -> [SourceState] { try sources(where: "", []) }
+
+    private func sources(where clause: String, _ values: [SQLValue]) throws -> [SourceState] {
+        try db.prepare("""
+            SELECT id, path, file_bytes, status, error, records, documents, tokens, text_bytes, duplicates, skipped
+            FROM sources \(clause) ORDER BY id
+            """).rows(values).map { row in
+            SourceState(id: row[0].int64 ?? 0, path: row[1].string ?? "", fileBytes: row[2].int64 ?? 0,
+                        status: row[3].string.flatMap(SourceStatus.init) ?? .partial, error: row[4].string,
+                        records: row[5].int64 ?? 0, documents: row[6].int64 ?? 0, tokens: row[7].int64 ?? 0,
+                        textBytes: row[8].int64 ?? 0, duplicates: row[9].int64 ?? 0, skipped: row[10].int64 ?? 0)
+        }
+    }
+
+    /// Makes `path` the current source and returns its state. A new source starts at record 0;
+    /// a partial (or failed) one resumes at `records`; a done one is returned as is and does
+    /// not become current (skip it). A source whose size changed since it was recorded is refused.
+    public func beginSource(path: String, fileBytes: Int64) throws -> SourceState {
+        try checkUsable()
+        if let current {
+            throw ShardsError(.invalidArgument, path: path,
+                              "source \(current.state.path) is still current: commit it done or fail it first")
+        }
+        if var existing = try source(path: path) {
+            if existing.fileBytes != fileBytes && existing.status == .error && existing.records == 0 {
+                // It failed before any record was read (e.g. it was missing): nothing depends on its bytes.
+                try ensureTransaction()
+                try db.prepare("UPDATE sources SET file_bytes = ? WHERE id = ?").run(.int(fileBytes), .int(existing.id))
+                existing.fileBytes = fileBytes
+            }
+            guard existing.fileBytes == fileBytes else {
+                throw ShardsError(.mismatch, path: path,
+                                  "input changed since it was sharded: it was \(existing.fileBytes) bytes, now \(fileBytes)")
+            }
+            if existing.status != .done { current = CurrentSource(state: existing) }
+            return existing
+        }
+        try ensureTransaction()
+        try db.prepare("""
+            INSERT INTO sources (path, file_bytes, status, records, documents, tokens, text_bytes, duplicates, skipped)
+            VALUES (?, ?, 'partial', 0, 0, 0, 0, 0, 0)
+            """).run(.text(path), .int(fileBytes))
+        let id = try db.scalar("SELECT last_insert_rowid()")?.int64 ?? 0
+        let state = SourceState(id: id, path: path, fileBytes: fileBytes, status: .partial, error: nil,
+                                records: 0, documents: 0, tokens: 0, textBytes: 0, duplicates: 0, skipped: 0)
+        current = CurrentSource(state: state)
+        return state
+    }
+
+    // MARK: Documents
+
+    /// Appends a document of the current source: its end-of-text token and `tokens` go to the
+    /// open shard of its split (opening or closing shards as needed). Every id must be below
+    /// the vocabulary size; nothing is written when one is not.
+    @discardableResult
+    public func append(_ info: DocumentInfo, tokens: UnsafeBufferPointer<UInt32>) throws -> DocumentLocation {
+        try checkUsable()
+        guard var source = current else {
+            throw ShardsError(.invalidArgument, path: indexPath, "append without a current source (call beginSource)")
+        }
+        let vocab = UInt32(settings.vocabSize)
+        if let bad = tokens.first(where: { $0 >= vocab }) {
+            throw ShardsError(.invalidArgument, path: source.state.path,
+                              "record \(info.record): token id \(bad) is outside the vocabulary of \(vocab)")
+        }
+        try ensureTransaction()
+        do {
+            let split = Split.of(hash: info.hash, valFraction: settings.valFraction)
+            let length = Int64(tokens.count) + 1
+            if let shard = open[split], shard.writer.tokenCount > 0,
+               shard.writer.tokenCount + length > settings.shardTokens, length <= settings.shardTokens {
+                try close(split)  // it does not fit here but fits an empty shard: do not split it
+            }
+            let shard = try open[split] ?? openShard(split)
+            let location = DocumentLocation(id: nextDocumentID, split: split, shardSeq: shard.seq,
+                                            tokenOffset: shard.writer.tokenCount, tokenCount: Int64(tokens.count))
+            let row = insertDocument
+            try row.bind(1, location.id)
+            try row.bind(2, source.state.id)
+            try row.bind(3, info.record)
+            try row.bind(4, info.line)
+            try row.bind(5, shard.id)
+            try row.bind(6, location.tokenOffset)
+            try row.bind(7, location.tokenCount)
+            try row.bind(8, info.byteCount)
+            try row.bind(9, Int64(bitPattern: info.hash.hi))
+            try row.bind(10, Int64(bitPattern: info.hash.lo))
+            try row.execute()
+            shard.documents += 1
+            shard.textBytes += info.byteCount
+            var eot = settings.eotID
+            try withUnsafeMutablePointer(to: &eot) { try write(UnsafeBufferPointer(start: $0, count: 1), split) }
+            try write(tokens, split)
+
+            tokenDeltas[split][Int(settings.eotID)] += 1
+            tokenDeltas[split].withUnsafeMutableBufferPointer { counts in
+                for t in tokens { counts[Int(t)] += 1 }
+            }
+            lengthDeltas[split][Int64(tokens.count), default: 0] += 1
+            source.state.documents += 1
+            source.state.tokens += length
+            source.state.textBytes += info.byteCount
+            current = source
+            nextDocumentID += 1
+            return location
+        } catch let error as ShardsError {
+            poisoned = error
+            throw error
+        }
+    }
+
+    @discardableResult
+    public func append(_ info: DocumentInfo, tokens: [UInt32]) throws -> DocumentLocation {
+        try tokens.withUnsafeBufferPointer { try append(info, tokens: $0) }
+    }
+
+    /// Writes tokens to the split's open shards, closing each as it fills.
+    private func write(_ tokens: UnsafeBufferPointer<UInt32>, _ split: Split) throws {
+        var start = 0
+        while start < tokens.count {
+            let shard = try open[split] ?? openShard(split)
+            let room = Int(settings.shardTokens - shard.writer.tokenCount)
+            let n = min(room, tokens.count - start)
+            try shard.writer.append(UnsafeBufferPointer(rebasing: tokens[start..<start + n]))
+            start += n
+            if shard.writer.tokenCount == settings.shardTokens { try close(split) }
+        }
+    }
+
+    private func openShard(_ split: Split) throws -> OpenShard {
+        let seq = nextSeq[split]
+        let name = ShardStore.shardName(split: split, seq: seq)
+        let writer = try ShardWriter.create(path: FileSystem.join(directory, name), width: settings.tokenWidth)
+        try insertShard.run(.text(name), .text(split.rawValue), .int(seq))
+        let id = try db.scalar("SELECT last_insert_rowid()")?.int64 ?? 0
+        let shard = OpenShard(id: id, split: split, seq: seq, writer: writer, documents: 0, textBytes: 0)
+        nextSeq[split] = seq + 1
+        open[split] = shard
+        return shard
+    }
+
+    /// Finishes the split's open shard; it is recorded closed and renamed at the next commit.
+    private func close(_ split: Split) throws {
+        guard let shard = open[split] else { return }
+        open[split] = nil
+        let (tokens, crc) = try shard.writer.finish()
+        pendingClose.append(ClosedShard(id: shard.id, path: shard.writer.path, tokens: tokens, crc: crc,
+                                        documents: shard.documents, textBytes: shard.textBytes))
+    }
+
+    // MARK: Commit
+
+    private func ensureTransaction() throws {
+        if !inTransaction {
+            try db.begin()
+            inTransaction = true
+        }
+    }
+
+    private func checkUsable() throws {
+        if let poisoned {
+            throw ShardsError(.corrupt, path: indexPath, "an earlier write failed (\(poisoned)); reopen the store to recover")
+        }
+    }
+
+    /// Makes everything appended so far durable, with `progress` as the current source's
+    /// progress (`done` marks it finished and clears it). `progress` nil leaves the source row's
+    /// progress as it was (documents and tokens are still updated).
+    public func commit(progress: SourceProgress?, done: Bool = false) throws {
+        try checkUsable()
+        do {
+            try commitChanges(progress: progress, status: done ? .done : nil, error: nil)
+        } catch let error as ShardsError {
+            poisoned = error
+            throw error
+        }
+    }
+
+    /// Records the current source as failed with `message` (its documents so far are kept),
+    /// commits, and clears it.
+    public func failSource(message: String, progress: SourceProgress?) throws {
+        try checkUsable()
+        guard current != nil else { return }
+        do {
+            try commitChanges(progress: progress, status: .error, error: message)
+        } catch let error as ShardsError {
+            poisoned = error
+            throw error
+        }
+    }
+
+    /// Closes the open shards (however full), builds the index on document positions and
+    /// commits. Call once every source is done.
+    public func finish() throws {
+        try checkUsable()
+        try ensureTransaction()
+        do {
+            for split in Split.allCases where open[split] != nil { try close(split) }
+            try db.execute(IndexSchema.positionIndex)
+        } catch let error as ShardsError {
+            poisoned = error
+            throw error
+        }
+        try commit(progress: nil)
+    }
+
+    private func commitChanges(progress: SourceProgress?, status: SourceStatus?, error message: String?) throws {
+        try ensureTransaction()
+        // 1. Shard bytes first: what the index will call committed must be on disk.
+        let updateShard = try db.prepare("""
+            UPDATE shards SET status = ?, tokens = ?, documents = ?, text_bytes = ?, crc32 = ? WHERE id = ?
+            """)
+        for split in Split.allCases {
+            guard let shard = open[split] else { continue }
+            let (tokens, crc) = try shard.writer.checkpoint(sync: true)
+            try updateShard.run(.text("open"), .int(tokens), .int(shard.documents), .int(shard.textBytes),
+                                .int(Int64(crc)), .int(shard.id))
+        }
+        for shard in pendingClose {
+            try updateShard.run(.text("closed"), .int(shard.tokens), .int(shard.documents), .int(shard.textBytes),
+                                .int(Int64(shard.crc)), .int(shard.id))
+        }
+        // 2. Aggregates.
+        let upsertToken = try db.prepare("""
+            INSERT INTO token_counts (split, token_id, count) VALUES (?, ?, ?)
+            ON CONFLICT (split, token_id) DO UPDATE SET count = count + excluded.count
+            """)
+        for split in Split.allCases {
+            for (id, delta) in tokenDeltas[split].enumerated() where delta != 0 {
+                try upsertToken.run(.text(split.rawValue), .int(Int64(id)), .int(delta))
+            }
+        }
+        let upsertLength = try db.prepare("""
+            INSERT INTO length_counts (split, token_count, documents) VALUES (?, ?, ?)
+            ON CONFLICT (split, token_count) DO UPDATE SET documents = documents + excluded.documents
+            """)
+        for split in Split.allCases {
+            for (length, count) in lengthDeltas[split].sorted(by: { $0.key < $1.key }) {
+                try upsertLength.run(.text(split.rawValue), .int(length), .int(count))
+            }
+        }
+        // 3. The current source.
+        if var source = current {
+            if let progress {
+                source.state.records = progress.records
+                source.state.duplicates = progress.duplicates
+                source.state.skipped = progress.skips.values.reduce(0) { $0 + $1.count }
+                let upsertSkip = try db.prepare("INSERT OR REPLACE INTO skips (source_id, reason, count, first_line) VALUES (?, ?, ?, ?)")
+                for (reason, skip) in progress.skips.sorted(by: { $0.key < $1.key }) {
+                    try upsertSkip.run(.int(source.state.id), .text(reason), .int(skip.count), skip.firstLine.map(SQLValue.int) ?? .null)
+                }
+            }
+            source.state.status = status ?? .partial
+            source.state.error = message
+            let s = source.state
+            try db.prepare("""
+                UPDATE sources SET status = ?, error = ?, records = ?, documents = ?, tokens = ?, text_bytes = ?,
+                duplicates = ?, skipped = ? WHERE id = ?
+                """).run(.text(s.status.rawValue), message.map(SQLValue.text) ?? .null, .int(s.records), .int(s.documents),
+                         .int(s.tokens), .int(s.textBytes), .int(s.duplicates), .int(s.skipped), .int(s.id))
+            current = status == nil ? source : nil
+        }
+        try db.commit()
+        inTransaction = false
+        // 4. Only now may closed shards take their final names.
+        for shard in pendingClose { try ShardWriter.publish(path: shard.path) }
+        pendingClose.removeAll()
+        for split in Split.allCases {
+            tokenDeltas[split].withUnsafeMutableBufferPointer { $0.update(repeating: 0) }
+            lengthDeltas[split].removeAll(keepingCapacity: true)
+        }
+    }
+
+    // MARK: Reading back
+
+    /// Calls `body` with the content hash of every committed document, in id order (to
+    /// reload a dedup set when resuming).
+    public func forEachDocumentHash(_ body: (DocumentHash) throws -> Void) throws {
+        try db.prepare("SELECT hash_hi, hash_lo FROM documents ORDER BY id").forEachRow { row in
+            try body(DocumentHash(hi: UInt64(bitPattern: row.int64(0)), lo: UInt64(bitPattern: row.int64(1))))
+        }
+    }
+
+    /// Shards that filled up since the last commit; they get their final names at the next
+    /// commit, so a caller may want to commit soon.
+    public var uncommittedShardCloses: Int { pendingClose.count }
+}

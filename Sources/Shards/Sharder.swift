@@ -1,0 +1,367 @@
+// `tokenmill shard`: inputs → ingest stages → BPE encoding on every core → shards + index.
+//
+// Threads: one reader goes through the sources in order (decompressing, running the ingest
+// stages, deduplicating) and cuts documents into batches of about `batchBytes` of text;
+// `threads` encoders turn batches into token ids, each with its own encoder; the calling
+// thread writes the batches in reading order through a `ShardStore`, so the output is
+// byte-identical for any thread count. At most 4 × threads batches are in flight, which
+// bounds memory (a few MiB per batch) whatever the corpus size.
+//
+// Resume: sources the index calls done are skipped; a partial (or failed) one is read again
+// from its start and its first `records` records are dropped (a gzip stream cannot seek); the
+// dedup set is reloaded from the index. Commits happen after about `commitTokens` tokens,
+// after a batch in which a shard filled up, and at each source's end (status done or error).
+import BPE
+import Corpus
+import Foundation
+
+public struct ShardJobOptions: Sendable {
+    /// Input files, in order (as `Inputs.resolve` gives them).
+    public var inputs: [String]
+    /// The corpus directory.
+    public var output: String
+    public var ingest: IngestOptions
+    public var shardTokens: Int64
+    public var valFraction: Double
+    /// Encoding threads.
+    public var threads: Int
+    /// Commit after about this many tokens.
+    public var commitTokens: Int64 = 32_000_000
+    /// Text per batch handed to an encoder.
+    public var batchBytes: Int = 1 << 20
+    /// Testing: after this many batches, stop as a kill would (nothing more committed).
+    package var stopAfterBatches: Int?
+
+    public init(inputs: [String], output: String, ingest: IngestOptions = IngestOptions(),
+                shardTokens: Int64 = CorpusSettings.defaultShardTokens, valFraction: Double = CorpusSettings.defaultValFraction,
+                threads: Int = ProcessInfo.processInfo.activeProcessorCount) {
+        self.inputs = inputs
+        self.output = output
+        self.ingest = ingest
+        self.shardTokens = shardTokens
+        self.valFraction = valFraction
+        self.threads = threads
+    }
+}
+
+public struct ShardJobProgress: Sendable {
+    /// Input bytes (compressed size for .gz) of the sources this run reads, done and in all.
+    public var bytesDone: Int64
+    public var bytesTotal: Int64
+    /// Written by this run.
+    public var documents: Int64
+    public var tokens: Int64
+    /// 0-based index of the source being written, among `sources` inputs.
+    public var source: Int
+    public var sources: Int
+    public var path: String
+}
+
+public struct ShardJobReport: Sendable {
+    public struct Source: Sendable, Equatable {
+        public var path: String
+        /// done, error, or skipped (done by an earlier run, or refused: see `error`).
+        public var status: String
+        public var error: String?
+        /// Written by this run.
+        public var documents: Int64
+        public var tokens: Int64
+    }
+    public var sources: [Source] = []
+    /// One line per input that failed, naming the file. Non-empty means the job is incomplete.
+    public var errors: [String] = []
+    public var documents: Int64 = 0
+    public var tokens: Int64 = 0
+    public var textBytes: Int64 = 0
+    /// Input bytes read by this run.
+    public var inputBytes: Int64 = 0
+    public var seconds: Double = 0
+    /// False when stopped early (testing hook).
+    public var completed = true
+    /// Batches written (about `batchBytes` of text each; at least one per source read).
+    public var batches = 0
+}
+
+public enum Sharder {
+    /// Shards `options.inputs` into `options.output` with `tokenizer`, resuming whatever the
+    /// directory holds. `tokenizerFile` (a tokenizer.json, or a directory holding one) is
+    /// copied to `DIR/tokenizer.json` so the corpus describes itself (without it, or for other
+    /// formats, the model is written as Hugging Face JSON).
+    ///
+    /// Throws when the index cannot be opened or written, when it was made with other settings,
+    /// or when the tokenizer has no end-of-text token; a bad input file is reported in
+    /// `errors` (and recorded in the index) while the others go on.
+    @discardableResult
+    public static func run(tokenizer: Tokenizer, tokenizerFile: String? = nil, options: ShardJobOptions,
+                           progress: ((ShardJobProgress) -> Void)? = nil) throws -> ShardJobReport {
+        let started = ContinuousClock.now
+        guard options.threads >= 1 else { throw ShardsError(.invalidArgument, path: "", "threads must be at least 1") }
+        guard let eot = tokenizer.eotID else {
+            throw ShardsError(.invalidArgument, path: tokenizerFile ?? "tokenizer",
+                              "the tokenizer has no end-of-text token (<|endoftext|>) to put before each document")
+        }
+        let settings = CorpusSettings(tokenizerFingerprint: tokenizer.fingerprint, vocabSize: tokenizer.vocabSize, eotID: eot,
+                                      shardTokens: options.shardTokens, valFraction: options.valFraction,
+                                      ingestFingerprint: options.ingest.fingerprint)
+        try settings.validate()
+        let specialIDs = Set(tokenizer.specials.map(\.id))
+        let vocab = (0..<tokenizer.vocabSize).map { id in
+            VocabEntry(id: UInt32(id), bytes: tokenizer.tokenBytes(UInt32(id)) ?? [], special: specialIDs.contains(UInt32(id)))
+        }
+        let store = try ShardStore(directory: options.output, settings: settings, vocab: vocab)
+        try writeTokenizer(tokenizer, from: tokenizerFile, into: options.output)
+
+        // Plan: which sources to read, and from which record.
+        var report = ShardJobReport()
+        var plans: [Plan] = []
+        var skipped: [Int: ShardJobReport.Source] = [:]
+        /// The report lists the inputs in order: skipped ones and those read.
+        func addSkipped(before index: Int) {
+            for i in skipped.keys.sorted() where i < index { report.sources.append(skipped.removeValue(forKey: i)!) }
+        }
+        for (index, path) in options.inputs.enumerated() {
+            let size = FileSystem.size(path) ?? 0
+            if let state = try store.source(path: path) {
+                if state.status == .done {
+                    skipped[index] = .init(path: path, status: "skipped", error: nil, documents: 0, tokens: 0)
+                    continue
+                }
+                if state.fileBytes != size && !(state.status == .error && state.records == 0) {
+                    let message = "\(path): input changed since it was sharded: it was \(state.fileBytes) bytes, now \(size)"
+                    report.errors.append(message)
+                    skipped[index] = .init(path: path, status: "skipped", error: message, documents: 0, tokens: 0)
+                    continue
+                }
+                plans.append(Plan(index: index, path: path, fileBytes: size, skipRecords: state.records, duplicates: state.duplicates))
+            } else {
+                plans.append(Plan(index: index, path: path, fileBytes: size, skipRecords: 0, duplicates: 0))
+            }
+        }
+        let dedup = Deduplicator()
+        if options.ingest.dedup {
+            try store.forEachDocumentHash { dedup.insert(ContentHash(hi: $0.hi, lo: $0.lo)) }
+        }
+
+        let readerPlans = plans
+        let work = OrderedWork<Batch>(capacity: 4 * options.threads)
+        let threads = DispatchGroup()
+        spawn(threads) { read(readerPlans, options: options, dedup: dedup, into: work) }
+        for _ in 0..<options.threads {
+            spawn(threads) { encode(work, tokenizer: tokenizer) }
+        }
+        defer {
+            work.cancel()
+            threads.wait()
+        }
+
+        // Write, in reading order.
+        let bytesTotal = plans.reduce(Int64(0)) { $0 + $1.fileBytes }
+        var bytesBefore: Int64 = 0
+        var sinceCommit: Int64 = 0
+        var batches = 0
+        var outcome = ShardJobReport.Source(path: "", status: "", error: nil, documents: 0, tokens: 0)
+        while let batch = work.result() {
+            let plan = plans[batch.plan]
+            if batch.first {
+                _ = try store.beginSource(path: plan.path, fileBytes: plan.fileBytes)
+                outcome = .init(path: plan.path, status: "partial", error: nil, documents: 0, tokens: 0)
+            }
+            try batch.tokens.withUnsafeBufferPointer { tokens in
+                var start = 0
+                for (i, info) in batch.documents.enumerated() {
+                    let end = batch.ends[i]
+                    try store.append(info, tokens: UnsafeBufferPointer(rebasing: tokens[start..<end]))
+                    let count = Int64(end - start + 1)
+                    outcome.tokens += count
+                    report.tokens += count
+                    sinceCommit += count
+                    report.textBytes += info.byteCount
+                    start = end
+                }
+            }
+            outcome.documents += Int64(batch.documents.count)
+            report.documents += Int64(batch.documents.count)
+            switch batch.end {
+            case .done?:
+                try store.commit(progress: batch.progress, done: true)
+                sinceCommit = 0
+            case .failed(let message)?:
+                try store.failSource(message: message, progress: batch.progress)
+                report.errors.append(message)
+                outcome.error = message
+                sinceCommit = 0
+            case nil:
+                if sinceCommit >= options.commitTokens || store.uncommittedShardCloses > 0 {
+                    try store.commit(progress: batch.progress)
+                    sinceCommit = 0
+                }
+            }
+            if let end = batch.end {
+                outcome.status = end == .done ? "done" : "error"
+                addSkipped(before: plan.index)
+                report.sources.append(outcome)
+                bytesBefore += plan.fileBytes
+            }
+            progress?(ShardJobProgress(bytesDone: batch.end == nil ? bytesBefore + batch.compressedOffset : bytesBefore,
+                                       bytesTotal: bytesTotal, documents: report.documents, tokens: report.tokens,
+                                       source: plan.index, sources: options.inputs.count, path: plan.path))
+            batches += 1
+            report.batches = batches
+            if let stop = options.stopAfterBatches, batches >= stop {
+                report.completed = false
+                return report  // as if killed: what is not committed is lost
+            }
+        }
+        if work.isCancelled {
+            throw ShardsError(.corrupt, path: options.output, "sharding stopped unexpectedly")
+        }
+        try store.finish()
+        addSkipped(before: Int.max)
+        report.inputBytes = bytesTotal
+        let elapsed = ContinuousClock.now - started
+        report.seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
+        return report
+    }
+
+    // MARK: pieces
+
+    struct Plan: Sendable {
+        var index: Int
+        var path: String
+        var fileBytes: Int64
+        /// Records already committed: dropped when the source is read again.
+        var skipRecords: Int64
+        /// Duplicates among those records.
+        var duplicates: Int64
+    }
+
+    enum End: Equatable {
+        case done
+        case failed(String)
+    }
+
+    /// Documents of one source on their way from the reader to the writer.
+    final class Batch: @unchecked Sendable {
+        let plan: Int
+        let first: Bool
+        var texts: [[UInt8]] = []
+        var documents: [DocumentInfo] = []
+        var textBytes = 0
+        /// Token ids of all documents, one after the other; document i ends at `ends[i]`.
+        var tokens: [UInt32] = []
+        var ends: [Int] = []
+        /// The source's progress after this batch (what a commit records).
+        var progress = SourceProgress(records: 0)
+        var compressedOffset: Int64 = 0
+        /// Set on the source's last batch.
+        var end: End?
+
+        init(plan: Int, first: Bool) {
+            self.plan = plan
+            self.first = first
+        }
+    }
+
+    static func spawn(_ group: DispatchGroup, _ body: @escaping @Sendable () -> Void) {
+        group.enter()
+        let thread = Thread {
+            body()
+            group.leave()
+        }
+        thread.stackSize = 8 << 20
+        thread.start()
+    }
+
+    /// The reader thread: every planned source in order, cut into batches.
+    static func read(_ plans: [Plan], options: ShardJobOptions, dedup: Deduplicator, into work: OrderedWork<Batch>) {
+        var readerOptions = options.ingest
+        readerOptions.dedup = false  // deduplicated here, so that re-read records are not counted twice
+        defer { work.close() }
+        for (p, plan) in plans.enumerated() {
+            var batch = Batch(plan: p, first: true)
+            var duplicates = plan.duplicates
+            let reader: DocumentReader
+            do {
+                reader = try DocumentReader(path: plan.path, source: plan.index, options: readerOptions, dedup: nil)
+            } catch {
+                batch.end = .failed(error.description)
+                batch.progress = SourceProgress(records: plan.skipRecords, duplicates: duplicates)
+                guard work.put(batch) else { return }
+                continue
+            }
+            func snapshot() {
+                let stats = reader.stats
+                var skips: [String: SkipCount] = [:]
+                for (reason, count) in stats.skipped where reason != .duplicate && count > 0 {
+                    skips[reason.rawValue] = SkipCount(count: count, firstLine: reason == .badJSON ? stats.badLines.first.map(Int64.init) : nil)
+                }
+                batch.progress = SourceProgress(records: stats.records, duplicates: duplicates, skips: skips)
+                batch.compressedOffset = reader.compressedOffset
+            }
+            while true {
+                let document: Document?
+                do { document = try reader.next() } catch {
+                    batch.end = .failed(error.description)
+                    break
+                }
+                guard let document else {
+                    batch.end = .done
+                    break
+                }
+                if Int64(document.record) < plan.skipRecords { continue }
+                if options.ingest.dedup && !dedup.insert(document.hash) {
+                    duplicates += 1
+                    continue
+                }
+                batch.documents.append(DocumentInfo(record: Int64(document.record), line: Int64(document.line),
+                                                    byteCount: Int64(document.text.count),
+                                                    hash: DocumentHash(hi: document.hash.hi, lo: document.hash.lo)))
+                batch.textBytes += document.text.count
+                batch.texts.append(document.text)
+                if batch.textBytes >= options.batchBytes {
+                    snapshot()
+                    guard work.put(batch) else { return }
+                    batch = Batch(plan: p, first: false)
+                }
+            }
+            snapshot()
+            guard work.put(batch) else { return }
+        }
+    }
+
+    /// An encoder thread.
+    static func encode(_ work: OrderedWork<Batch>, tokenizer: Tokenizer) {
+        var encoder = tokenizer.makeEncoder()
+        while let (seq, batch) = work.take() {
+            batch.tokens.reserveCapacity(batch.textBytes / 3 + batch.texts.count)
+            for text in batch.texts {
+                text.withUnsafeBufferPointer { encoder.encodeOrdinary($0, into: &batch.tokens) }
+                batch.ends.append(batch.tokens.count)
+            }
+            batch.texts = []
+            work.complete(seq, batch)
+        }
+    }
+
+    /// Copies the tokenizer into the corpus directory (once).
+    static func writeTokenizer(_ tokenizer: Tokenizer, from file: String?, into directory: String) throws {
+        let target = FileSystem.join(directory, "tokenizer.json")
+        guard !FileSystem.exists(target) else { return }
+        var bytes: [UInt8]?
+        if var source = file {
+            var isDirectory: ObjCBool = false
+            if FileManager.default.fileExists(atPath: source, isDirectory: &isDirectory), isDirectory.boolValue {
+                source = FileSystem.join(source, "tokenizer.json")
+            }
+            if let data = FileManager.default.contents(atPath: source), data.first == UInt8(ascii: "{") { bytes = [UInt8](data) }
+        }
+        let content = bytes ?? Array(tokenizer.model.huggingFaceJSON().utf8)
+        let tmp = target + ".tmp"
+        do {
+            try Data(content).write(to: URL(fileURLWithPath: tmp))
+        } catch {
+            throw ShardsError(.io, path: tmp, "cannot write: \(error.localizedDescription)")
+        }
+        try FileSystem.move(tmp, to: target)
+    }
+}

@@ -1,1 +1,0 @@
-// Shards module.

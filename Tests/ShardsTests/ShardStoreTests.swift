@@ -1,0 +1,192 @@
+import Foundation
+import Shards
+import Testing
+import TestSupport
+
+/// Reads document `id` back through the index: its end-of-text token and text tokens,
+/// following the rule that a document continues at offset 0 of the split's next shard.
+func readDocument(_ directory: String, _ id: Int64) throws -> (eot: UInt32, tokens: [UInt32], split: String) {
+    let db = try Database(path: directory + "/index.sqlite", readOnly: true)
+    let row = try #require(try db.rows("""
+        SELECT d.token_offset, d.token_count, s.split, s.seq FROM documents d JOIN shards s ON s.id = d.shard_id WHERE d.id = ?
+        """, .int(id)).first)
+    var offset = row[0].int64!, left = row[1].int64! + 1, seq = row[3].int64!
+    let split = row[2].string!
+    var out: [UInt32] = []
+    while left > 0 {
+        let path = directory + "/" + ShardStore.shardName(split: Split(rawValue: split)!, seq: seq)
+        let count = try ShardFile.inspect(path).tokenCount
+        let n = min(left, count - offset)
+        out += try ShardFile.readTokens(path, offset..<offset + n)
+        left -= n
+        offset = 0
+        seq += 1
+    }
+    return (out[0], Array(out.dropFirst()), split)
+}
+
+@Suite struct ShardStoreTests {
+    @Test(arguments: [TokenWidth.uint16, .uint32])
+    func everyDocumentRoundTripsThroughTheIndex(width: TokenWidth) throws {
+        let dir = try TempDir()
+        // uint32: a vocabulary over 65,536, ids up to 69,999.
+        let corpus = TestCorpus.make(seed: 3, vocabSize: width == .uint16 ? 1000 : 70_000, width: width)
+        try corpus.write(to: dir.path)
+        let docs = corpus.allDocs
+        for (id, doc) in docs.enumerated() {
+            let (eot, tokens, split) = try readDocument(dir.path, Int64(id))
+            #expect(eot == corpus.settings.eotID)
+            #expect(tokens == doc.tokens, "document \(id)")
+            #expect(split == Split.of(hash: doc.info.hash, valFraction: corpus.settings.valFraction).rawValue)
+        }
+        #expect(Set(docs.map { Split.of(hash: $0.info.hash, valFraction: 0.2) }).count == 2, "both splits used")
+        // Shards: right magic, at most shardTokens tokens, and a document that fits in a shard is not split.
+        let db = try Database(path: dir.file("index.sqlite"), readOnly: true)
+        for row in try db.rows("SELECT path, tokens, status FROM shards") {
+            let header = try ShardFile.inspect(dir.file(row[0].string!))
+            #expect(header.width == width)
+            #expect(header.tokenCount == row[1].int64! && header.tokenCount <= corpus.settings.shardTokens)
+            #expect(row[2].string == "closed")
+        }
+        let unsplit = try db.rows("""
+            SELECT count(*) FROM documents d JOIN shards s ON s.id = d.shard_id
+            WHERE d.token_count + 1 <= 300 AND d.token_offset + 1 + d.token_count > s.tokens
+            """)
+        #expect(unsplit[0][0].int64 == 0)
+        let spanning = try db.scalar("SELECT count(*) FROM documents WHERE token_count + 1 > 300")?.int64 ?? 0
+        #expect(spanning > 0, "the corpus should contain documents longer than a shard")
+        #expect(try CorpusVerifier.verify(directory: dir.path).isEmpty)
+    }
+
+    /// Kill at many points (drop the store without committing, as kill -9 does), leave
+    /// uncommitted bytes in the temporary shards, resume: identical files and index rows.
+    @Test func resumeAfterKillAtAnyPointIsIdentical() throws {
+        let corpus = TestCorpus.make(seed: 11)
+        let reference = try TempDir()
+        try corpus.write(to: reference.path, commitEvery: 5)
+        let expected = try snapshot(reference.path)
+        let total = corpus.allDocs.count
+        for stop in stride(from: 0, through: total, by: 9) {
+            let dir = try TempDir()
+            let finished = try corpus.write(to: dir.path, commitEvery: 4, stopAfter: stop)
+            #expect(!finished || stop == total)
+            // Uncommitted bytes that reached the disk before the kill.
+            for name in try FileManager.default.contentsOfDirectory(atPath: dir.path) where name.hasSuffix(".tmp") {
+                let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: dir.file(name)))
+                try handle.seekToEnd()
+                try handle.write(contentsOf: Data([7, 7, 7, 7, 1, 2]))
+                try handle.close()
+            }
+            try dir.write("val_000099.bin.tmp", [1, 2, 3])  // a shard created after the last commit
+            try corpus.write(to: dir.path, commitEvery: 6)
+            let got = try snapshot(dir.path)
+            #expect(got.files == expected.files, "stop after \(stop)")
+            #expect(got.tables == expected.tables, "stop after \(stop)")
+        }
+    }
+
+    @Test func rerunningAFinishedJobChangesNothing() throws {
+        let corpus = TestCorpus.make(seed: 5)
+        let dir = try TempDir()
+        try corpus.write(to: dir.path)
+        let before = try snapshot(dir.path)
+        try corpus.write(to: dir.path)
+        let after = try snapshot(dir.path)
+        #expect(before.files == after.files)
+        #expect(before.tables == after.tables)
+    }
+
+    @Test func closedShardLeftAtTemporaryNameIsRenamedOnOpen() throws {
+        let corpus = TestCorpus.make(seed: 5)
+        let dir = try TempDir()
+        try corpus.write(to: dir.path)
+        let expected = try snapshot(dir.path)
+        // Killed between the commit that closed train_000001 and its rename.
+        try FileManager.default.moveItem(atPath: dir.file("train_000001.bin"), toPath: dir.file("train_000001.bin.tmp"))
+        _ = try ShardStore(directory: dir.path, settings: corpus.settings, vocab: corpus.vocab)
+        #expect(try snapshot(dir.path).files == expected.files)
+    }
+
+    @Test func newSourcesAreAddedWithoutTouchingFinishedOnes() throws {
+        let corpus = TestCorpus.make(seed: 8)
+        var firstTwo = corpus
+        firstTwo.sources.removeLast()
+        let dir = try TempDir()
+        try firstTwo.write(to: dir.path)
+        let before = try snapshot(dir.path)
+        try corpus.write(to: dir.path)
+        let after = try snapshot(dir.path)
+        for (name, bytes) in before.files { #expect(after.files[name] == bytes, "\(name) unchanged") }
+        #expect(after.files.count > before.files.count)
+        for (id, doc) in corpus.allDocs.enumerated() {
+            #expect(try readDocument(dir.path, Int64(id)).tokens == doc.tokens)
+        }
+        #expect(try CorpusVerifier.verify(directory: dir.path).isEmpty)
+        // The dedup set a resumed run would reload: every committed document, in order.
+        let store = try ShardStore(directory: dir.path, settings: corpus.settings, vocab: corpus.vocab)
+        var hashes: [DocumentHash] = []
+        try store.forEachDocumentHash { hashes.append($0) }
+        #expect(hashes == corpus.allDocs.map(\.info.hash))
+        #expect(try store.sources().map(\.status) == [.done, .done, .done])
+    }
+
+    @Test func mismatchedSettingsAreRefused() throws {
+        let corpus = TestCorpus.make(seed: 2, sources: 1, docsPerSource: 3)
+        let dir = try TempDir()
+        try corpus.write(to: dir.path)
+        var other = corpus.settings
+        other.tokenizerFingerprint = "another"
+        #expect {
+            _ = try ShardStore(directory: dir.path, settings: other, vocab: [])
+        } throws: { error in
+            (error as? ShardsError)?.description
+                == dir.file("index.sqlite") + ": tokenizer fingerprint differs: the index has test-fp, this run has another"
+        }
+        other = corpus.settings
+        other.shardTokens = 1000
+        #expect {
+            _ = try ShardStore(directory: dir.path, settings: other, vocab: [])
+        } throws: { error in
+            (error as? ShardsError)?.message == "shard tokens differs: the index has 300, this run has 1000"
+        }
+        let store = try ShardStore(directory: dir.path, settings: corpus.settings, vocab: [])
+        #expect {
+            _ = try store.beginSource(path: corpus.path(0), fileBytes: 5)
+        } throws: { error in
+            (error as? ShardsError)?.description
+                == "input/source0.jsonl.gz: input changed since it was sharded: it was 10000 bytes, now 5"
+        }
+    }
+
+    @Test func failedSourceIsRecordedAndOthersGoOn() throws {
+        let corpus = TestCorpus.make(seed: 4, sources: 2, docsPerSource: 5)
+        let dir = try TempDir()
+        let store = try ShardStore(directory: dir.path, settings: corpus.settings, vocab: corpus.vocab)
+        _ = try store.beginSource(path: "bad.gz", fileBytes: 3)
+        try store.append(corpus.sources[0][0].info, tokens: corpus.sources[0][0].tokens)
+        try store.failSource(message: "bad.gz at offset 812: invalid deflate data", progress: SourceProgress(records: 1))
+        _ = try store.beginSource(path: "good.gz", fileBytes: 4)
+        for doc in corpus.sources[1] { try store.append(doc.info, tokens: doc.tokens) }
+        try store.commit(progress: SourceProgress(records: 5), done: true)
+        try store.finish()
+        let states = try store.sources()
+        #expect(states.map(\.status) == [.error, .done])
+        #expect(states[0].error == "bad.gz at offset 812: invalid deflate data")
+        #expect(states[0].documents == 1 && states[1].documents == 5)
+        #expect(try CorpusVerifier.verify(directory: dir.path).isEmpty)
+    }
+
+    @Test func tokenOutsideVocabularyIsRefusedWithoutSideEffects() throws {
+        let corpus = TestCorpus.make(seed: 4, sources: 1, docsPerSource: 2)
+        let dir = try TempDir()
+        let store = try ShardStore(directory: dir.path, settings: corpus.settings, vocab: [])
+        _ = try store.beginSource(path: "a", fileBytes: 1)
+        #expect(throws: ShardsError.self) {
+            try store.append(DocumentInfo(record: 0, line: 1, byteCount: 1, hash: DocumentHash(hi: 1, lo: 2)), tokens: [5, 1000])
+        }
+        try store.append(corpus.sources[0][0].info, tokens: corpus.sources[0][0].tokens)
+        try store.commit(progress: SourceProgress(records: 1), done: true)
+        try store.finish()
+        #expect(try readDocument(dir.path, 0).tokens == corpus.sources[0][0].tokens)
+    }
+}

@@ -1,0 +1,207 @@
+import BPE
+import Corpus
+import Foundation
+import Shards
+import Testing
+import TestSupport
+
+/// Inputs and a small tokenizer for the Sharder tests, made once.
+final class SharderFixture: @unchecked Sendable {
+    static let shared = try! SharderFixture()
+
+    let dir: TempDir
+    let tokenizer: Tokenizer
+    let tokenizerFile: String
+    /// fortunes (JSONL, multi-member gzip, with duplicates), the New Testament (text, paragraphs),
+    /// random Unicode documents (JSONL), the held-out book (text).
+    let inputs: [String]
+    let corrupt: String
+    let ingest: IngestOptions
+
+    init() throws {
+        dir = try TempDir(prefix: "tokenmill-sharder")
+        var rng = SeededRNG(seed: 99)
+        var lines = ""
+        for i in 0..<300 {
+            let text = rng.unicodeString(Int.random(in: 0..<120, using: &rng)) + (i % 50 == 0 ? "<|endoftext|>" : "")
+            let json = try JSONSerialization.data(withJSONObject: ["text": text])
+            lines += String(decoding: json, as: UTF8.self) + "\n"
+        }
+        lines += "{not json\n"
+        let unicode = try dir.write("unicode.jsonl", lines)
+        let data = Run.repoRoot + "/data/"
+        inputs = [data + "fortunes.jsonl.gz", data + "bible-nt.txt.gz", unicode, data + "heldout.txt"]
+        let nt = try Array(Data(contentsOf: URL(fileURLWithPath: data + "bible-nt.txt.gz")))
+        corrupt = try dir.write("broken.txt.gz", Array(nt.prefix(nt.count / 2)))
+        var options = IngestOptions()
+        options.boundary = .blank
+        ingest = options
+        // A 600-token vocabulary learned from the held-out book and the random documents.
+        var counter = WordCounter(pattern: .gpt2)
+        counter.count(try Array(Data(contentsOf: URL(fileURLWithPath: data + "heldout.txt"))))
+        counter.count(Array(lines.utf8))
+        let model = try Trainer.train(words: counter, config: TrainerConfig(vocabSize: 600))
+        tokenizer = try Tokenizer(model)
+        tokenizerFile = try dir.write("tokenizer.json", model.huggingFaceJSON())
+    }
+
+    func options(_ output: String, inputs: [String]? = nil, threads: Int = 2) -> ShardJobOptions {
+        var o = ShardJobOptions(inputs: inputs ?? self.inputs, output: output, ingest: ingest,
+                                shardTokens: 200_000, valFraction: 0.05, threads: threads)
+        o.batchBytes = 32 << 10
+        o.commitTokens = 60_000
+        return o
+    }
+
+    /// What the Corpus module's own ingest gives for the same inputs (dedup across sources).
+    func ingested(_ inputs: [String]) -> [[UInt8]] {
+        var texts: [[UInt8]] = []
+        Ingest(paths: inputs, options: ingest).forEach { texts.append($0.text) }
+        return texts
+    }
+}
+
+/// Every document's tokens (end-of-text first), rebuilt from the index and the shards.
+func documentsFromShards(_ directory: String) throws -> [[UInt32]] {
+    let db = try Database(path: directory + "/index.sqlite", readOnly: true)
+    var streams: [String: [UInt32]] = [:]
+    var starts: [String: [Int64: Int]] = [:]
+    for row in try db.rows("SELECT split, seq, path FROM shards ORDER BY split, seq") {
+        let split = row[0].string!, path = directory + "/" + row[2].string!
+        starts[split, default: [:]][row[1].int64!] = streams[split, default: []].count
+        streams[split, default: []] += try ShardFile.readTokens(path, 0..<ShardFile.inspect(path).tokenCount)
+    }
+    return try db.rows("""
+        SELECT s.split, s.seq, d.token_offset, d.token_count FROM documents d JOIN shards s ON s.id = d.shard_id ORDER BY d.id
+        """).map { r in
+        let split = r[0].string!
+        let start = starts[split]![r[1].int64!]! + Int(r[2].int64!)
+        return Array(streams[split]![start...start + Int(r[3].int64!)])
+    }
+}
+
+@Suite struct SharderTests {
+    let fixture = SharderFixture.shared
+
+    @Test func documentsRoundTripAndTheIndexLocatesEach() throws {
+        let out = try TempDir()
+        nonisolated(unsafe) var reports: [ShardJobProgress] = []
+        let report = try Sharder.run(tokenizer: fixture.tokenizer, tokenizerFile: fixture.tokenizerFile,
+                                     options: fixture.options(out.path)) { reports.append($0) }
+        #expect(report.errors.isEmpty && report.completed)
+        #expect(reports.count == report.batches)
+        #expect(zip(reports, reports.dropFirst()).allSatisfy { $0.bytesDone <= $1.bytesDone && $0.documents <= $1.documents })
+        #expect(reports.last.map { $0.bytesDone == $0.bytesTotal && $0.documents == report.documents && $0.tokens == report.tokens } == true)
+        let expected = fixture.ingested(fixture.inputs)
+        let documents = try documentsFromShards(out.path)
+        #expect(documents.count == expected.count)
+        #expect(Int64(documents.count) == report.documents)
+        let eot = try #require(fixture.tokenizer.eotID)
+        for (i, tokens) in documents.enumerated() where i < expected.count {
+            #expect(tokens.first == eot)
+            #expect(try fixture.tokenizer.decode(tokens.dropFirst()) == expected[i], "document \(i)")
+        }
+        #expect(try CorpusVerifier.verify(directory: out.path).isEmpty)
+        // The tokenizer travels with the corpus.
+        #expect(try Tokenizer.load(out.path).fingerprint == fixture.tokenizer.fingerprint)
+        // Summary figures agree with the ingest.
+        let ingestReport = Ingest(paths: fixture.inputs, options: fixture.ingest).forEach { _ in }
+        let duplicates = ingestReport.skipped[.duplicate] ?? 0
+        let badJSON = ingestReport.skipped[.badJSON] ?? 0
+        let summary = try CorpusStats(directory: out.path).summary()
+        #expect(summary.documents == Int64(expected.count))
+        #expect(summary.duplicates == duplicates && duplicates > 0)
+        #expect(summary.records == ingestReport.records)
+        #expect(summary.skips.first { $0.reason == "bad_json" }?.count == badJSON && badJSON == 1)
+        #expect(summary.splits.allSatisfy { $0.documents > 0 })
+        #expect(summary.textBytes == ingestReport.documentBytes)
+    }
+
+    @Test func outputIsIdenticalForOneAndTwoThreads() throws {
+        let one = try TempDir(), two = try TempDir()
+        try Sharder.run(tokenizer: fixture.tokenizer, tokenizerFile: fixture.tokenizerFile, options: fixture.options(one.path, threads: 1))
+        try Sharder.run(tokenizer: fixture.tokenizer, tokenizerFile: fixture.tokenizerFile, options: fixture.options(two.path, threads: 2))
+        let a = try snapshot(one.path), b = try snapshot(two.path)
+        #expect(a.files == b.files)
+        #expect(a.tables == b.tables)
+    }
+
+    /// Stop (as a kill would: nothing more committed) after k batches, rerun: identical result.
+    @Test func interruptedRunsResumeToTheSameResult() throws {
+        let inputs = [fixture.inputs[0], fixture.corrupt, fixture.inputs[2]]
+        let reference = try TempDir()
+        let full = try Sharder.run(tokenizer: fixture.tokenizer, options: fixture.options(reference.path, inputs: inputs))
+        #expect(full.errors.count == 1)
+        let expected = try snapshot(reference.path)
+        #expect(full.batches > 60)
+        for stop in [1, 7, 40, full.batches - 3, full.batches - 1] {
+            let out = try TempDir()
+            var options = fixture.options(out.path, inputs: inputs)
+            options.stopAfterBatches = stop
+            let partial = try Sharder.run(tokenizer: fixture.tokenizer, options: options)
+            #expect(!partial.completed, "stop \(stop)")
+            options.stopAfterBatches = nil
+            options.threads = 1
+            let rest = try Sharder.run(tokenizer: fixture.tokenizer, options: options)
+            #expect(rest.completed)
+            let got = try snapshot(out.path)
+            #expect(got.files == expected.files, "stop after \(stop) batches")
+            #expect(got.tables == expected.tables, "stop after \(stop) batches")
+        }
+    }
+
+    @Test func aCorruptFileIsRecordedAndTheOthersGoOn() throws {
+        let out = try TempDir()
+        let inputs = [fixture.inputs[3], fixture.corrupt, fixture.inputs[2], fixture.dir.file("missing.txt")]
+        let report = try Sharder.run(tokenizer: fixture.tokenizer, options: fixture.options(out.path, inputs: inputs))
+        #expect(report.errors.count == 2)
+        #expect(report.errors[0].hasPrefix(fixture.corrupt + ": truncated gzip at compressed offset "))
+        #expect(report.errors[1] == fixture.dir.file("missing.txt") + ": no such file or directory")
+        #expect(report.sources.map(\.status) == ["done", "error", "done", "error"])
+        let sources = try CorpusStats(directory: out.path).sources().sources
+        #expect(sources.map(\.status) == ["done", "error", "done", "error"])
+        #expect(sources[1].error == report.errors[0])
+        #expect(sources[1].documents > 0, "documents before the damage are kept")
+        #expect(try CorpusVerifier.verify(directory: out.path).isEmpty)
+        // The missing file appears: a rerun reads it (and retries the broken one, which fails the same way).
+        try FileManager.default.copyItem(atPath: fixture.inputs[3], toPath: fixture.dir.file("missing.txt"))
+        defer { try? FileManager.default.removeItem(atPath: fixture.dir.file("missing.txt")) }
+        let again = try Sharder.run(tokenizer: fixture.tokenizer, options: fixture.options(out.path, inputs: inputs))
+        #expect(again.sources.map(\.status) == ["skipped", "error", "skipped", "done"])
+        #expect(again.sources[1].documents == 0)
+    }
+
+    @Test func newInputsAreAddedAndFinishedOnesSkipped() throws {
+        let out = try TempDir()
+        let first = [fixture.inputs[3], fixture.inputs[2]]
+        try Sharder.run(tokenizer: fixture.tokenizer, options: fixture.options(out.path, inputs: first))
+        let before = try snapshot(out.path)
+        let unchanged = try Sharder.run(tokenizer: fixture.tokenizer, options: fixture.options(out.path, inputs: first))
+        #expect(unchanged.sources.map(\.status) == ["skipped", "skipped"] && unchanged.documents == 0)
+        #expect(try snapshot(out.path).files == before.files)
+        #expect(try snapshot(out.path).tables == before.tables)
+        let report = try Sharder.run(tokenizer: fixture.tokenizer, options: fixture.options(out.path, inputs: first + [fixture.inputs[1]]))
+        #expect(report.sources.map(\.status) == ["skipped", "skipped", "done"])
+        let after = try snapshot(out.path)
+        for (name, bytes) in before.files where name.hasSuffix(".bin") { #expect(after.files[name] == bytes) }
+        let expected = fixture.ingested(first + [fixture.inputs[1]])
+        let documents = try documentsFromShards(out.path)
+        #expect(documents.count == expected.count)
+        for (i, tokens) in documents.enumerated() where i < expected.count {
+            #expect(try fixture.tokenizer.decode(tokens.dropFirst()) == expected[i])
+        }
+        #expect(try CorpusVerifier.verify(directory: out.path).isEmpty)
+    }
+
+    @Test func otherSettingsAreRefused() throws {
+        let out = try TempDir()
+        try Sharder.run(tokenizer: fixture.tokenizer, options: fixture.options(out.path, inputs: [fixture.inputs[3]]))
+        var options = fixture.options(out.path, inputs: [fixture.inputs[3]])
+        options.valFraction = 0.1
+        #expect {
+            try Sharder.run(tokenizer: fixture.tokenizer, options: options)
+        } throws: { error in
+            (error as? ShardsError)?.description == out.file("index.sqlite") + ": val fraction differs: the index has 0.05, this run has 0.1"
+        }
+    }
+}

@@ -1,0 +1,178 @@
+import Foundation
+import Shards
+import Testing
+import TestSupport
+
+@Suite struct StatsTests {
+    let corpus = TestCorpus.make(seed: 21, sources: 3, docsPerSource: 50)
+
+    func written() throws -> TempDir {
+        let dir = try TempDir()
+        try corpus.write(to: dir.path)
+        return dir
+    }
+
+    /// Counts computed here from the test's own documents, independently of the index.
+    var expectedCounts: [UInt32: Int64] {
+        var counts: [UInt32: Int64] = [corpus.settings.eotID: Int64(corpus.allDocs.count)]
+        for doc in corpus.allDocs { for t in doc.tokens { counts[t, default: 0] += 1 } }
+        return counts
+    }
+
+    func split(_ doc: TestDoc) -> Split { Split.of(hash: doc.info.hash, valFraction: corpus.settings.valFraction) }
+
+    @Test func summaryMatchesIndependentCounts() throws {
+        let dir = try written()
+        let s = try CorpusStats(directory: dir.path).summary()
+        for split in Split.allCases {
+            let docs = corpus.allDocs.filter { self.split($0) == split }
+            let row = try #require(s.splits.first { $0.split == split.rawValue })
+            #expect(row.documents == Int64(docs.count))
+            #expect(row.tokens == docs.reduce(0) { $0 + Int64($1.tokens.count + 1) })
+            #expect(row.textBytes == docs.reduce(0) { $0 + $1.info.byteCount })
+            let files = try FileManager.default.contentsOfDirectory(atPath: dir.path).filter { $0.hasPrefix(split.rawValue + "_") }
+            #expect(row.shards == Int64(files.count))
+        }
+        #expect(s.documents == Int64(corpus.allDocs.count))
+        #expect(s.records == corpus.records.reduce(0, +))
+        #expect(s.skipped == Int64(corpus.skipped.reduce(0) { $0 + $1.count }))
+        #expect(s.skips == [SkipReasonCount(reason: "too-short", count: s.skipped)])
+        #expect(s.inputBytes == (0..<3).reduce(0) { $0 + corpus.fileBytes($1) })
+        #expect([s.sources.total, s.sources.done, s.sources.partial, s.sources.error] == [3, 3, 0, 0])
+        let textTokens = corpus.allDocs.reduce(0) { $0 + $1.tokens.count }
+        #expect(s.bytesPerToken == Double(s.textBytes) / Double(textTokens))
+        #expect(s.vocabSize == 1000 && s.tokenWidth == 2 && s.eotID == 999)
+    }
+
+    @Test func topAndTokenViews() throws {
+        let dir = try written()
+        let stats = try CorpusStats(directory: dir.path)
+        let counts = expectedCounts
+        let total = counts.values.reduce(0, +)
+        let ordered = counts.sorted { $0.value != $1.value ? $0.value > $1.value : $0.key < $1.key }
+        let top = try stats.top(10)
+        #expect(top.tokens.map(\.id) == ordered.prefix(10).map(\.key))
+        #expect(top.tokens.map(\.count) == ordered.prefix(10).map(\.value))
+        #expect(top.totalTokens == total)
+        #expect(top.distinctTokens == Int64(counts.count))
+        for t in top.tokens {
+            #expect(t.rank == 1 + Int64(counts.values.filter { $0 > t.count }.count))
+            #expect(t.share == Double(t.count) / Double(total))
+            #expect(t.text == (t.id == 999 ? "<|endoftext|>" : "t\(t.id)"))
+            #expect(t.trainCount + t.valCount == t.count)
+        }
+        let unseen = try #require((0..<999).first { counts[UInt32($0)] == nil })
+        let some = try stats.tokens([999, 0, UInt32(unseen)])
+        #expect(some.tokens.map(\.id) == [999, 0, UInt32(unseen)])
+        #expect(some.tokens.map(\.count) == [counts[999]!, counts[0] ?? 0, 0])
+        #expect(some.tokens[2].rank == Int64(counts.count) + 1)
+        #expect(throws: ShardsError.self) { _ = try stats.tokens([1000]) }
+    }
+
+    @Test func sourcesShardsAndDocsViews() throws {
+        let dir = try written()
+        let stats = try CorpusStats(directory: dir.path)
+        let sources = try stats.sources().sources
+        #expect(sources.map(\.path) == (0..<3).map(corpus.path))
+        for (s, row) in sources.enumerated() {
+            #expect(row.documents == Int64(corpus.sources[s].count))
+            #expect(row.tokens == corpus.sources[s].reduce(0) { $0 + Int64($1.tokens.count + 1) })
+            #expect(row.skipped == Int64(corpus.skipped[s].count))
+            #expect(row.records == corpus.records[s])
+            #expect(row.skips.first?.firstLine == corpus.skipped[s].first)
+        }
+        for shard in try stats.shards().shards {
+            let bytes = try readFile(dir.file(shard.path))
+            #expect(shard.crc32 == String(format: "%08x", referenceCRC32(Array(bytes[1024...]))))
+            #expect(shard.tokens == Int64((bytes.count - 1024) / 2))
+        }
+        // Lengths: nearest-rank percentiles and log2 buckets, computed here by sorting.
+        let lengths = corpus.allDocs.map { Int64($0.tokens.count) }.sorted()
+        let d = try stats.documentLengths()
+        #expect(d.documents == Int64(lengths.count) && d.min == lengths.first && d.max == lengths.last)
+        for p in d.percentiles {
+            let rank = Int((p.percent / 100 * Double(lengths.count)).rounded(.up))
+            #expect(p.tokens == lengths[max(1, rank) - 1], "p\(p.percent)")
+        }
+        for b in d.histogram {
+            #expect(b.documents == Int64(lengths.filter { $0 >= b.lower && $0 <= b.upper }.count))
+        }
+        #expect(d.histogram.reduce(0) { $0 + $1.documents } == d.documents)
+        #expect(d.trainDocuments + d.valDocuments == d.documents)
+    }
+
+    @Test func renderingsHaveTheDocumentedShape() throws {
+        let dir = try written()
+        let stats = try CorpusStats(directory: dir.path)
+        let json = try stats.render(.summary, json: true)
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any])
+        #expect(Set(object.keys) == ["directory", "tokenizer_fingerprint", "vocab_size", "token_width", "eot_id", "shard_tokens",
+                                      "val_fraction", "splits", "documents", "tokens", "input_bytes", "text_bytes",
+                                      "bytes_per_token", "sources", "shards", "open_shards", "records", "duplicates",
+                                      "skipped", "skips"])
+        let top = try #require(try JSONSerialization.jsonObject(with: Data(try stats.render(.top(3), json: true).utf8)) as? [String: Any])
+        let first = try #require((top["tokens"] as? [[String: Any]])?.first)
+        #expect(Set(first.keys) == ["id", "text", "special", "count", "train_count", "val_count", "share", "rank"])
+        let shardsText = try stats.render(.shards, json: false)
+        let lines = shardsText.split(separator: "\n")
+        #expect(lines.first == "path              split  status  tokens  documents  crc32")
+        #expect(lines.dropFirst().allSatisfy { $0.hasPrefix("train_0") || $0.hasPrefix("val_0") })
+        let topText = try stats.render(.top(2), json: false)
+        #expect(topText.hasPrefix("rank  id  token  count"))
+        #expect(try stats.render(.docs, json: false).contains("p50"))
+        #expect(try stats.render(.summary, json: false).contains("total"))
+    }
+}
+
+@Suite struct VerifyTests {
+    func written() throws -> (TempDir, TestCorpus) {
+        let corpus = TestCorpus.make(seed: 31, sources: 2, docsPerSource: 40)
+        let dir = try TempDir()
+        try corpus.write(to: dir.path)
+        #expect(try CorpusVerifier.verify(directory: dir.path) == [])
+        return (dir, corpus)
+    }
+
+    @Test func catchesAFlippedByte() throws {
+        let (dir, _) = try written()
+        let path = dir.file("train_000001.bin")
+        var bytes = try readFile(path)
+        bytes[1024 + 41] ^= 0x10
+        try dir.write("train_000001.bin", bytes)
+        let problems = try CorpusVerifier.verify(directory: dir.path)
+        #expect(problems.contains { $0.file == path && $0.message.hasPrefix("checksum mismatch: CRC-32 of the tokens is ") })
+        #expect(problems.contains { $0.file == dir.file("index.sqlite") && $0.message.hasPrefix("token_counts for train differ") })
+    }
+
+    @Test func catchesATruncatedShard() throws {
+        let (dir, _) = try written()
+        let path = dir.file("val_000000.bin")
+        let bytes = try readFile(path)
+        try dir.write("val_000000.bin", Array(bytes.dropLast(2)))
+        let problems = try CorpusVerifier.verify(directory: dir.path)
+        let n = (bytes.count - 1024) / 2
+        #expect(problems.contains(VerifyProblem(file: path, message:
+            "file is \(bytes.count - 2) bytes, expected \(bytes.count) = 1024 + 2 × \(n) tokens (header count) (offset \(bytes.count - 2))")))
+    }
+
+    @Test func catchesMissingExtraAndLeftoverFiles() throws {
+        let (dir, _) = try written()
+        try FileManager.default.removeItem(atPath: dir.file("train_000002.bin"))
+        try dir.write("train_000999.bin", ShardHeader(width: .uint16, tokenCount: 0).encoded())
+        try dir.write("train_000005.bin.tmp", [0])
+        let problems = try CorpusVerifier.verify(directory: dir.path)
+        #expect(problems.contains(VerifyProblem(file: dir.file("train_000002.bin"), message: "missing")))
+        #expect(problems.contains(VerifyProblem(file: dir.file("train_000999.bin"), message: "not in the index")))
+        #expect(problems.contains(VerifyProblem(file: dir.file("train_000005.bin.tmp"), message: "leftover temporary file not in the index")))
+    }
+
+    @Test func catchesAnUnfinishedCorpusAndReportsProgress() throws {
+        let corpus = TestCorpus.make(seed: 31, sources: 2, docsPerSource: 40)
+        let dir = try TempDir()
+        _ = try corpus.write(to: dir.path, commitEvery: 5, stopAfter: 33)
+        var reports: [VerifyProgress] = []
+        let problems = try CorpusVerifier.verify(directory: dir.path) { reports.append($0) }
+        #expect(problems.contains { $0.message.hasPrefix("the index says this shard is still open") })
+        #expect(reports.last.map { $0.bytesDone == $0.bytesTotal && $0.shardsDone == $0.shardsTotal } == true)
+    }
+}
