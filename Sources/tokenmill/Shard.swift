@@ -1,0 +1,164 @@
+import ArgumentParser
+import BPE
+import Corpus
+import Foundation
+import Shards
+
+struct Shard: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Encode a corpus into token shards (llm.c format) catalogued in a SQLite index.",
+        discussion: """
+        Writes DIR/train_000000.bin, DIR/val_000000.bin, … (llm.c's format: a 1024-byte header,
+        then uint16 tokens, or uint32 for vocabularies over 65,536), DIR/index.sqlite and
+        DIR/tokenizer.json. Every document is preceded by the end-of-text token. The split is
+        decided per document by a hash of its content, so it does not depend on order or threads.
+        Rerunning the same command after a kill resumes it; rerunning a finished job changes
+        nothing; adding input files and rerunning shards only the new ones.
+          tokenmill shard --tokenizer out/vocab --input 'data/*.gz' --output out/shards
+        """)
+
+    @OptionGroup var tokenizerOptions: TokenizerOptions
+    @OptionGroup var inputs: InputOptions
+
+    @Option(name: .long, help: ArgumentHelp("Corpus directory to write (or resume).", valueName: "DIR"))
+    var output: String
+
+    @Option(name: .long, help: "Tokens per shard (at most 2^30).")
+    var shardTokens: Int64 = CorpusSettings.defaultShardTokens
+
+    @Option(name: .long, help: "Fraction of documents for the validation split.")
+    var valFraction: Double = CorpusSettings.defaultValFraction
+
+    @Option(name: .long, help: "Encoding threads (default: all cores).")
+    var threads: Int = ProcessInfo.processInfo.activeProcessorCount
+
+    @OptionGroup var progressOptions: ProgressOptions
+
+    func validate() throws {
+        if shardTokens < 1 || shardTokens > 1 << 30 { throw ValidationError("--shard-tokens must be between 1 and 2^30") }
+        if !(0..<1).contains(valFraction) { throw ValidationError("--val-fraction must be in [0, 1)") }
+        if threads < 1 { throw ValidationError("--threads must be at least 1") }
+    }
+
+    func run() throws {
+        try reportingErrors {
+            let tokenizer = try tokenizerOptions.load()
+            let paths = try inputs.resolvedInputs()
+            var options = ShardJobOptions(inputs: paths, output: output, ingest: inputs.ingestOptions,
+                                          shardTokens: shardTokens, valFraction: valFraction, threads: threads)
+            options.threads = threads
+            let display = try progressOptions.display("shard")
+            let report = try Sharder.run(tokenizer: tokenizer, tokenizerFile: tokenizerOptions.tokenizer, options: options) { p in
+                display.update(phase: "encoding", done: p.bytesDone, total: p.bytesTotal, unit: .bytes,
+                               extra: "\(p.documents) docs, \(p.tokens) tokens",
+                               fields: ["documents": p.documents, "tokens": p.tokens])
+            }
+            for e in report.errors { printError(e) }
+            let rate = report.seconds > 0 ? Double(report.textBytes) / report.seconds : 0
+            display.finish("sharded \(report.documents) documents, \(report.tokens) tokens (\(formatBytes(report.textBytes)) of text) in "
+                           + String(format: "%.2fs, %@/s", report.seconds, formatBytes(Int64(rate))) + " → \(output)",
+                           fields: ["documents": report.documents, "tokens": report.tokens])
+            if !report.errors.isEmpty {
+                throw CommandError("\(report.errors.count) input file(s) had errors (listed above); the others were sharded")
+            }
+        }
+    }
+}
+
+struct Stats: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Token statistics of a sharded corpus, from its index alone.",
+        discussion: """
+        Views:
+          summary           documents and tokens per split, bytes per token, sources, skips (default)
+          top [--n 50]      the most frequent tokens with their text, count and share
+          token ID…         count and frequency rank of tokens; or token --text STRING
+          sources           per input file: documents, tokens, bytes per token, skipped records
+          shards            per shard: split, tokens, documents, checksum
+          docs              document length percentiles and histogram
+        --json prints the same in the stable shape documented in the README.
+          tokenmill stats out/shards top --n 20
+        """)
+
+    enum View: String, ExpressibleByArgument, CaseIterable { case summary, top, token, sources, shards, docs }
+
+    @Argument(help: ArgumentHelp("Corpus directory.", valueName: "DIR"))
+    var directory: String
+
+    @Argument(help: "summary, top, token, sources, shards or docs.")
+    var view: View = .summary
+
+    @Argument(help: "Token ids (for the token view).")
+    var ids: [UInt32] = []
+
+    @Option(name: .long, help: "How many tokens (top view).")
+    var n = 50
+
+    @Option(name: .long, help: "Text whose tokens to look up (token view); encoded with the corpus's tokenizer.")
+    var text: String?
+
+    @Flag(name: .long, help: "Machine-readable JSON.")
+    var json = false
+
+    func validate() throws {
+        if view == .token && ids.isEmpty && text == nil { throw ValidationError("token view: give token ids or --text STRING") }
+        if view != .token && (!ids.isEmpty || text != nil) { throw ValidationError("ids and --text go with the token view") }
+        if n < 1 { throw ValidationError("--n must be at least 1") }
+    }
+
+    func run() throws {
+        try reportingErrors {
+            let stats = try CorpusStats(directory: directory)
+            let statsView: StatsView
+            switch view {
+            case .summary: statsView = .summary
+            case .top: statsView = .top(n)
+            case .sources: statsView = .sources
+            case .shards: statsView = .shards
+            case .docs: statsView = .docs
+            case .token:
+                var all = ids
+                if let text {
+                    let tokenizer = try Tokenizer.load(directory)
+                    all += tokenizer.encode(Array(text.utf8))
+                }
+                statsView = .tokens(all)
+            }
+            var out = try stats.render(statsView, json: json)
+            if !out.hasSuffix("\n") { out += "\n" }
+            writeOutput(Array(out.utf8))
+        }
+    }
+}
+
+struct Verify: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Re-read every shard and check it against the index.",
+        discussion: """
+        Checks each shard's header, exact size and checksum, and that its document and token
+        counts agree with the index; reports missing shards and unindexed .bin files. Prints
+        every problem with the file name and exits non-zero if there is any.
+          tokenmill verify out/shards
+        """)
+
+    @Argument(help: ArgumentHelp("Corpus directory.", valueName: "DIR"))
+    var directory: String
+
+    @OptionGroup var progressOptions: ProgressOptions
+
+    func run() throws {
+        try reportingErrors {
+            let display = try progressOptions.display("verify")
+            let problems = try CorpusVerifier.verify(directory: directory) { p in
+                display.update(phase: "reading", done: p.bytesDone, total: p.bytesTotal, unit: .bytes,
+                               extra: "shard \(p.shardsDone) of \(p.shardsTotal)")
+            }
+            for p in problems { printError(p.description) }
+            if problems.isEmpty {
+                display.finish("\(directory): every shard agrees with the index")
+            } else {
+                throw CommandError("\(directory): \(problems.count) problem(s)")
+            }
+        }
+    }
+}
