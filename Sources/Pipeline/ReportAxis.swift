@@ -30,12 +30,18 @@ struct ChartAxis {
     func accepts(_ value: Double) -> Bool { fraction(value) != nil }
 
     /// A linear axis over `min...max` with round ticks (1, 2 or 5 × 10^k apart), widened to the
-    /// ticks outside the data unless `tight`. An empty range is widened around its value, and an
-    /// axis over non-negative data never goes below 0.
+    /// ticks outside the data unless `tight`. An empty range is widened around its value (and,
+    /// unless `tight`, an axis over non-negative data never goes below 0).
     static func linear(min: Double, max: Double, title: String, targetTicks: Int = 5, tight: Bool = false) -> ChartAxis {
         var lo = min, hi = max
         if !(hi > lo) {
             let pad = lo == 0 ? 1 : abs(lo) * 0.1
+            if tight {
+                // One value (a run of one step): centre it, with a single tick.
+                let label = tickLabel(min, step: pad, largest: abs(min) + pad)
+                return ChartAxis(scale: .linear, lo: min - pad, hi: min + pad, ticks: [(min, label)], minorTicks: [],
+                                 title: title)
+            }
             lo -= pad
             hi += pad
             if min >= 0 { lo = Swift.max(lo, 0) }

@@ -175,7 +175,7 @@ struct LineChart {
                 guard !fractions.isEmpty else { continue }
                 let points = fractions.map { (frame.x($0.0), frame.y($0.1)) }
                 if points.count == 1 {
-                    svg.circle(points[0].0, points[0].1, r: 3, fill: s.color)
+                    svg.circle(points[0].0, points[0].1, r: 3.5, fill: s.color)
                 } else {
                     svg.polyline(points, stroke: s.color, width: s.width, opacity: s.opacity, dash: s.dash)
                 }
