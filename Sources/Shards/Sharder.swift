@@ -343,10 +343,10 @@ public enum Sharder {
         }
     }
 
-    /// Copies the tokenizer into the corpus directory (once).
+    /// Copies the tokenizer into the corpus directory, unless the one there already has its fingerprint.
     static func writeTokenizer(_ tokenizer: Tokenizer, from file: String?, into directory: String) throws {
         let target = FileSystem.join(directory, "tokenizer.json")
-        guard !FileSystem.exists(target) else { return }
+        if FileSystem.exists(target), (try? Tokenizer.load(target))?.fingerprint == tokenizer.fingerprint { return }
         var bytes: [UInt8]?
         if var source = file {
             var isDirectory: ObjCBool = false

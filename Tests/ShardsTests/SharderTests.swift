@@ -46,7 +46,14 @@ final class SharderFixture: @unchecked Sendable {
     }
 
     func options(_ output: String, inputs: [String]? = nil, threads: Int = 2) -> ShardJobOptions {
-        var o = ShardJobOptions(inputs: inputs ?? self.inputs, output: output, ingest: ingest,
+        Self.options(output, inputs: inputs ?? self.inputs, threads: threads)
+    }
+
+    /// Small batches, frequent commits and small shards, so that every path is taken.
+    static func options(_ output: String, inputs: [String], threads: Int = 2) -> ShardJobOptions {
+        var ingest = IngestOptions()
+        ingest.boundary = .blank
+        var o = ShardJobOptions(inputs: inputs, output: output, ingest: ingest,
                                 shardTokens: 200_000, valFraction: 0.05, threads: threads)
         o.batchBytes = 32 << 10
         o.commitTokens = 60_000
