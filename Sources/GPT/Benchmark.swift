@@ -1,0 +1,63 @@
+import Foundation
+
+/// Throughput measurements of training on this machine, for `make bench`.
+public enum TrainingBenchmark {
+    /// One measured configuration.
+    public struct Result: Sendable {
+        public var config: GPTConfig
+        public var batchSize: Int
+        public var contextLength: Int
+        public var threads: Int
+        public var steps: Int
+        /// Mean time of a full optimiser step (forward, backward, AdamW).
+        public var millisecondsPerStep: Double
+        public var tokensPerSecond: Double
+        /// Achieved training GFLOP/s by llm.c's estimate (`GPTConfig.trainingFLOPsPerToken`).
+        public var gflops: Double
+    }
+
+    /// Trains a freshly initialised model on random tokens for `warmup + steps` steps (llm.c's CPU
+    /// optimiser settings) and times the last `steps`.
+    public static func training(config: GPTConfig, batchSize: Int, contextLength: Int, threads: Int,
+                                steps: Int, warmup: Int = 1, seed: UInt64 = 1) throws -> Result {
+        let model = try GPT2(config: config, seed: seed, threads: threads)
+        let optimizer = AdamW(parameterCount: model.parameterCount)
+        var random = GPTRandom(seed: seed)
+        let n = batchSize * contextLength
+        let tokens = (0...n).map { _ in Int32(random.next() % UInt64(config.vocabSize)) }
+        let inputs = Array(tokens[0..<n]), targets = Array(tokens[1...n])
+        var elapsed: UInt64 = 0
+        for s in 0..<(warmup + steps) {
+            let start = DispatchTime.now().uptimeNanoseconds
+            model.zeroGradients()
+            try model.forwardBackward(inputs: inputs, targets: targets, batchSize: batchSize, contextLength: contextLength)
+            _ = AdamW.gradientNorm(model: model)
+            optimizer.update(model: model, t: s + 1, learningRate: 1e-4, beta1: 0.9, beta2: 0.999, epsilon: 1e-8,
+                             weightDecay: 0)
+            if s >= warmup { elapsed += DispatchTime.now().uptimeNanoseconds - start }
+        }
+        let seconds = Double(elapsed) / 1e9
+        let tps = Double(n * steps) / seconds
+        return Result(config: config, batchSize: batchSize, contextLength: contextLength, threads: threads, steps: steps,
+                      millisecondsPerStep: seconds * 1000 / Double(steps), tokensPerSecond: tps,
+                      gflops: tps * config.trainingFLOPsPerToken(sequenceLength: contextLength) / 1e9)
+    }
+
+    /// Single-threaded sgemm throughput in GFLOP/s for C (m×n) = A (m×k) · B (n×k)ᵀ, timed for about
+    /// `seconds`, with the active OpenBLAS kernel.
+    public static func sgemmGFLOPS(m: Int = 1024, n: Int = 1024, k: Int = 1024, seconds: Double = 0.5) -> Double {
+        BLAS.prepare()
+        let a = FloatBuffer(count: m * k), b = FloatBuffer(count: n * k), c = FloatBuffer(count: m * n)
+        for i in 0..<(m * k) { a.base[i] = Float(i % 7) * 0.1 }
+        for i in 0..<(n * k) { b.base[i] = Float(i % 5) * 0.1 }
+        let start = DispatchTime.now().uptimeNanoseconds
+        var reps = 0, elapsed = 0.0
+        repeat {
+            BLAS.sgemm(transA: false, transB: true, m: m, n: n, k: k, alpha: 1, a: a.base, lda: k, b: b.base, ldb: k,
+                       beta: 0, c: c.base, ldc: n)
+            reps += 1
+            elapsed = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+        } while elapsed < seconds
+        return 2 * Double(m) * Double(n) * Double(k) * Double(reps) / elapsed / 1e9
+    }
+}
