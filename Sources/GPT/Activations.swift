@@ -20,6 +20,7 @@ final class Activations {
     let ln2Rstd: UnsafeMutablePointer<Float>    // (L, B, T)
     let fch: UnsafeMutablePointer<Float>        // (L, B, T, 4C)
     let fchGelu: UnsafeMutablePointer<Float>    // (L, B, T, 4C)
+    let fchGate: UnsafeMutablePointer<Float>    // (L, B, T, 4C) GELU's 1 − |tanh| (see geluForward)
     let residual3: UnsafeMutablePointer<Float>  // (L, B, T, C)
     let lnf: UnsafeMutablePointer<Float>        // (B, T, C)
     let lnfMean: UnsafeMutablePointer<Float>    // (B, T)
@@ -36,13 +37,13 @@ final class Activations {
         let C = config.channels, L = config.layers, NH = config.heads, BT = B * T
         let sizes = [BT * C, L * BT * C, L * BT, L * BT, L * BT * 3 * C, L * BT * C, L * B * NH * T * T,
                      L * BT * C, L * BT * C, L * BT, L * BT, L * BT * 4 * C, L * BT * 4 * C, L * BT * C,
-                     BT * C, BT, BT, BT * config.paddedVocabSize, BT]
+                     BT * C, BT, BT, BT * config.paddedVocabSize, BT, L * BT * 4 * C]
         let t: [UnsafeMutablePointer<Float>]
         (storage, t) = FloatBuffer.carve(sizes)
         encoded = t[0]; ln1 = t[1]; ln1Mean = t[2]; ln1Rstd = t[3]; qkv = t[4]; atty = t[5]
         att = t[6]; residual2 = t[7]; ln2 = t[8]; ln2Mean = t[9]; ln2Rstd = t[10]
         fch = t[11]; fchGelu = t[12]; residual3 = t[13]; lnf = t[14]; lnfMean = t[15]
-        lnfRstd = t[16]; logits = t[17]; losses = t[18]
+        lnfRstd = t[16]; logits = t[17]; losses = t[18]; fchGate = t[19]
         inputs = Array(repeating: 0, count: BT)
         targets = Array(repeating: 0, count: BT)
     }

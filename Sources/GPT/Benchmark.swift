@@ -14,12 +14,14 @@ public enum TrainingBenchmark {
         public var tokensPerSecond: Double
         /// Achieved training GFLOP/s by llm.c's estimate (`GPTConfig.trainingFLOPsPerToken`).
         public var gflops: Double
+        /// Milliseconds per step in each kind of kernel (when profiled), plus "adamw" and "zero_grad".
+        public var breakdown: [String: Double]
     }
 
     /// Trains a freshly initialised model on random tokens for `warmup + steps` steps (llm.c's CPU
     /// optimiser settings) and times the last `steps`.
     public static func training(config: GPTConfig, batchSize: Int, contextLength: Int, threads: Int,
-                                steps: Int, warmup: Int = 1, seed: UInt64 = 1) throws -> Result {
+                                steps: Int, warmup: Int = 1, seed: UInt64 = 1, profile: Bool = false) throws -> Result {
         let model = try GPT2(config: config, seed: seed, threads: threads)
         let optimizer = AdamW(parameterCount: model.parameterCount)
         var random = GPTRandom(seed: seed)
@@ -28,19 +30,23 @@ public enum TrainingBenchmark {
         let inputs = Array(tokens[0..<n]), targets = Array(tokens[1...n])
         var elapsed: UInt64 = 0
         for s in 0..<(warmup + steps) {
+            model.profiling = profile && s >= warmup
             let start = DispatchTime.now().uptimeNanoseconds
-            model.zeroGradients()
+            model.timed("zero_grad") { model.zeroGradients() }
             try model.forwardBackward(inputs: inputs, targets: targets, batchSize: batchSize, contextLength: contextLength)
-            _ = AdamW.gradientNorm(model: model)
-            optimizer.update(model: model, t: s + 1, learningRate: 1e-4, beta1: 0.9, beta2: 0.999, epsilon: 1e-8,
-                             weightDecay: 0)
+            model.timed("adamw") {
+                _ = AdamW.gradientNorm(model: model)
+                optimizer.update(model: model, t: s + 1, learningRate: 1e-4, beta1: 0.9, beta2: 0.999, epsilon: 1e-8,
+                                 weightDecay: 0)
+            }
             if s >= warmup { elapsed += DispatchTime.now().uptimeNanoseconds - start }
         }
         let seconds = Double(elapsed) / 1e9
         let tps = Double(n * steps) / seconds
         return Result(config: config, batchSize: batchSize, contextLength: contextLength, threads: threads, steps: steps,
                       millisecondsPerStep: seconds * 1000 / Double(steps), tokensPerSecond: tps,
-                      gflops: tps * config.trainingFLOPsPerToken(sequenceLength: contextLength) / 1e9)
+                      gflops: tps * config.trainingFLOPsPerToken(sequenceLength: contextLength) / 1e9,
+                      breakdown: model.kernelSeconds.mapValues { $0 * 1000 / Double(steps) })
     }
 
     /// Single-threaded sgemm throughput in GFLOP/s for C (m×n) = A (m×k) · B (n×k)ᵀ, timed for about

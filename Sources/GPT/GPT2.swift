@@ -1,3 +1,9 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// GPT-2 as llm.c's `train_gpt2.c` defines it, trained on the CPU.
 ///
 /// LayerNorm (eps 1e-5), GELU (tanh form), causal self-attention scaled by 1/√head_size, tied
@@ -28,6 +34,23 @@ public final class GPT2 {
         didSet { threads = max(1, threads); par = Parallel(threads: threads) }
     }
     var par: Parallel
+
+    /// When true, `kernelSeconds` accumulates the time spent in each kind of kernel call.
+    public var profiling = false
+    /// Seconds per kernel kind ("matmul.qkvw", "attention.bwd", …) while `profiling` was on: CPU
+    /// time of the calling thread with one thread (robust on a busy machine), else wall time.
+    public private(set) var kernelSeconds: [String: Double] = [:]
+
+    @inline(__always)
+    func timed(_ name: String, _ body: () -> Void) {
+        guard profiling else { return body() }
+        let clock = threads == 1 ? CLOCK_THREAD_CPUTIME_ID : CLOCK_MONOTONIC
+        var t0 = timespec(), t1 = timespec()
+        clock_gettime(clock, &t0)
+        body()
+        clock_gettime(clock, &t1)
+        kernelSeconds[name, default: 0] += Double(t1.tv_sec - t0.tv_sec) + Double(t1.tv_nsec - t0.tv_nsec) / 1e9
+    }
 
     /// A model with llm.c/GPT-2 initialisation from `seed`: weights N(0, 0.02), the residual
     /// projections (attprojw, fcprojw) N(0, 0.02/√(2L)), biases 0, LayerNorm weights 1, and wte's
@@ -157,7 +180,7 @@ public final class GPT2 {
         let p = params, par = par
 
         a.inputs.withUnsafeBufferPointer { inp in
-            Kernels.encoderForward(out: a.encoded, inp: inp.baseAddress!, wte: p.wte, wpe: p.wpe, B: B, T: T, C: C, par: par)
+            timed("encoder") { Kernels.encoderForward(out: a.encoded, inp: inp.baseAddress!, wte: p.wte, wpe: p.wpe, B: B, T: T, C: C, par: par) }
         }
         for l in 0..<L {
             let w = p.layer(l, C)
@@ -165,30 +188,30 @@ public final class GPT2 {
             let ln1 = a.ln1 + l * BT * C, qkv = a.qkv + l * BT * 3 * C, atty = a.atty + l * BT * C
             let residual2 = a.residual2 + l * BT * C, ln2 = a.ln2 + l * BT * C
             let fch = a.fch + l * BT * 4 * C, fchGelu = a.fchGelu + l * BT * 4 * C
-            Kernels.layernormForward(out: ln1, mean: a.ln1Mean + l * BT, rstd: a.ln1Rstd + l * BT, inp: residual,
-                                     weight: w.ln1w, bias: w.ln1b, B: B, T: T, C: C, par: par)
-            Kernels.matmulForward(out: qkv, inp: ln1, weight: w.qkvw, bias: w.qkvb, BT: BT, C: C, OC: 3 * C, par: par)
-            Kernels.attentionForward(out: atty, att: a.att + l * B * NH * T * T, qkv: qkv, B: B, T: T, C: C, NH: NH, par: par)
-            Kernels.matmulForward(out: residual2, inp: atty, weight: w.attprojw, bias: w.attprojb, residual: residual,
-                                  BT: BT, C: C, OC: C, par: par)
-            Kernels.layernormForward(out: ln2, mean: a.ln2Mean + l * BT, rstd: a.ln2Rstd + l * BT, inp: residual2,
-                                     weight: w.ln2w, bias: w.ln2b, B: B, T: T, C: C, par: par)
-            Kernels.matmulForward(out: fch, inp: ln2, weight: w.fcw, bias: w.fcb, BT: BT, C: C, OC: 4 * C, par: par)
-            Kernels.geluForward(out: fchGelu, inp: fch, N: BT * 4 * C, par: par)
-            Kernels.matmulForward(out: a.residual3 + l * BT * C, inp: fchGelu, weight: w.fcprojw, bias: w.fcprojb,
-                                  residual: residual2, BT: BT, C: 4 * C, OC: C, par: par)
+            timed("layernorm") { Kernels.layernormForward(out: ln1, mean: a.ln1Mean + l * BT, rstd: a.ln1Rstd + l * BT, inp: residual,
+                                     weight: w.ln1w, bias: w.ln1b, B: B, T: T, C: C, par: par) }
+            timed("matmul.qkvw") { Kernels.matmulForward(out: qkv, inp: ln1, weight: w.qkvw, bias: w.qkvb, BT: BT, C: C, OC: 3 * C, par: par) }
+            timed("attention") { Kernels.attentionForward(out: atty, att: a.att + l * B * NH * T * T, qkv: qkv, B: B, T: T, C: C, NH: NH, par: par) }
+            timed("matmul.attprojw") { Kernels.matmulForward(out: residual2, inp: atty, weight: w.attprojw, bias: w.attprojb, residual: residual,
+                                  BT: BT, C: C, OC: C, par: par) }
+            timed("layernorm") { Kernels.layernormForward(out: ln2, mean: a.ln2Mean + l * BT, rstd: a.ln2Rstd + l * BT, inp: residual2,
+                                     weight: w.ln2w, bias: w.ln2b, B: B, T: T, C: C, par: par) }
+            timed("matmul.fcw") { Kernels.matmulForward(out: fch, inp: ln2, weight: w.fcw, bias: w.fcb, BT: BT, C: C, OC: 4 * C, par: par) }
+            timed("gelu") { Kernels.geluForward(out: fchGelu, gate: a.fchGate + l * BT * 4 * C, inp: fch, N: BT * 4 * C, par: par) }
+            timed("matmul.fcprojw") { Kernels.matmulForward(out: a.residual3 + l * BT * C, inp: fchGelu, weight: w.fcprojw, bias: w.fcprojb,
+                                  residual: residual2, BT: BT, C: 4 * C, OC: C, par: par) }
         }
-        Kernels.layernormForward(out: a.lnf, mean: a.lnfMean, rstd: a.lnfRstd, inp: a.residual3 + (L - 1) * BT * C,
-                                 weight: p.lnfw, bias: p.lnfb, B: B, T: T, C: C, par: par)
-        Kernels.matmulForward(out: a.logits, inp: a.lnf, weight: p.wte, bias: nil, BT: BT, C: C, OC: Vp, par: par)
+        timed("layernorm") { Kernels.layernormForward(out: a.lnf, mean: a.lnfMean, rstd: a.lnfRstd, inp: a.residual3 + (L - 1) * BT * C,
+                                 weight: p.lnfw, bias: p.lnfb, B: B, T: T, C: C, par: par) }
+        timed("matmul.wte") { Kernels.matmulForward(out: a.logits, inp: a.lnf, weight: p.wte, bias: nil, BT: BT, C: C, OC: Vp, par: par) }
 
         guard targets != nil else {
-            Kernels.softmaxForward(probs: a.logits, logits: a.logits, BT: BT, V: V, Vp: Vp, par: par)
+            timed("softmax") { Kernels.softmaxForward(probs: a.logits, logits: a.logits, BT: BT, V: V, Vp: Vp, par: par) }
             return 0
         }
         a.targets.withUnsafeBufferPointer { tgt in
-            Kernels.crossEntropyForward(losses: a.losses, logits: a.logits, targets: tgt.baseAddress!, BT: BT, V: V,
-                                        Vp: Vp, dloss: dloss, par: par)
+            timed("crossentropy") { Kernels.crossEntropyForward(losses: a.losses, logits: a.logits, targets: tgt.baseAddress!, BT: BT, V: V,
+                                        Vp: Vp, dloss: dloss, par: par) }
         }
         var sum = 0.0
         for i in 0..<BT { sum += Double(a.losses[i]) }
@@ -212,11 +235,11 @@ public final class GPT2 {
         s.dresidual.update(repeating: 0, count: BT * C)
 
         // Logits = lnf · wteᵀ (tied embeddings), then the final layernorm.
-        Kernels.matmulBackward(dinp: s.dln, dweight: g.wte, dbias: nil, dout: a.logits, inp: a.lnf, weight: p.wte,
-                               BT: BT, C: C, OC: Vp, accumulateInput: false, par: par)
-        Kernels.layernormBackward(dinp: s.dresidual, dweight: g.lnfw, dbias: g.lnfb, dout: s.dln,
+        timed("matmul.wte.bwd") { Kernels.matmulBackward(dinp: s.dln, dweight: g.wte, dbias: nil, dout: a.logits, inp: a.lnf, weight: p.wte,
+                               BT: BT, C: C, OC: Vp, accumulateInput: false, par: par) }
+        timed("layernorm.bwd") { Kernels.layernormBackward(dinp: s.dresidual, dweight: g.lnfw, dbias: g.lnfb, dout: s.dln,
                                   inp: a.residual3 + (L - 1) * BT * C, weight: p.lnfw, mean: a.lnfMean, rstd: a.lnfRstd,
-                                  B: B, T: T, C: C, par: par)
+                                  B: B, T: T, C: C, par: par) }
         // dresidual flows down the residual stream; each block adds its branch's gradient to it.
         for l in stride(from: L - 1, through: 0, by: -1) {
             let w = p.layer(l, C), dw = g.layer(l, C)
@@ -225,26 +248,26 @@ public final class GPT2 {
             let residual2 = a.residual2 + l * BT * C, ln2 = a.ln2 + l * BT * C
             let fch = a.fch + l * BT * 4 * C, fchGelu = a.fchGelu + l * BT * 4 * C
 
-            Kernels.matmulBackward(dinp: s.dfch, dweight: dw.fcprojw, dbias: dw.fcprojb, dout: s.dresidual, inp: fchGelu,
-                                   weight: w.fcprojw, BT: BT, C: 4 * C, OC: C, accumulateInput: false, par: par)
-            Kernels.geluBackward(dinp: s.dfch, inp: fch, dout: s.dfch, N: BT * 4 * C, accumulate: false, par: par)
-            Kernels.matmulBackward(dinp: s.dln, dweight: dw.fcw, dbias: dw.fcb, dout: s.dfch, inp: ln2, weight: w.fcw,
-                                   BT: BT, C: C, OC: 4 * C, accumulateInput: false, par: par)
-            Kernels.layernormBackward(dinp: s.dresidual, dweight: dw.ln2w, dbias: dw.ln2b, dout: s.dln, inp: residual2,
+            timed("matmul.fcprojw.bwd") { Kernels.matmulBackward(dinp: s.dfch, dweight: dw.fcprojw, dbias: dw.fcprojb, dout: s.dresidual, inp: fchGelu,
+                                   weight: w.fcprojw, BT: BT, C: 4 * C, OC: C, accumulateInput: false, par: par) }
+            timed("gelu.bwd") { Kernels.geluBackward(dinp: s.dfch, inp: fch, gate: a.fchGate + l * BT * 4 * C, dout: s.dfch, N: BT * 4 * C, accumulate: false, par: par) }
+            timed("matmul.fcw.bwd") { Kernels.matmulBackward(dinp: s.dln, dweight: dw.fcw, dbias: dw.fcb, dout: s.dfch, inp: ln2, weight: w.fcw,
+                                   BT: BT, C: C, OC: 4 * C, accumulateInput: false, par: par) }
+            timed("layernorm.bwd") { Kernels.layernormBackward(dinp: s.dresidual, dweight: dw.ln2w, dbias: dw.ln2b, dout: s.dln, inp: residual2,
                                       weight: w.ln2w, mean: a.ln2Mean + l * BT, rstd: a.ln2Rstd + l * BT,
-                                      B: B, T: T, C: C, par: par)
-            Kernels.matmulBackward(dinp: s.datty, dweight: dw.attprojw, dbias: dw.attprojb, dout: s.dresidual, inp: atty,
-                                   weight: w.attprojw, BT: BT, C: C, OC: C, accumulateInput: false, par: par)
-            Kernels.attentionBackward(dqkv: s.dqkv, dout: s.datty, qkv: qkv, att: a.att + l * B * NH * T * T,
-                                      scratch: s.attention, B: B, T: T, C: C, NH: NH, accumulate: false, par: par)
-            Kernels.matmulBackward(dinp: s.dln, dweight: dw.qkvw, dbias: dw.qkvb, dout: s.dqkv, inp: ln1, weight: w.qkvw,
-                                   BT: BT, C: C, OC: 3 * C, accumulateInput: false, par: par)
-            Kernels.layernormBackward(dinp: s.dresidual, dweight: dw.ln1w, dbias: dw.ln1b, dout: s.dln, inp: residual,
+                                      B: B, T: T, C: C, par: par) }
+            timed("matmul.attprojw.bwd") { Kernels.matmulBackward(dinp: s.datty, dweight: dw.attprojw, dbias: dw.attprojb, dout: s.dresidual, inp: atty,
+                                   weight: w.attprojw, BT: BT, C: C, OC: C, accumulateInput: false, par: par) }
+            timed("attention.bwd") { Kernels.attentionBackward(dqkv: s.dqkv, dout: s.datty, qkv: qkv, att: a.att + l * B * NH * T * T,
+                                      scratch: s.attention, B: B, T: T, C: C, NH: NH, accumulate: false, par: par) }
+            timed("matmul.qkvw.bwd") { Kernels.matmulBackward(dinp: s.dln, dweight: dw.qkvw, dbias: dw.qkvb, dout: s.dqkv, inp: ln1, weight: w.qkvw,
+                                   BT: BT, C: C, OC: 3 * C, accumulateInput: false, par: par) }
+            timed("layernorm.bwd") { Kernels.layernormBackward(dinp: s.dresidual, dweight: dw.ln1w, dbias: dw.ln1b, dout: s.dln, inp: residual,
                                       weight: w.ln1w, mean: a.ln1Mean + l * BT, rstd: a.ln1Rstd + l * BT,
-                                      B: B, T: T, C: C, par: par)
+                                      B: B, T: T, C: C, par: par) }
         }
         a.inputs.withUnsafeBufferPointer { inp in
-            Kernels.encoderBackward(dwte: g.wte, dwpe: g.wpe, dout: s.dresidual, inp: inp.baseAddress!, B: B, T: T, C: C, par: par)
+            timed("encoder.bwd") { Kernels.encoderBackward(dwte: g.wte, dwpe: g.wpe, dout: s.dresidual, inp: inp.baseAddress!, B: B, T: T, C: C, par: par) }
         }
     }
 

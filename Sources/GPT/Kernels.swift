@@ -77,7 +77,8 @@ package enum Kernels {
                                           mean: UnsafePointer<Float>, rstd: UnsafePointer<Float>,
                                           B: Int, T: Int, C: Int, par: Parallel) {
         let fC = Float(C)
-        // Rows: the input gradient.
+        // Rows: the input gradient (and, on one thread, the weight and bias gradients too).
+        let serial = par.threads == 1
         par.forEachRange(B * T, minimum: 16) { rows in
             for r in rows {
                 let x = inp + r * C, d = dout + r * C, di = dinp + r * C
@@ -100,19 +101,29 @@ package enum Kernels {
                 dnormNormMean /= fC
                 i = 0
                 while i + 8 <= C {
-                    let norm = (load(x + i) - m) * s
-                    let dval = (load(weight + i) * load(d + i) - dnormMean - norm * dnormNormMean) * s
+                    let norm = (load(x + i) - m) * s, dv = load(d + i)
+                    let dval = (load(weight + i) * dv - dnormMean - norm * dnormNormMean) * s
                     store(load(di + i) + dval, di + i)
+                    if serial {
+                        store(load(dbias + i) + dv, dbias + i)
+                        store(load(dweight + i) + norm * dv, dweight + i)
+                    }
                     i += 8
                 }
                 while i < C {
                     let norm = (x[i] - m) * s
                     di[i] += (weight[i] * d[i] - dnormMean - norm * dnormNormMean) * s
+                    if serial {
+                        dbias[i] += d[i]
+                        dweight[i] += norm * d[i]
+                    }
                     i += 1
                 }
             }
         }
-        // Column slices: weight and bias gradients, rows added in order.
+        // Column slices: weight and bias gradients, rows added in order (the same sums, in the same
+        // order, that the serial row pass above adds).
+        if serial { return }
         columnSlices(C, par: par) { cols in
             for r in 0..<(B * T) {
                 let x = inp + r * C, d = dout + r * C, m = mean[r], s = rstd[r]
@@ -184,10 +195,12 @@ package enum Kernels {
 
     /// Rows of the causal attention are processed in blocks of this many, so the products skip
     /// most of the masked upper triangle.
-    static let attentionBlock = 64
+    package static let attentionBlock = 64
 
     /// qkv (B,T,3C) holds Q, K, V; out (B,T,C) = softmax(QKᵀ/√hs, causal)·V per head; att
-    /// (B,NH,T,T) keeps the probabilities (zero above the diagonal) for backward. Writes out, att.
+    /// (B,NH,T,T) keeps the probabilities for backward. Writes out, att. Row t of att holds the
+    /// probabilities in columns 0...t and zeros up to the end of its `attentionBlock`-row block;
+    /// the columns after that are never read and left unspecified.
     package static func attentionForward(out: UnsafeMutablePointer<Float>, att: UnsafeMutablePointer<Float>,
                                          qkv: UnsafePointer<Float>, B: Int, T: Int, C: Int, NH: Int,
                                          par: Parallel) {
@@ -203,7 +216,7 @@ package enum Kernels {
                 // preatt rows r0..<r1, keys 0..<r1.
                 BLAS.sgemm(transA: false, transB: true, m: rb, n: r1, k: hs, alpha: scale,
                            a: q + r0 * C3, lda: C3, b: k, ldb: C3, beta: 0, c: a + r0 * T, ldc: T)
-                for t in r0..<r1 { causalSoftmaxRow(a + t * T, count: t + 1, rowLength: T) }
+                for t in r0..<r1 { causalSoftmaxRow(a + t * T, count: t + 1, rowLength: r1) }
                 BLAS.sgemm(transA: false, transB: false, m: rb, n: hs, k: r1, alpha: 1,
                            a: a + r0 * T, lda: T, b: v, ldb: C3, beta: 0, c: o + r0 * C, ldc: C)
                 r0 = r1
@@ -243,21 +256,17 @@ package enum Kernels {
             let dq = dqkv + b * T * C3 + h * hs, dk = dq + C, dv = dq + 2 * C
             let a = att + task * T * T, d = dout + b * T * C + h * hs
             let datt = scratch + worker * T * T
-            if !accumulate {
-                for t in 0..<T {
-                    (dq + t * C3).update(repeating: 0, count: hs)
-                    (dk + t * C3).update(repeating: 0, count: hs)
-                    (dv + t * C3).update(repeating: 0, count: hs)
-                }
-            }
-            var r0 = 0
-            while r0 < T {
-                let r1 = min(T, r0 + attentionBlock), rb = r1 - r0
+            // Blocks run last to first: the last one's dK and dV products cover all T rows, so with
+            // `accumulate` false they write (beta 0) and the earlier blocks add to them.
+            let blocks = (T + attentionBlock - 1) / attentionBlock
+            for block in stride(from: blocks - 1, through: 0, by: -1) {
+                let r0 = block * attentionBlock, r1 = min(T, r0 + attentionBlock), rb = r1 - r0
+                let beta: Float = accumulate || block < blocks - 1 ? 1 : 0
                 // datt = dout · Vᵀ; dV += attᵀ · dout.
                 BLAS.sgemm(transA: false, transB: true, m: rb, n: r1, k: hs, alpha: 1,
                            a: d + r0 * C, lda: C, b: v, ldb: C3, beta: 0, c: datt + r0 * T, ldc: T)
                 BLAS.sgemm(transA: true, transB: false, m: r1, n: hs, k: rb, alpha: 1,
-                           a: a + r0 * T, lda: T, b: d + r0 * C, ldb: C, beta: 1, c: dv, ldc: C3)
+                           a: a + r0 * T, lda: T, b: d + r0 * C, ldb: C, beta: beta, c: dv, ldc: C3)
                 // Softmax backward in place: dpre = att ⊙ (datt − Σ att·datt); 0 above the diagonal.
                 for t in r0..<r1 {
                     let ar = a + t * T, dr = datt + t * T, n = t + 1
@@ -272,10 +281,9 @@ package enum Kernels {
                 }
                 // dQ += scale · dpre · K; dK += scale · dpreᵀ · Q.
                 BLAS.sgemm(transA: false, transB: false, m: rb, n: hs, k: r1, alpha: scale,
-                           a: datt + r0 * T, lda: T, b: k, ldb: C3, beta: 1, c: dq + r0 * C3, ldc: C3)
+                           a: datt + r0 * T, lda: T, b: k, ldb: C3, beta: accumulate ? 1 : 0, c: dq + r0 * C3, ldc: C3)
                 BLAS.sgemm(transA: true, transB: false, m: r1, n: hs, k: rb, alpha: scale,
-                           a: datt + r0 * T, lda: T, b: q + r0 * C3, ldb: C3, beta: 1, c: dk, ldc: C3)
-                r0 = r1
+                           a: datt + r0 * T, lda: T, b: q + r0 * C3, ldb: C3, beta: beta, c: dk, ldc: C3)
             }
         }
     }
@@ -284,47 +292,60 @@ package enum Kernels {
 
     static let geluScale = Float((2.0 / Double.pi).squareRoot())
 
-    /// out (N) = 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))).
-    package static func geluForward(out: UnsafeMutablePointer<Float>, inp: UnsafePointer<Float>, N: Int, par: Parallel) {
+    /// out (N) = 0.5·x·(1 + tanh(u)), u = √(2/π)·(x + 0.044715·x³). With `gate`, also keeps
+    /// q = 1 − |tanh u| signed like u (N), from which backward gets the derivative exactly and
+    /// without transcendental functions.
+    package static func geluForward(out: UnsafeMutablePointer<Float>, gate: UnsafeMutablePointer<Float>? = nil,
+                                    inp: UnsafePointer<Float>, N: Int, par: Parallel) {
         let s = geluScale
         par.forEachRange(N, minimum: 4096) { range in
             var i = range.lowerBound
             while i + 8 <= range.upperBound {
                 let x = load(inp + i)
-                store(0.5 * x * (1 + fastTanh(s * (x + 0.044715 * x * x * x))), out + i)
+                let qs = tanhComplement(s * (x + 0.044715 * x * x * x))
+                store(x * halfOnePlusTanh(qs).half, out + i)
+                if let gate { store(qs, gate + i) }
                 i += 8
             }
-            while i < range.upperBound {
-                let x = inp[i]
-                out[i] = 0.5 * x * (1 + fastTanh(s * (x + 0.044715 * x * x * x)))
-                i += 1
+            if i < range.upperBound {
+                // The tail, padded to one vector.
+                var x = Vec()
+                for j in i..<range.upperBound { x[j - i] = inp[j] }
+                let qs = tanhComplement(s * (x + 0.044715 * x * x * x))
+                let o = x * halfOnePlusTanh(qs).half
+                for j in i..<range.upperBound { out[j] = o[j - i]; gate?[j] = qs[j - i] }
             }
         }
     }
 
-    /// dinp (N) (+)= gelu'(inp)·dout. dinp may be the same buffer as dout when `accumulate` is false.
+    /// dinp (N) (+)= gelu'(inp)·dout, using `gate` from forward when given. dinp may be the same
+    /// buffer as dout when `accumulate` is false.
     package static func geluBackward(dinp: UnsafeMutablePointer<Float>, inp: UnsafePointer<Float>,
-                                     dout: UnsafePointer<Float>, N: Int, accumulate: Bool = true, par: Parallel) {
+                                     gate: UnsafePointer<Float>? = nil, dout: UnsafePointer<Float>, N: Int,
+                                     accumulate: Bool = true, par: Parallel) {
         let s = geluScale
+        @inline(__always) func derivative(_ x: Vec, _ qs: Vec) -> Vec {
+            // gelu' = ½(1 + tanh u) + ½x·(1 − tanh²u)·du/dx, with 1 − tanh²u = q(2 − q).
+            let (q, half) = halfOnePlusTanh(qs)
+            let x2 = x * x
+            let slope: Vec = (x * 0.5) * (q * (2 - q)) * (s * (1 + 0.134145 * x2))
+            return half + slope
+        }
         par.forEachRange(N, minimum: 4096) { range in
             var i = range.lowerBound
             while i + 8 <= range.upperBound {
                 let x = load(inp + i)
-                let x2 = x * x
-                let th = fastTanh(s * (x + 0.044715 * x2 * x))
-                let sech2: Vec = 1 - th * th
-                let slope: Vec = (x * 0.5) * sech2 * (s * (1 + 0.134145 * x2))
-                let g: Vec = 0.5 * (1 + th) + slope
-                let v = g * load(dout + i)
+                let qs = gate.map { load($0 + i) } ?? tanhComplement(s * (x + 0.044715 * x * x * x))
+                let v = derivative(x, qs) * load(dout + i)
                 store(accumulate ? load(dinp + i) + v : v, dinp + i)
                 i += 8
             }
-            while i < range.upperBound {
-                let x = inp[i]
-                let th = fastTanh(s * (x + 0.044715 * x * x * x))
-                let g = 0.5 * (1 + th) + x * 0.5 * (1 - th * th) * s * (1 + 0.134145 * x * x)
-                dinp[i] = (accumulate ? dinp[i] : 0) + g * dout[i]
-                i += 1
+            if i < range.upperBound {
+                var x = Vec(), d = Vec(), qs = Vec()
+                for j in i..<range.upperBound { x[j - i] = inp[j]; d[j - i] = dout[j]; qs[j - i] = gate?[j] ?? 0 }
+                if gate == nil { qs = tanhComplement(s * (x + 0.044715 * x * x * x)) }
+                let v = derivative(x, qs) * d
+                for j in i..<range.upperBound { dinp[j] = (accumulate ? dinp[j] : 0) + v[j - i] }
             }
         }
     }

@@ -11,13 +11,18 @@ typealias Vec = SIMD8<Float>
     UnsafeMutableRawPointer(p).storeBytes(of: v, as: Vec.self)
 }
 
-/// e^x to within ~2 ulp (Cephes' single-precision polynomial), for every finite x; results for
-/// x < -87 are ~0 and for x > 88 saturate at e^88.
+/// e^x to within ~2 ulp (Cephes' single-precision polynomial) for x in [-87, 88]; below -87 the
+/// result is e^-87 ≈ 1.6e-38 (the callers add it to sums of at least 1). Softmax calls it on
+/// x − max ≤ 0, so only the lower clamp is needed.
 @inline(__always) func fastExp(_ x: Vec) -> Vec {
     var x = x
-    x.replace(with: 88.0, where: x .> 88.0)
     x.replace(with: -87.0, where: x .< -87.0)
-    // x = n·ln2 + r with |r| ≤ ln2/2; n rounded by the 1.5·2^23 trick, so it sits in t's low bits.
+    return expCore(x)
+}
+
+/// e^x for x in [-87, 88], no range check: x = n·ln2 + r with |r| ≤ ln2/2, n rounded by the
+/// 1.5·2^23 trick so it sits in t's low mantissa bits, then 2^n·e^r.
+@inline(__always) func expCore(_ x: Vec) -> Vec {
     let magic = Vec(repeating: 12582912.0)
     let t = x * 1.44269504088896341 + magic
     let n = t - magic
@@ -34,17 +39,31 @@ typealias Vec = SIMD8<Float>
     return p * unsafeBitCast(bits, to: Vec.self)
 }
 
-/// tanh(x) = sign(x)·(1 − 2/(e^{2|x|} + 1)); absolute error below 1e-7.
-@inline(__always) func fastTanh(_ x: Vec) -> Vec {
-    let ax = x.replacing(with: -x, where: x .< 0)
-    let e = fastExp(ax + ax)
-    let t = 1 - 2 / (e + 1)
-    return t.replacing(with: -t, where: x .< 0)
+/// 1 − |tanh x| = 2/(e^{2|x|} + 1), carrying the sign of x in its sign bit: the form GELU needs
+/// without cancellation, since 1 + tanh x, 1 − tanh x and 1 − tanh²x = q(2 − q) all follow from
+/// q without subtracting nearly equal numbers. |x| is clamped to 40 (q stays a normal float).
+@inline(__always) func tanhComplement(_ x: Vec) -> Vec {
+    let bits = unsafeBitCast(x, to: SIMD8<UInt32>.self)
+    var ax = unsafeBitCast(bits & 0x7FFF_FFFF, to: Vec.self)
+    ax.replace(with: 40.0, where: ax .> 40.0)
+    let q = 2 / (expCore(ax + ax) + 1)
+    return unsafeBitCast(unsafeBitCast(q, to: SIMD8<UInt32>.self) | (bits & 0x8000_0000), to: Vec.self)
 }
 
-/// Scalar twins (same formulas) for loop tails.
+/// From a signed q (see `tanhComplement`): (|q|, ½(1 + tanh x)) — for x ≥ 0 that is 1 − q/2, for
+/// x < 0 it is q/2.
+@inline(__always) func halfOnePlusTanh(_ qs: Vec) -> (q: Vec, half: Vec) {
+    let bits = unsafeBitCast(qs, to: SIMD8<UInt32>.self)
+    let q = unsafeBitCast(bits & 0x7FFF_FFFF, to: Vec.self)
+    let negative = unsafeBitCast(SIMD8<Int32>(truncatingIfNeeded: bits) &>> 31, to: SIMD8<UInt32>.self)
+    let small = 0.5 * q, large = 1 - small
+    let pick = (unsafeBitCast(small, to: SIMD8<UInt32>.self) & negative)
+        | (unsafeBitCast(large, to: SIMD8<UInt32>.self) & ~negative)
+    return (q, unsafeBitCast(pick, to: Vec.self))
+}
+
+/// Scalar twin for loop tails.
 @inline(__always) func fastExp(_ x: Float) -> Float { fastExp(Vec(repeating: x))[0] }
-@inline(__always) func fastTanh(_ x: Float) -> Float { fastTanh(Vec(repeating: x))[0] }
 
 /// Sum of `n` floats, eight lanes at a time, lanes added in a fixed order.
 @inline(__always) func vectorSum(_ p: UnsafePointer<Float>, _ n: Int) -> Float {

@@ -116,7 +116,10 @@ import Testing
         K.attentionForward(out: out.p, att: att.p, qkv: qkv.p, B: B, T: T, C: C, NH: NH, par: par)
         R.attentionForward(out: rout.p, preatt: rpre.p, att: ratt.p, inp: rqkv.p, B: B, T: T, C: C, NH: NH)
         expectClose(out.values, rout.values, "attention out")
-        expectClose(att.values, ratt.values, "attention probabilities")
+        // Compare the causal part (the rest is unspecified).
+        let causal = (0..<(B * NH * T * T)).filter { ($0 % T) <= ($0 / T) % T }
+        let (fastAtt, refAtt) = (att.values, ratt.values)
+        expectClose(causal.map { fastAtt[$0] }, causal.map { refAtt[$0] }, "attention probabilities")
 
         let dout = a.f(random: B * T * C, &rng)
         let scratch = a.f(Kernels.attentionScratchCount(T: T, threads: threads))
@@ -142,17 +145,24 @@ import Testing
         let out = a.f(N), rout = a.d(N)
         K.geluForward(out: out.p, inp: inp.p, N: N, par: par)
         R.geluForward(out: rout.p, inp: inp.doubles.p, N: N)
-        expectClose(out.values, rout.values, atol: 1e-6, rtol: 1e-5, "gelu out")
+        expectClose(out.values, rout.values, atol: 2e-7, rtol: 2e-6, "gelu out")
         let dout = a.f(random: N, &rng)
         let dinp = a.f(random: N, &rng), rdinp = dinp.doubles
         K.geluBackward(dinp: dinp.p, inp: inp.p, dout: dout.p, N: N, par: par)
         R.geluBackward(dinp: rdinp.p, inp: inp.doubles.p, dout: dout.doubles.p, N: N)
-        expectClose(dinp.values, rdinp.values, atol: 1e-6, rtol: 1e-5, "gelu dinp")
+        expectClose(dinp.values, rdinp.values, atol: 2e-7, rtol: 2e-6, "gelu dinp")
         // In place, writing: dinp = gelu'(x)·dout over the same buffer.
         let inPlace = dout.copy(), rfresh = a.d(N)
         K.geluBackward(dinp: inPlace.p, inp: inp.p, dout: inPlace.p, N: N, accumulate: false, par: par)
         R.geluBackward(dinp: rfresh.p, inp: inp.doubles.p, dout: dout.doubles.p, N: N)
-        expectClose(inPlace.values, rfresh.values, atol: 1e-6, rtol: 1e-5, "gelu dinp in place")
+        expectClose(inPlace.values, rfresh.values, atol: 2e-7, rtol: 2e-6, "gelu dinp in place")
+        // With the gate kept by forward.
+        let th = a.f(N), out2 = a.f(N)
+        K.geluForward(out: out2.p, gate: th.p, inp: inp.p, N: N, par: par)
+        #expect(out2.values == out.values)
+        let kept = dout.copy()
+        K.geluBackward(dinp: kept.p, inp: inp.p, gate: th.p, dout: kept.p, N: N, accumulate: false, par: par)
+        expectClose(kept.values, rfresh.values, atol: 2e-7, rtol: 2e-6, "gelu dinp from the kept gate")
     }
 
     @Test func residual() {
