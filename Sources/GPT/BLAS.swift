@@ -73,6 +73,24 @@ public enum BLAS {
         return result
     }
 
+    /// Runs `body` with OpenBLAS switched to kernel `core` (e.g. "Prescott"), then switches back to
+    /// the kernel active before. For benchmarks only: not safe while other threads run products.
+    public static func withCore<R>(_ core: String, _ body: () throws -> R) rethrows -> R {
+        prepare()
+        let previous = coreName
+        func select(_ name: String) {
+            let user = ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"]
+            setenv("OPENBLAS_CORETYPE", name, 1)
+            gotoblas_dynamic_quit()
+            gotoblas_dynamic_init()
+            if let user { setenv("OPENBLAS_CORETYPE", user, 1) } else { unsetenv("OPENBLAS_CORETYPE") }
+            openblas_set_num_threads(1)
+        }
+        select(core)
+        defer { select(previous) }
+        return try body()
+    }
+
     /// Row-major `C = alpha · op(A) · op(B) + beta · C`, with `op(A)` m×k and `op(B)` k×n.
     @inline(__always)
     static func sgemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float,

@@ -1,7 +1,36 @@
 import Foundation
 
 /// Throughput measurements of training on this machine, for `make bench`.
+///
+///     print(try TrainingBenchmark.jsonReport(config: "A", threads: 1, steps: 10))
 public enum TrainingBenchmark {
+    /// The standard benchmark shapes: (model, batch size, sequence length).
+    /// A: V 4096, L4, NH4, C128, B8, T128. B: V 8192, L6, NH6, C384, B4, T256.
+    public static let standardConfigs: [String: (config: GPTConfig, batchSize: Int, contextLength: Int)] = [
+        "A": (GPTConfig(maxSequenceLength: 128, vocabSize: 4096, layers: 4, heads: 4, channels: 128), 8, 128),
+        "B": (GPTConfig(maxSequenceLength: 256, vocabSize: 8192, layers: 6, heads: 6, channels: 384), 4, 256),
+    ]
+
+    /// Runs standard config `name` ("A" or "B") and returns one JSON object (one line) with
+    /// tokens/s, GFLOP/s, ms/step, single-thread sgemm GFLOP/s with the active OpenBLAS kernel and
+    /// with the generic "Prescott" one, and what the kernel selection did. For `tokenmill bench-train`.
+    public static func jsonReport(config name: String, threads: Int, steps: Int) throws -> String {
+        guard let (config, B, T) = standardConfigs[name] else {
+            throw GPTError.invalidConfiguration("unknown benchmark config \(name) (expected A or B)")
+        }
+        let selection = BLAS.prepare()
+        let sgemm = sgemmGFLOPS(seconds: 0.3)
+        let generic = BLAS.withCore("Prescott") { sgemmGFLOPS(seconds: 0.3) }
+        let r = try training(config: config, batchSize: B, contextLength: T, threads: threads, steps: steps)
+        func f(_ x: Double) -> String { String(format: "%.1f", x) }
+        func q(_ s: String) -> String { "\"" + s.replacingOccurrences(of: "\"", with: "'") + "\"" }
+        return "{\"config\":\(q(name)),\"threads\":\(threads),\"steps\":\(steps),\"parameters\":\(config.parameterCount),"
+            + "\"tokens_per_second\":\(f(r.tokensPerSecond)),\"gflops\":\(f(r.gflops)),\"ms_per_step\":\(f(r.millisecondsPerStep)),"
+            + "\"sgemm_gflops\":\(f(sgemm)),\"sgemm_gflops_prescott\":\(f(generic)),\"openblas_core\":\(q(selection.core)),"
+            + "\"openblas_initial_core\":\(q(selection.initialCore)),\"kernel_switched\":\(selection.switched),"
+            + "\"cpu_has_avx512\":\(selection.cpuHasAVX512),\"note\":\(q(selection.note))}"
+    }
+
     /// One measured configuration.
     public struct Result: Sendable {
         public var config: GPTConfig
