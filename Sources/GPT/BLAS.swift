@@ -48,46 +48,70 @@ public enum BLAS {
         lock.lock()
         defer { lock.unlock() }
         if let selection { return selection }
-        let initial = coreName
-        let hasAVX512 = tm_cpu_has_avx512_skx() != 0
-        var result = KernelSelection(initialCore: initial, core: initial, cpuHasAVX512: hasAVX512,
-                                     switched: false, note: "")
-        if let user = ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"], !user.isEmpty {
-            result.note = "OPENBLAS_CORETYPE=\(user) set by the user; kernel left as is"
-        } else if avx512Cores.contains(initial.lowercased()) {
-            result.note = "OpenBLAS already uses an AVX-512 kernel"
-        } else if !hasAVX512 {
-            result.note = "CPU lacks AVX-512 F/BW/DQ/VL; kernel left as is"
-        } else {
-            setenv("OPENBLAS_CORETYPE", "SkylakeX", 1)
-            gotoblas_dynamic_quit()
-            gotoblas_dynamic_init()
-            unsetenv("OPENBLAS_CORETYPE")   // read only at selection; keep it out of child processes
-            result.core = coreName
-            result.switched = result.core != initial
-            result.note = result.switched ? "switched from \(initial) to \(result.core)"
-                                          : "switch to SkylakeX did not take; still \(result.core)"
-        }
-        openblas_set_num_threads(1)
+        let result = selectFastKernel(userCore: ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"],
+                                      cpuHasAVX512: tm_cpu_has_avx512_skx() != 0)
         selection = result
         return result
     }
 
+    /// What to do about the kernel: the core to switch to (nil = leave it) and why. Pure; see `prepare`.
+    package static func decide(initialCore: String, userCore: String?, cpuHasAVX512: Bool) -> (switchTo: String?, note: String) {
+        if let userCore, !userCore.isEmpty { return (nil, "OPENBLAS_CORETYPE=\(userCore) set by the user; kernel left as is") }
+        if avx512Cores.contains(initialCore.lowercased()) { return (nil, "OpenBLAS already uses an AVX-512 kernel") }
+        if !cpuHasAVX512 { return (nil, "CPU lacks AVX-512 F/BW/DQ/VL; kernel left as is") }
+        return ("SkylakeX", "")
+    }
+
+    /// Applies `decide` to the active kernel, switching OpenBLAS when it says so.
+    static func selectFastKernel(userCore: String?, cpuHasAVX512: Bool) -> KernelSelection {
+        let initial = coreName
+        let (target, note) = decide(initialCore: initial, userCore: userCore, cpuHasAVX512: cpuHasAVX512)
+        var result = KernelSelection(initialCore: initial, core: initial, cpuHasAVX512: cpuHasAVX512,
+                                     switched: false, note: note)
+        if let target {
+            select(core: target)
+            result.core = coreName
+            result.switched = result.core != initial
+            result.note = result.switched ? "switched from \(initial) to \(result.core)"
+                                          : "switch to \(target) did not take; still \(result.core)"
+        }
+        openblas_set_num_threads(1)
+        return result
+    }
+
+    /// Demonstrates the switch: forces OpenBLAS to the generic "Prescott" kernel, measures sgemm,
+    /// runs the selection as `prepare` would, measures again, and restores the kernel. Returns
+    /// (kernel after the switch, GFLOP/s before, GFLOP/s after). For benchmarks only: it changes
+    /// the process-wide kernel while it runs.
+    public static func demonstrateSwitch(seconds: Double = 0.3) -> (core: String, generic: Double, switched: Double) {
+        withCore("Prescott") {
+            let slow = TrainingBenchmark.sgemmGFLOPS(seconds: seconds)
+            let selection = selectFastKernel(userCore: nil, cpuHasAVX512: cpuHasAVX512)
+            return (selection.core, slow, TrainingBenchmark.sgemmGFLOPS(seconds: seconds))
+        }
+    }
+
+    /// Re-runs OpenBLAS's kernel selection with `OPENBLAS_CORETYPE=core`, then restores the
+    /// variable (OpenBLAS reads it only while selecting; child processes should not inherit ours).
+    static func select(core: String) {
+        let user = ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"]
+        setenv("OPENBLAS_CORETYPE", core, 1)
+        gotoblas_dynamic_quit()
+        gotoblas_dynamic_init()
+        if let user { setenv("OPENBLAS_CORETYPE", user, 1) } else { unsetenv("OPENBLAS_CORETYPE") }
+        openblas_set_num_threads(1)
+    }
+
+    /// Whether the CPU (and OS) support AVX-512 F/BW/DQ/VL.
+    public static var cpuHasAVX512: Bool { tm_cpu_has_avx512_skx() != 0 }
+
     /// Runs `body` with OpenBLAS switched to kernel `core` (e.g. "Prescott"), then switches back to
     /// the kernel active before. For benchmarks only: not safe while other threads run products.
-    public static func withCore<R>(_ core: String, _ body: () throws -> R) rethrows -> R {
+    static func withCore<R>(_ core: String, _ body: () throws -> R) rethrows -> R {
         prepare()
         let previous = coreName
-        func select(_ name: String) {
-            let user = ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"]
-            setenv("OPENBLAS_CORETYPE", name, 1)
-            gotoblas_dynamic_quit()
-            gotoblas_dynamic_init()
-            if let user { setenv("OPENBLAS_CORETYPE", user, 1) } else { unsetenv("OPENBLAS_CORETYPE") }
-            openblas_set_num_threads(1)
-        }
-        select(core)
-        defer { select(previous) }
+        select(core: core)
+        defer { select(core: previous) }
         return try body()
     }
 

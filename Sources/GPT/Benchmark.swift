@@ -12,21 +12,24 @@ public enum TrainingBenchmark {
     ]
 
     /// Runs standard config `name` ("A" or "B") and returns one JSON object (one line) with
-    /// tokens/s, GFLOP/s, ms/step, single-thread sgemm GFLOP/s with the active OpenBLAS kernel and
-    /// with the generic "Prescott" one, and what the kernel selection did. For `tokenmill bench-train`.
+    /// tokens/s, GFLOP/s, ms/step, single-thread sgemm GFLOP/s with the active OpenBLAS kernel, what
+    /// the kernel selection did, and `BLAS.demonstrateSwitch` (generic kernel → switched kernel,
+    /// with sgemm GFLOP/s for both). For `tokenmill bench-train`.
     public static func jsonReport(config name: String, threads: Int, steps: Int) throws -> String {
         guard let (config, B, T) = standardConfigs[name] else {
             throw GPTError.invalidConfiguration("unknown benchmark config \(name) (expected A or B)")
         }
         let selection = BLAS.prepare()
         let sgemm = sgemmGFLOPS(seconds: 0.3)
-        let generic = BLAS.withCore("Prescott") { sgemmGFLOPS(seconds: 0.3) }
+        let demo = BLAS.demonstrateSwitch()
         let r = try training(config: config, batchSize: B, contextLength: T, threads: threads, steps: steps)
         func f(_ x: Double) -> String { String(format: "%.1f", x) }
         func q(_ s: String) -> String { "\"" + s.replacingOccurrences(of: "\"", with: "'") + "\"" }
         return "{\"config\":\(q(name)),\"threads\":\(threads),\"steps\":\(steps),\"parameters\":\(config.parameterCount),"
             + "\"tokens_per_second\":\(f(r.tokensPerSecond)),\"gflops\":\(f(r.gflops)),\"ms_per_step\":\(f(r.millisecondsPerStep)),"
-            + "\"sgemm_gflops\":\(f(sgemm)),\"sgemm_gflops_prescott\":\(f(generic)),\"openblas_core\":\(q(selection.core)),"
+            + "\"sgemm_gflops\":\(f(sgemm)),\"sgemm_gflops_prescott\":\(f(demo.generic)),"
+            + "\"switch_demo_core\":\(q(demo.core)),\"sgemm_gflops_after_switch\":\(f(demo.switched)),"
+            + "\"openblas_core\":\(q(selection.core)),"
             + "\"openblas_initial_core\":\(q(selection.initialCore)),\"kernel_switched\":\(selection.switched),"
             + "\"cpu_has_avx512\":\(selection.cpuHasAVX512),\"note\":\(q(selection.note))}"
     }

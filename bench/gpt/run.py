@@ -7,8 +7,9 @@ Runs the hidden `tokenmill bench-train` subcommand (a thin wrapper over
   A: V 4096, L4, NH4, C128, B8, T128      B: V 8192, L6, NH6, C384, B4, T256
 
 and prints tokens/s, achieved training GFLOP/s (llm.c's estimate: 6*params + 6*L*C*T per token),
-single-thread sgemm GFLOP/s with the active OpenBLAS kernel and with the generic "Prescott" one,
-and which kernel OpenBLAS uses. Each bench-train call prints one JSON object.
+single-thread sgemm GFLOP/s with the active OpenBLAS kernel, which kernel OpenBLAS uses, and a check
+of the kernel switch (forced generic "Prescott" kernel, then the switch, sgemm GFLOP/s for both).
+Each bench-train call prints one JSON object.
 
 Reference (llm.c train_gpt2.c, gcc -Ofast -march=native -fopenmp, OMP_NUM_THREADS=1, this kind of
 machine): A ~1,880-2,100 tok/s, B ~150-220 tok/s. Target: at least 5x those on one thread.
@@ -48,8 +49,9 @@ def main():
         return
     first = rows[0]
     print(f"OpenBLAS kernel: {first['openblas_core']} (at load: {first['openblas_initial_core']}; {first['note']})")
-    print(f"sgemm 1024^3, one thread: {first['sgemm_gflops']:.1f} GFLOP/s "
-          f"(generic Prescott kernel: {first['sgemm_gflops_prescott']:.1f})")
+    print(f"sgemm 1024^3, one thread: {first['sgemm_gflops']:.1f} GFLOP/s with {first['openblas_core']}")
+    print(f"kernel switch check: forced generic Prescott {first['sgemm_gflops_prescott']:.1f} GFLOP/s -> "
+          f"switched to {first['switch_demo_core']} {first['sgemm_gflops_after_switch']:.1f} GFLOP/s")
     print(f"{'config':<7}{'threads':>8}{'tok/s':>11}{'GFLOP/s':>9}{'ms/step':>9}{'vs llm.c 1T':>13}")
     for r in rows:
         ratio = r["tokens_per_second"] / LLMC_SINGLE_THREAD[r["config"]]
