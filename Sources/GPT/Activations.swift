@@ -1,0 +1,75 @@
+/// The activations of one forward pass for a fixed (B, T), kept for backward, in one allocation.
+/// Per-layer tensors are stacked (L, …); `layer(l)` returns layer l's views.
+///
+/// Compared with llm.c the set is smaller: the attention and MLP projections are written straight
+/// into the residual stream (residual2, residual3), softmax probabilities overwrite the logits,
+/// and the pre-softmax attention scores are not kept (backward needs only the probabilities).
+final class Activations {
+    let B: Int, T: Int
+    private let storage: FloatBuffer
+    let encoded: UnsafeMutablePointer<Float>    // (B, T, C)
+    let ln1: UnsafeMutablePointer<Float>        // (L, B, T, C)
+    let ln1Mean: UnsafeMutablePointer<Float>    // (L, B, T)
+    let ln1Rstd: UnsafeMutablePointer<Float>    // (L, B, T)
+    let qkv: UnsafeMutablePointer<Float>        // (L, B, T, 3C)
+    let atty: UnsafeMutablePointer<Float>       // (L, B, T, C)
+    let att: UnsafeMutablePointer<Float>        // (L, B, NH, T, T)
+    let residual2: UnsafeMutablePointer<Float>  // (L, B, T, C)
+    let ln2: UnsafeMutablePointer<Float>        // (L, B, T, C)
+    let ln2Mean: UnsafeMutablePointer<Float>    // (L, B, T)
+    let ln2Rstd: UnsafeMutablePointer<Float>    // (L, B, T)
+    let fch: UnsafeMutablePointer<Float>        // (L, B, T, 4C)
+    let fchGelu: UnsafeMutablePointer<Float>    // (L, B, T, 4C)
+    let fchGate: UnsafeMutablePointer<Float>    // (L, B, T, 4C) GELU's 1 − |tanh| (see geluForward)
+    let residual3: UnsafeMutablePointer<Float>  // (L, B, T, C)
+    let lnf: UnsafeMutablePointer<Float>        // (B, T, C)
+    let lnfMean: UnsafeMutablePointer<Float>    // (B, T)
+    let lnfRstd: UnsafeMutablePointer<Float>    // (B, T)
+    let logits: UnsafeMutablePointer<Float>     // (B, T, Vp): logits, then probs or dlogits
+    let losses: UnsafeMutablePointer<Float>     // (B, T)
+    /// The token ids of the last forward pass (B, T) and its targets.
+    var inputs: [Int32]
+    var targets: [Int32]
+
+    init(config: GPTConfig, B: Int, T: Int) {
+        self.B = B
+        self.T = T
+        let C = config.channels, L = config.layers, NH = config.heads, BT = B * T
+        let sizes = [BT * C, L * BT * C, L * BT, L * BT, L * BT * 3 * C, L * BT * C, L * B * NH * T * T,
+                     L * BT * C, L * BT * C, L * BT, L * BT, L * BT * 4 * C, L * BT * 4 * C, L * BT * C,
+                     BT * C, BT, BT, BT * config.paddedVocabSize, BT, L * BT * 4 * C]
+        let t: [UnsafeMutablePointer<Float>]
+        (storage, t) = FloatBuffer.carve(sizes)
+        encoded = t[0]; ln1 = t[1]; ln1Mean = t[2]; ln1Rstd = t[3]; qkv = t[4]; atty = t[5]
+        att = t[6]; residual2 = t[7]; ln2 = t[8]; ln2Mean = t[9]; ln2Rstd = t[10]
+        fch = t[11]; fchGelu = t[12]; residual3 = t[13]; lnf = t[14]; lnfMean = t[15]
+        lnfRstd = t[16]; logits = t[17]; losses = t[18]; fchGate = t[19]
+        inputs = Array(repeating: 0, count: BT)
+        targets = Array(repeating: 0, count: BT)
+    }
+}
+
+/// Scratch for backward: the gradient of the residual stream and per-layer gradient buffers that
+/// every layer reuses, plus per-worker attention scratch.
+final class BackwardScratch {
+    let threads: Int, B: Int, T: Int
+    private let storage: FloatBuffer
+    let dresidual: UnsafeMutablePointer<Float>  // (B, T, C)
+    let dln: UnsafeMutablePointer<Float>        // (B, T, C)
+    let datty: UnsafeMutablePointer<Float>      // (B, T, C)
+    let dqkv: UnsafeMutablePointer<Float>       // (B, T, 3C)
+    let dfch: UnsafeMutablePointer<Float>       // (B, T, 4C)
+    let attention: UnsafeMutablePointer<Float>  // (threads, T, T)
+
+    init(config: GPTConfig, B: Int, T: Int, threads: Int) {
+        self.threads = threads
+        self.B = B
+        self.T = T
+        let C = config.channels, BT = B * T
+        let sizes = [BT * C, BT * C, BT * C, BT * 3 * C, BT * 4 * C,
+                     Kernels.attentionScratchCount(T: T, threads: threads)]
+        let t: [UnsafeMutablePointer<Float>]
+        (storage, t) = FloatBuffer.carve(sizes)
+        dresidual = t[0]; dln = t[1]; datty = t[2]; dqkv = t[3]; dfch = t[4]; attention = t[5]
+    }
+}

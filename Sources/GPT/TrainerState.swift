@@ -1,0 +1,117 @@
+import Foundation
+
+/// The trainer state stored beside a checkpoint (`model_00000100.state` next to
+/// `model_00000100.bin`): everything besides the weights that an exact resume needs.
+///
+/// Format (version 1), little-endian:
+///
+///     int32[256] header: [0] 20240901 (magic), [1] 1 (version),
+///                        [2..3] completed steps (int64), [4..5] parameter count (int64),
+///                        [6] settings JSON bytes, [7] loader state bytes,
+///                        [8..9] random state (uint64), other slots 0
+///     settings JSON (UTF-8, sorted keys)
+///     loader state (opaque bytes from BatchProvider.saveState)
+///     float32[parameter count] AdamW m, then float32[parameter count] AdamW v
+///
+/// The file is exactly 1024 + settings + loader + 8·parameter-count bytes.
+public struct TrainerState {
+    public static let magic: Int32 = 20240901
+    public static let version: Int32 = 1
+    static let headerInts = 256
+
+    public var step: Int
+    public var settings: TrainingSettings
+    public var randomState: UInt64
+    public var loaderState: [UInt8]
+    let m: FloatBuffer
+    let v: FloatBuffer
+
+    /// The state file that belongs to the checkpoint `modelPath` (`.bin` → `.state`).
+    public static func path(forCheckpoint modelPath: String) -> String {
+        (modelPath.hasSuffix(".bin") ? String(modelPath.dropLast(4)) : modelPath) + ".state"
+    }
+
+    static func settingsJSON(_ settings: TrainingSettings) throws -> [UInt8] {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        return Array(try encoder.encode(settings))
+    }
+
+    /// Writes the state to `path` (through a temporary file and a rename).
+    func write(to path: String) throws {
+        let json = try TrainerState.settingsJSON(settings)
+        var h = [Int32](repeating: 0, count: TrainerState.headerInts)
+        h[0] = TrainerState.magic
+        h[1] = TrainerState.version
+        let n = UInt64(m.count), s = UInt64(step)
+        h[2] = Int32(bitPattern: UInt32(truncatingIfNeeded: s)); h[3] = Int32(bitPattern: UInt32(truncatingIfNeeded: s >> 32))
+        h[4] = Int32(bitPattern: UInt32(truncatingIfNeeded: n)); h[5] = Int32(bitPattern: UInt32(truncatingIfNeeded: n >> 32))
+        h[6] = Int32(json.count)
+        h[7] = Int32(loaderState.count)
+        h[8] = Int32(bitPattern: UInt32(truncatingIfNeeded: randomState))
+        h[9] = Int32(bitPattern: UInt32(truncatingIfNeeded: randomState >> 32))
+        try h.withUnsafeBytes { hb in
+            try json.withUnsafeBytes { jb in
+                try loaderState.withUnsafeBytes { lb in
+                    try FileIO.writeAtomically(path, [hb, jb, lb, UnsafeRawBufferPointer(m.buffer),
+                                                      UnsafeRawBufferPointer(v.buffer)])
+                }
+            }
+        }
+    }
+
+    /// Reads and validates the state at `path`, which must belong to a model of `parameterCount`
+    /// parameters.
+    static func read(_ path: String, parameterCount: Int) throws -> TrainerState {
+        func bad(_ reason: String) -> GPTError { GPTError.badState(path: path, reason: reason) }
+        let size = try FileIO.size(path)
+        guard size >= headerInts * 4 else { throw bad("file is \(size) bytes, shorter than the 1024-byte header") }
+        let bytes = try FileIO.readBytes(path, offset: 0, count: headerInts * 4)
+        let h = littleEndianWords(bytes)
+        guard Int32(bitPattern: h[0]) == magic else { throw bad("bad magic \(Int32(bitPattern: h[0])) at offset 0 (expected \(magic))") }
+        guard Int32(bitPattern: h[1]) == version else { throw bad("unsupported version \(h[1]) at offset 4 (expected \(version))") }
+        let step = Int(UInt64(h[2]) | UInt64(h[3]) << 32)
+        let count = Int(UInt64(h[4]) | UInt64(h[5]) << 32)
+        let jsonBytes = Int(h[6]), loaderBytes = Int(h[7])
+        guard count == parameterCount else {
+            throw bad("holds optimiser moments for \(count) parameters, but the checkpoint has \(parameterCount)")
+        }
+        let expected = headerInts * 4 + jsonBytes + loaderBytes + 8 * count
+        guard size == expected else { throw bad("file is \(size) bytes, but its header needs \(expected)") }
+        let json = try FileIO.readBytes(path, offset: headerInts * 4, count: jsonBytes)
+        let settings: TrainingSettings
+        do {
+            settings = try JSONDecoder().decode(TrainingSettings.self, from: Data(json))
+        } catch {
+            throw bad("settings at offset 1024 are not valid: \(error)")
+        }
+        let loader = try FileIO.readBytes(path, offset: headerInts * 4 + jsonBytes, count: loaderBytes)
+        let m = FloatBuffer(count: count), v = FloatBuffer(count: count)
+        let momentsAt = headerInts * 4 + jsonBytes + loaderBytes
+        try FileIO.read(path, offset: momentsAt, count: 4 * count, into: m.base)
+        try FileIO.read(path, offset: momentsAt + 4 * count, count: 4 * count, into: v.base)
+        return TrainerState(step: step, settings: settings, randomState: UInt64(h[8]) | UInt64(h[9]) << 32,
+                            loaderState: loader, m: m, v: v)
+    }
+
+    /// The stored settings of the state file at `path` (for a CLI that resumes with them).
+    public static func readSettings(_ path: String) throws -> TrainingSettings {
+        let size = try FileIO.size(path)
+        guard size >= headerInts * 4 else {
+            throw GPTError.badState(path: path, reason: "file is \(size) bytes, shorter than the 1024-byte header")
+        }
+        let bytes = try FileIO.readBytes(path, offset: 0, count: headerInts * 4)
+        let h = littleEndianWords(bytes)
+        let count = Int(UInt64(h[4]) | UInt64(h[5]) << 32)
+        return try read(path, parameterCount: count).settings
+    }
+}
+
+/// The little-endian 32-bit words of `bytes`.
+func littleEndianWords(_ bytes: [UInt8]) -> [UInt32] {
+    (0..<(bytes.count / 4)).map { i in
+        var w: UInt32 = 0
+        for j in 0..<4 { w |= UInt32(bytes[4 * i + j]) << (8 * UInt32(j)) }
+        return w
+    }
+}
