@@ -62,3 +62,8 @@ public final class TokenArrayBatchProvider: BatchProvider {
 
     public func reset() throws { position = 0 }
 }
+
+import Loader
+
+/// The streaming DataLoader feeds the trainer directly (its methods have exactly this shape).
+extension DataLoader: BatchProvider {}
