@@ -13,7 +13,7 @@ struct TokenMill: ParsableCommand {
           tokenmill encode --tokenizer out/vocab <<< 'Hello world'
           tokenmill export --tokenizer out/vocab --format tiktoken --output out/vocab.tiktoken
         """,
-        subcommands: [Learn.self, Encode.self, Decode.self, Export.self, Shard.self, Stats.self, Verify.self, Train.self, Generate.self, Next.self, Bench.self])
+        subcommands: [Learn.self, Encode.self, Decode.self, Export.self, Shard.self, Stats.self, Verify.self, Train.self, Generate.self, Next.self, RunPipeline.self, ReportCommand.self, Bench.self])
 }
 
 /// Runs a command body; any error becomes one line on stderr and exit status 1.

@@ -1,0 +1,250 @@
+import BPE
+import Corpus
+import Foundation
+import GPT
+import Shards
+
+/// Runs a pipeline file's stages in order into its run directory:
+///
+///     vocab → shards → train → samples → report
+///
+/// Each stage has a fingerprint: a hash of its settings, of the inputs it reads (paths, sizes,
+/// modification times) and of the fingerprint of the stage before. RUNDIR/pipeline.json records
+/// the fingerprint of every finished stage, so a rerun skips a stage whose outputs are complete
+/// and were made the same way; an interrupted stage resumes (sharding and training pick up
+/// where they stopped); a changed setting re-runs that stage and the ones after it.
+public final class PipelineRunner {
+    public enum Event: Sendable {
+        case stageStarted(String, resuming: Bool)
+        case stageSkipped(String, reason: String)
+        case stageFinished(String, summary: String)
+        case learn(LearnProgress)
+        case shard(ShardJobProgress)
+        case train(TrainingProgress)
+        case note(String)
+    }
+
+    public let spec: PipelineSpec
+    let emit: @Sendable (Event) -> Void
+    var state: PipelineState
+
+    public var vocabDirectory: String { join("vocab") }
+    public var shardsDirectory: String { join("shards") }
+    public var trainDirectory: String { join("train") }
+    public var samplesPath: String { join("samples.json") }
+    public var reportPath: String { join("report.html") }
+
+    public init(spec: PipelineSpec, events: @escaping @Sendable (Event) -> Void = { _ in }) throws {
+        self.spec = spec
+        emit = events
+        try FileManager.default.createDirectory(atPath: spec.runDir, withIntermediateDirectories: true)
+        state = PipelineState.read(PipelineState.path(spec.runDir))
+    }
+
+    func join(_ name: String) -> String { (spec.runDir as NSString).appendingPathComponent(name) }
+
+    /// Per-file input errors met on the way (a corrupt file stops that file; the run goes on).
+    public private(set) var inputErrors: [String] = []
+
+    /// Runs every stage. Returns what the run produced.
+    @discardableResult
+    public func run() throws -> PipelineState {
+        let inputs = try Inputs.resolve(spec.inputs)
+        let inputsID = PipelineRunner.identity(of: inputs)
+        let threads = spec.threads > 0 ? spec.threads : ProcessInfo.processInfo.activeProcessorCount
+
+        // 1. Vocabulary: learned from the inputs, or loaded from a file.
+        let vocabFP = fingerprint("vocab", spec.ingest.fingerprint, inputsID, describe(spec.tokenizer))
+        try stage("vocab", vocabFP, outputs: [vocabDirectory], complete: { FileManager.default.fileExists(atPath: self.vocabTokenizerPath) }) { _ in
+            switch spec.tokenizer {
+            case let .learn(config, maxBytes):
+                let result = try LearnJob.run(LearnSettings(inputs: inputs, ingest: spec.ingest, trainer: config,
+                                                            maxBytes: maxBytes, threads: threads)) { self.emit(.learn($0)) }
+                inputErrors += result.ingest.errors.map(\.description)
+                try FileManager.default.createDirectory(atPath: vocabDirectory, withIntermediateDirectories: true)
+                try Data(result.model.huggingFaceJSON().utf8).write(to: URL(fileURLWithPath: vocabTokenizerPath), options: .atomic)
+                return "learned \(result.model.vocabSize) tokens from \(result.documents) documents in "
+                    + String(format: "%.1fs", result.countSeconds + result.mergeSeconds)
+            case let .load(path, pattern, specials):
+                let tok = try Tokenizer.load(path, pattern: pattern, specials: specials)
+                try FileManager.default.createDirectory(atPath: vocabDirectory, withIntermediateDirectories: true)
+                try Data(tok.model.huggingFaceJSON().utf8).write(to: URL(fileURLWithPath: vocabTokenizerPath), options: .atomic)
+                return "loaded \(tok.vocabSize) tokens from \(path)"
+            }
+        }
+        let tokenizer = try Tokenizer.load(vocabDirectory)
+
+        // 2. Shards (the Sharder resumes an interrupted job by itself).
+        let shardFP = fingerprint("shards", vocabFP, tokenizer.fingerprint, "\(spec.shard.shardTokens) \(spec.shard.valFraction)")
+        try stage("shards", shardFP, outputs: [shardsDirectory], complete: { self.state.stages["shards"]?.done == true }) { _ in
+            var options = ShardJobOptions(inputs: inputs, output: shardsDirectory, ingest: spec.ingest,
+                                          shardTokens: Int64(spec.shard.shardTokens), valFraction: spec.shard.valFraction,
+                                          threads: threads)
+            options.threads = threads
+            let report = try Sharder.run(tokenizer: tokenizer, tokenizerFile: vocabTokenizerPath, options: options) { self.emit(.shard($0)) }
+            inputErrors += report.errors
+            return "\(report.documents) documents, \(report.tokens) tokens"
+        }
+
+        // 3. Training (resumes from its latest checkpoint when interrupted).
+        var trainFP = shardFP
+        if let t = spec.train {
+            trainFP = fingerprint("train", shardFP, describe(t))
+            try stage("train", trainFP, outputs: [trainDirectory], complete: { self.state.stages["train"]?.done == true }) { resuming in
+                let canResume = resuming && Trainer.latestCheckpoint(in: trainDirectory) != nil
+                if !canResume { try? FileManager.default.removeItem(atPath: trainDirectory) }
+                let result = try TrainJob.run(TrainJobOptions(dataDirectory: shardsDirectory, runDirectory: trainDirectory,
+                                                              settings: trainingSettings(t, threads: threads), resume: canResume)) {
+                    self.emit(.train($0))
+                    return true
+                }
+                var s = "\(result.steps) steps"
+                if let l = result.lastTrainLoss { s += String(format: ", train loss %.4f", l) }
+                if let v = result.lastValidationLoss { s += String(format: ", val loss %.4f", v) }
+                return s
+            }
+        }
+
+        // 4. Samples: greedy (or sampled) continuations and next-token views of the prompts.
+        if spec.train != nil && !spec.evaluate.prompts.isEmpty {
+            let e = spec.evaluate
+            let samplesFP = fingerprint("samples", trainFP, "\(e.prompts) \(e.maxTokens) \(e.temperature) \(e.topK) \(e.seed) \(e.nextTop)")
+            try stage("samples", samplesFP, outputs: [samplesPath], complete: { FileManager.default.fileExists(atPath: self.samplesPath) }) { _ in
+                guard let checkpoint = Trainer.latestCheckpoint(in: trainDirectory) else {
+                    throw PipelineError(spec.file, "no checkpoint in \(trainDirectory) to sample from")
+                }
+                let model = try GPT2(checkpoint: checkpoint.path, threads: threads)
+                var samples: [RunSample] = []
+                for prompt in e.prompts {
+                    let ids = tokenizer.encode(Array(prompt.utf8)).map { Int32($0) }
+                    let out = try model.generate(prompt: ids.isEmpty ? [Int32(tokenizer.eotID ?? 0)] : ids, maxTokens: e.maxTokens,
+                                                 temperature: Float(e.temperature), topK: e.topK, seed: e.seed)
+                    var continuation = out.map { UInt32($0) }
+                    if let eot = tokenizer.eotID, let i = continuation.firstIndex(of: eot) { continuation = Array(continuation[..<i]) }
+                    let next = try model.nextTokenDistribution(prompt: ids.isEmpty ? [Int32(tokenizer.eotID ?? 0)] : ids, top: e.nextTop)
+                    samples.append(RunSample(
+                        prompt: prompt, continuation: String(decoding: try tokenizer.decode(continuation), as: UTF8.self),
+                        next: next.map { .init(id: Int($0.id), text: String(decoding: tokenizer.tokenBytes(UInt32($0.id)) ?? [], as: UTF8.self),
+                                               probability: Double($0.probability)) }))
+                }
+                let enc = JSONEncoder()
+                enc.outputFormatting = [.prettyPrinted, .sortedKeys]
+                try enc.encode(samples).write(to: URL(fileURLWithPath: samplesPath), options: .atomic)
+                return "\(samples.count) samples"
+            }
+        }
+
+        // 5. The report: always rewritten (cheap), so it shows the latest state of the run.
+        if spec.report {
+            emit(.stageStarted("report", resuming: false))
+            let input = try RunReport.input(runDirectory: spec.runDir, title: "\(spec.name) — \(spec.runDir)")
+            try Report.write(input, to: reportPath)
+            emit(.stageFinished("report", summary: reportPath))
+        }
+        return state
+    }
+
+    var vocabTokenizerPath: String { (vocabDirectory as NSString).appendingPathComponent("tokenizer.json") }
+
+    /// Runs `body` unless the stage is done with the same fingerprint. A different fingerprint
+    /// removes the stage's old outputs first; the same fingerprint without `done` resumes.
+    func stage(_ name: String, _ fp: String, outputs: [String], complete: () -> Bool,
+               _ body: (_ resuming: Bool) throws -> String) throws {
+        let previous = state.stages[name]
+        if let previous, previous.fingerprint == fp, previous.done, complete() {
+            emit(.stageSkipped(name, reason: "up to date"))
+            return
+        }
+        let resuming = previous?.fingerprint == fp
+        if !resuming {
+            for o in outputs { try? FileManager.default.removeItem(atPath: o) }
+        }
+        emit(.stageStarted(name, resuming: resuming && previous != nil))
+        state.stages[name] = PipelineState.Stage(fingerprint: fp, done: false, summary: nil)
+        try state.write(PipelineState.path(spec.runDir))
+        let summary = try body(resuming)
+        state.stages[name] = PipelineState.Stage(fingerprint: fp, done: true, summary: summary)
+        try state.write(PipelineState.path(spec.runDir))
+        emit(.stageFinished(name, summary: summary))
+    }
+
+    func trainingSettings(_ t: PipelineSpec.Train, threads: Int) -> TrainingSettings {
+        var s = TrainingSettings(vocabSize: 0)
+        s.layers = t.layers
+        s.heads = t.heads
+        s.channels = t.channels
+        s.contextLength = t.context
+        s.batchSize = t.batchSize
+        s.steps = t.steps
+        s.learningRate = Float(t.lr)
+        s.warmupSteps = t.warmup
+        s.weightDecay = Float(t.weightDecay)
+        s.gradClip = Float(t.gradClip)
+        s.seed = t.seed
+        s.evalEvery = t.evalEvery
+        s.evalBatches = t.evalBatches
+        s.checkpointEvery = t.checkpointEvery
+        s.gradAccumulation = t.gradAccum
+        s.shuffle = t.shuffle
+        s.threads = t.threads > 0 ? t.threads : threads
+        return s
+    }
+
+    func describe(_ t: PipelineSpec.TokenizerSource) -> String {
+        switch t {
+        case let .learn(c, maxBytes):
+            return "learn \(c.vocabSize) \(c.minFrequency) \(c.specialTokens) \(c.pattern.rawValue) \(maxBytes ?? -1)"
+        case let .load(path, pattern, specials):
+            return "load \(path) \(PipelineRunner.identity(of: [path])) \(pattern?.rawValue ?? "-") \(specials.map { "\($0.text)=\($0.id)" })"
+        }
+    }
+
+    func describe(_ t: PipelineSpec.Train) -> String {
+        // Thread count changes speed, not what is learned… except float summation order; keep it in.
+        "\(t.layers) \(t.heads) \(t.channels) \(t.context) \(t.batchSize) \(t.steps) \(t.lr) \(t.warmup) \(t.weightDecay) "
+            + "\(t.gradClip) \(t.seed) \(t.evalEvery) \(t.evalBatches) \(t.checkpointEvery) \(t.gradAccum) \(t.shuffle)"
+    }
+
+    func fingerprint(_ parts: String...) -> String {
+        var h: UInt64 = 0xCBF2_9CE4_8422_2325
+        for p in parts {
+            for b in p.utf8 { h = (h ^ UInt64(b)) &* 0x0000_0100_0000_01B3 }
+            h = (h ^ 0xFF) &* 0x0000_0100_0000_01B3
+        }
+        return String(format: "%016llx", h)
+    }
+
+    /// Paths, sizes and modification times of the input files.
+    static func identity(of paths: [String]) -> String {
+        paths.map { p in
+            let a = try? FileManager.default.attributesOfItem(atPath: p)
+            let size = (a?[.size] as? Int64) ?? -1
+            let mtime = (a?[.modificationDate] as? Date)?.timeIntervalSince1970 ?? 0
+            return "\(p):\(size):\(mtime)"
+        }.joined(separator: "|")
+    }
+}
+
+/// RUNDIR/pipeline.json: the fingerprint and status of every stage.
+public struct PipelineState: Codable, Sendable {
+    public struct Stage: Codable, Sendable {
+        public var fingerprint: String
+        public var done: Bool
+        public var summary: String?
+    }
+    public var stages: [String: Stage] = [:]
+
+    public static func path(_ runDir: String) -> String { (runDir as NSString).appendingPathComponent("pipeline.json") }
+
+    static func read(_ path: String) -> PipelineState {
+        guard let data = FileManager.default.contents(atPath: path),
+              let s = try? JSONDecoder().decode(PipelineState.self, from: data) else { return PipelineState() }
+        return s
+    }
+
+    func write(_ path: String) throws {
+        let enc = JSONEncoder()
+        enc.outputFormatting = [.prettyPrinted, .sortedKeys]
+        try enc.encode(self).write(to: URL(fileURLWithPath: path), options: .atomic)
+    }
+}

@@ -1,0 +1,116 @@
+import ArgumentParser
+import Foundation
+import Pipeline
+
+struct RunPipeline: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "run",
+        abstract: "Run a whole pipeline file: vocabulary → shards → training → samples → report.",
+        discussion: """
+        Every stage writes into the run directory the file names (run_dir). A stage whose outputs
+        are complete and were made from the same inputs and settings is skipped; an interrupted
+        stage resumes; changing a setting re-runs that stage and the ones after it.
+          tokenmill run pipelines/demo.toml
+        """)
+
+    @Argument(help: ArgumentHelp("The pipeline file.", valueName: "pipelines/NAME.toml"))
+    var file: String
+
+    @OptionGroup var progressOptions: ProgressOptions
+
+    func run() throws {
+        try reportingErrors {
+            let spec = try PipelineSpec.load(file)
+            let displays = DisplaySet(progressOptions)
+            let runner = try PipelineRunner(spec: spec) { event in displays.handle(event) }
+            let started = Date()
+            try runner.run()
+            for e in runner.inputErrors { printError(e) }
+            displays.note(String(format: "pipeline %@ done in %.0fs → %@", spec.name, Date().timeIntervalSince(started), spec.runDir))
+            if !runner.inputErrors.isEmpty {
+                throw CommandError("\(runner.inputErrors.count) input file(s) had errors (listed above); the run used the rest")
+            }
+        }
+    }
+}
+
+/// One progress display per stage, fed by the runner's events.
+final class DisplaySet: @unchecked Sendable {
+    let options: ProgressOptions
+    var current: ProgressDisplay?
+    let lock = NSLock()
+
+    init(_ options: ProgressOptions) { self.options = options }
+
+    func display(_ stage: String) -> ProgressDisplay? {
+        if let c = current, c.stage == stage { return c }
+        current = try? options.display(stage)
+        return current
+    }
+
+    func note(_ s: String) {
+        if !options.quiet { FileHandle.standardError.write(Data((s + "\n").utf8)) }
+    }
+
+    func handle(_ event: PipelineRunner.Event) {
+        lock.lock()
+        defer { lock.unlock() }
+        switch event {
+        case let .stageStarted(name, resuming):
+            current = nil
+            note("== \(name)\(resuming ? " (resuming)" : "")")
+        case let .stageSkipped(name, reason):
+            note("== \(name): \(reason), skipped")
+        case let .stageFinished(name, summary):
+            if let d = display(name) { d.finish("\(name): \(summary)") }
+            current = nil
+        case let .learn(p):
+            switch p {
+            case let .counting(done, total, documents, textBytes):
+                display("vocab")?.update(phase: "counting", done: done, total: total, unit: .bytes,
+                                         extra: "\(documents) docs, \(formatBytes(textBytes)) text")
+            case let .merging(done, total):
+                display("vocab")?.update(phase: "merging", done: Int64(done), total: Int64(total), unit: .count("merges"))
+            }
+        case let .shard(p):
+            display("shards")?.update(phase: "encoding", done: p.bytesDone, total: p.bytesTotal, unit: .bytes,
+                                      extra: "\(p.documents) docs, \(p.tokens) tokens")
+        case let .train(p):
+            var extra = String(format: "loss %.4f", p.trainLoss)
+            if let v = p.validationLoss { extra += String(format: ", val %.4f", v) }
+            extra += String(format: ", %.0f ms/step, %.0f tok/s", p.milliseconds, p.tokensPerSecond)
+            display("train")?.update(phase: "step", done: Int64(p.step + 1), total: Int64(p.totalSteps), unit: .count("steps"), extra: extra)
+        case let .note(s):
+            note(s)
+        }
+    }
+}
+
+struct ReportCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "report",
+        abstract: "Write RUNDIR/report.html: loss curves, throughput, token statistics, samples.",
+        discussion: """
+        One self-contained HTML file with inline SVG charts: training and validation loss against
+        steps and tokens, tokens/s, the token frequency rank plot (Zipf), the document length
+        histogram, the share of tokens per source and the generated samples. RUNDIR is a pipeline
+        run directory or a `tokenmill train` run directory.
+          tokenmill report out/demo
+        """)
+
+    @Argument(help: ArgumentHelp("Run directory.", valueName: "RUNDIR"))
+    var directory: String
+
+    @Option(name: .long, help: ArgumentHelp("Output file (default RUNDIR/report.html).", valueName: "FILE"))
+    var output: String?
+
+    func run() throws {
+        try reportingErrors {
+            guard FileManager.default.fileExists(atPath: directory) else { throw CommandError("\(directory): no such directory") }
+            let input = try RunReport.input(runDirectory: directory)
+            let path = output ?? (directory as NSString).appendingPathComponent("report.html")
+            try Report.write(input, to: path)
+            print(path)
+        }
+    }
+}
