@@ -1,33 +1,38 @@
 #!/usr/bin/env bash
-# The demo: learn a vocabulary from the sample corpus in data/, then encode and decode a sentence.
+# The demo: run pipelines/demo.toml (sample corpus → vocabulary → shards → GPT → samples → report)
+# and show where everything is.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 TM=.build/release/tokenmill
-OUT=${OUT:-out/demo}
+RUN=out/demo
 
-echo "== learn a 4096-token byte-level BPE vocabulary from data/ (KJV Bible + fortunes)"
-$TM learn --input 'data/*.gz' --vocab-size 4096 --output "$OUT/vocab"
+$TM run pipelines/demo.toml
 
-SENTENCE="In the beginning was the Word, and the Word was with God."
 echo
-echo "== encode: \"$SENTENCE\""
-$TM encode --tokenizer "$OUT/vocab" <<<"$SENTENCE" | tee "$OUT/sentence.ids"
-echo "== the pieces (one token per bracket):"
-python3 - "$OUT/vocab/tokenizer.json" "$OUT/sentence.ids" <<'PY' 2>/dev/null || true
+echo "== what the data looks like"
+$TM stats $RUN/shards
+echo
+$TM stats $RUN/shards top --n 8
+echo
+echo "== what the model says"
+python3 - "$RUN/samples.json" <<'PY' 2>/dev/null || cat "$RUN/samples.json"
 import json, sys
-vocab = {v: k for k, v in json.load(open(sys.argv[1]))["model"]["vocab"].items()}
-print(" ".join("[" + vocab[int(i)].replace("Ġ", "␣").replace("Ċ", "⏎") + "]" for i in open(sys.argv[2]).read().split()))
+for s in json.load(open(sys.argv[1])):
+    print(f"\033[1m{s['prompt']}\033[0m{s['continuation']}\n")
 PY
-echo "== decode it back:"
-$TM decode --tokenizer "$OUT/vocab" "$OUT/sentence.ids"
+$TM next --checkpoint $RUN/train --tokenizer $RUN/vocab --prompt "And God said, Let there be" --top 5
 
-echo
-echo "== export for tiktoken and llm.c"
-$TM export --tokenizer "$OUT/vocab" --format tiktoken --output "$OUT/vocab.tiktoken"
-$TM export --tokenizer "$OUT/vocab" --format llmc --output "$OUT/vocab_llmc.bin"
-ls -l "$OUT/vocab" "$OUT/vocab.tiktoken" "$OUT/vocab_llmc.bin"
-echo
-echo "Try next:"
-echo "  $TM encode --tokenizer $OUT/vocab data/heldout.txt | wc -w        # tokens in the held-out text"
-echo "  python3 -c \"from tokenizers import Tokenizer; t = Tokenizer.from_file('$OUT/vocab/tokenizer.json'); print(t.encode('Hello world').ids)\""
-echo "  $TM learn --help"
+cat <<TXT
+
+Everything is in $RUN/:
+  $RUN/vocab/tokenizer.json    the vocabulary (Hugging Face format; tokenmill export makes tiktoken/llm.c files)
+  $RUN/shards/                 token shards (llm.c format) and index.sqlite (query it with sqlite3)
+  $RUN/train/                  log.jsonl, model_*.bin checkpoints (llm.c format), run.json
+  $RUN/samples.json            generated samples
+  $RUN/report.html             the report: loss curves, token statistics, samples (open it in a browser)
+
+Three commands to try next:
+  $TM generate --checkpoint $RUN/train --tokenizer $RUN/vocab --prompt "The LORD is my" --temperature 0.8 --top-k 40
+  sqlite3 $RUN/shards/index.sqlite "SELECT s.path, count(*), sum(d.token_count) FROM documents d JOIN sources s ON s.id = d.source_id GROUP BY s.path"
+  $TM run pipelines/sun.toml      # the seed's example: where does the sun rise?
+TXT

@@ -16,11 +16,15 @@ struct RunPipeline: ParsableCommand {
     @Argument(help: ArgumentHelp("The pipeline file.", valueName: "pipelines/NAME.toml"))
     var file: String
 
+    @Option(name: .long, help: ArgumentHelp("Run directory (instead of the file's run_dir).", valueName: "DIR"))
+    var runDir: String?
+
     @OptionGroup var progressOptions: ProgressOptions
 
     func run() throws {
         try reportingErrors {
-            let spec = try PipelineSpec.load(file)
+            var spec = try PipelineSpec.load(file)
+            if let runDir { spec.runDir = runDir }
             let displays = DisplaySet(progressOptions)
             let runner = try PipelineRunner(spec: spec) { event in displays.handle(event) }
             let started = Date()
