@@ -159,7 +159,8 @@ public final class GPT2 {
         let C = config.channels, L = config.layers, NH = config.heads, V = config.vocabSize
         let Vp = config.paddedVocabSize, BT = B * T
         guard B >= 1, T >= 1, T <= config.maxSequenceLength else {
-            throw GPTError.invalidConfiguration("batch shape \(B)×\(T) does not fit the model (context ≤ \(config.maxSequenceLength))")
+            throw GPTError.invalidConfiguration(
+                "batch shape \(B)×\(T) does not fit the model (context ≤ \(config.maxSequenceLength))")
         }
         guard inputs.count == BT, targets.map({ $0.count == BT }) ?? true else {
             throw GPTError.badBatch("expected \(BT) inputs and targets, got \(inputs.count) and \(targets?.count ?? 0)")
@@ -178,40 +179,61 @@ public final class GPT2 {
         for i in 0..<BT { a.inputs[i] = inputs[i] }
         if let targets { for i in 0..<BT { a.targets[i] = targets[i] } }
         let p = params, par = par
+        typealias K = Kernels
 
         a.inputs.withUnsafeBufferPointer { inp in
-            timed("encoder") { Kernels.encoderForward(out: a.encoded, inp: inp.baseAddress!, wte: p.wte, wpe: p.wpe, B: B, T: T, C: C, par: par) }
+            timed("encoder") {
+                K.encoderForward(out: a.encoded, inp: inp.baseAddress!, wte: p.wte, wpe: p.wpe, B: B, T: T, C: C, par: par)
+            }
         }
         for l in 0..<L {
             let w = p.layer(l, C)
             let residual = l == 0 ? a.encoded : a.residual3 + (l - 1) * BT * C
             let ln1 = a.ln1 + l * BT * C, qkv = a.qkv + l * BT * 3 * C, atty = a.atty + l * BT * C
-            let residual2 = a.residual2 + l * BT * C, ln2 = a.ln2 + l * BT * C
-            let fch = a.fch + l * BT * 4 * C, fchGelu = a.fchGelu + l * BT * 4 * C
-            timed("layernorm") { Kernels.layernormForward(out: ln1, mean: a.ln1Mean + l * BT, rstd: a.ln1Rstd + l * BT, inp: residual,
-                                     weight: w.ln1w, bias: w.ln1b, B: B, T: T, C: C, par: par) }
-            timed("matmul.qkvw") { Kernels.matmulForward(out: qkv, inp: ln1, weight: w.qkvw, bias: w.qkvb, BT: BT, C: C, OC: 3 * C, par: par) }
-            timed("attention") { Kernels.attentionForward(out: atty, att: a.att + l * B * NH * T * T, qkv: qkv, B: B, T: T, C: C, NH: NH, par: par) }
-            timed("matmul.attprojw") { Kernels.matmulForward(out: residual2, inp: atty, weight: w.attprojw, bias: w.attprojb, residual: residual,
-                                  BT: BT, C: C, OC: C, par: par) }
-            timed("layernorm") { Kernels.layernormForward(out: ln2, mean: a.ln2Mean + l * BT, rstd: a.ln2Rstd + l * BT, inp: residual2,
-                                     weight: w.ln2w, bias: w.ln2b, B: B, T: T, C: C, par: par) }
-            timed("matmul.fcw") { Kernels.matmulForward(out: fch, inp: ln2, weight: w.fcw, bias: w.fcb, BT: BT, C: C, OC: 4 * C, par: par) }
-            timed("gelu") { Kernels.geluForward(out: fchGelu, gate: a.fchGate + l * BT * 4 * C, inp: fch, N: BT * 4 * C, par: par) }
-            timed("matmul.fcprojw") { Kernels.matmulForward(out: a.residual3 + l * BT * C, inp: fchGelu, weight: w.fcprojw, bias: w.fcprojb,
-                                  residual: residual2, BT: BT, C: 4 * C, OC: C, par: par) }
+            let att = a.att + l * B * NH * T * T
+            let residual2 = a.residual2 + l * BT * C, ln2 = a.ln2 + l * BT * C, residual3 = a.residual3 + l * BT * C
+            let fch = a.fch + l * BT * 4 * C, fchGelu = a.fchGelu + l * BT * 4 * C, gate = a.fchGate + l * BT * 4 * C
+            timed("layernorm") {
+                K.layernormForward(out: ln1, mean: a.ln1Mean + l * BT, rstd: a.ln1Rstd + l * BT, inp: residual,
+                                   weight: w.ln1w, bias: w.ln1b, B: B, T: T, C: C, par: par)
+            }
+            timed("matmul.qkvw") {
+                K.matmulForward(out: qkv, inp: ln1, weight: w.qkvw, bias: w.qkvb, BT: BT, C: C, OC: 3 * C, par: par)
+            }
+            timed("attention") { K.attentionForward(out: atty, att: att, qkv: qkv, B: B, T: T, C: C, NH: NH, par: par) }
+            timed("matmul.attprojw") {   // residual2 = residual + attention projection
+                K.matmulForward(out: residual2, inp: atty, weight: w.attprojw, bias: w.attprojb, residual: residual,
+                                BT: BT, C: C, OC: C, par: par)
+            }
+            timed("layernorm") {
+                K.layernormForward(out: ln2, mean: a.ln2Mean + l * BT, rstd: a.ln2Rstd + l * BT, inp: residual2,
+                                   weight: w.ln2w, bias: w.ln2b, B: B, T: T, C: C, par: par)
+            }
+            timed("matmul.fcw") {
+                K.matmulForward(out: fch, inp: ln2, weight: w.fcw, bias: w.fcb, BT: BT, C: C, OC: 4 * C, par: par)
+            }
+            timed("gelu") { K.geluForward(out: fchGelu, gate: gate, inp: fch, N: BT * 4 * C, par: par) }
+            timed("matmul.fcprojw") {   // residual3 = residual2 + MLP projection
+                K.matmulForward(out: residual3, inp: fchGelu, weight: w.fcprojw, bias: w.fcprojb, residual: residual2,
+                                BT: BT, C: 4 * C, OC: C, par: par)
+            }
         }
-        timed("layernorm") { Kernels.layernormForward(out: a.lnf, mean: a.lnfMean, rstd: a.lnfRstd, inp: a.residual3 + (L - 1) * BT * C,
-                                 weight: p.lnfw, bias: p.lnfb, B: B, T: T, C: C, par: par) }
-        timed("matmul.wte") { Kernels.matmulForward(out: a.logits, inp: a.lnf, weight: p.wte, bias: nil, BT: BT, C: C, OC: Vp, par: par) }
-
+        timed("layernorm") {
+            K.layernormForward(out: a.lnf, mean: a.lnfMean, rstd: a.lnfRstd, inp: a.residual3 + (L - 1) * BT * C,
+                               weight: p.lnfw, bias: p.lnfb, B: B, T: T, C: C, par: par)
+        }
+        timed("matmul.wte") {   // logits = lnf · wteᵀ (tied embeddings)
+            K.matmulForward(out: a.logits, inp: a.lnf, weight: p.wte, bias: nil, BT: BT, C: C, OC: Vp, par: par)
+        }
         guard targets != nil else {
-            timed("softmax") { Kernels.softmaxForward(probs: a.logits, logits: a.logits, BT: BT, V: V, Vp: Vp, par: par) }
+            timed("softmax") { K.softmaxForward(probs: a.logits, logits: a.logits, BT: BT, V: V, Vp: Vp, par: par) }
             return 0
         }
         a.targets.withUnsafeBufferPointer { tgt in
-            timed("crossentropy") { Kernels.crossEntropyForward(losses: a.losses, logits: a.logits, targets: tgt.baseAddress!, BT: BT, V: V,
-                                        Vp: Vp, dloss: dloss, par: par) }
+            timed("crossentropy") {
+                K.crossEntropyForward(losses: a.losses, logits: a.logits, targets: tgt.baseAddress!, BT: BT, V: V, Vp: Vp,
+                                      dloss: dloss, par: par)
+            }
         }
         var sum = 0.0
         for i in 0..<BT { sum += Double(a.losses[i]) }
@@ -220,6 +242,9 @@ public final class GPT2 {
     }
 
     /// Adds the gradients of the last `forward` (which must have had targets and `dloss`).
+    ///
+    /// The residual stream's gradient flows down one buffer (`dresidual`); each block's branch adds
+    /// to it. Per-layer gradient buffers are written (not accumulated), so only `dresidual` is zeroed.
     func backward() {
         guard readyForBackward, let a = acts else { return }
         readyForBackward = false
@@ -232,42 +257,64 @@ public final class GPT2 {
             scratch = BackwardScratch(config: config, B: B, T: T, threads: threads)
         }
         let s = scratch!   // just set above
+        typealias K = Kernels
         s.dresidual.update(repeating: 0, count: BT * C)
 
-        // Logits = lnf · wteᵀ (tied embeddings), then the final layernorm.
-        timed("matmul.wte.bwd") { Kernels.matmulBackward(dinp: s.dln, dweight: g.wte, dbias: nil, dout: a.logits, inp: a.lnf, weight: p.wte,
-                               BT: BT, C: C, OC: Vp, accumulateInput: false, par: par) }
-        timed("layernorm.bwd") { Kernels.layernormBackward(dinp: s.dresidual, dweight: g.lnfw, dbias: g.lnfb, dout: s.dln,
-                                  inp: a.residual3 + (L - 1) * BT * C, weight: p.lnfw, mean: a.lnfMean, rstd: a.lnfRstd,
-                                  B: B, T: T, C: C, par: par) }
-        // dresidual flows down the residual stream; each block adds its branch's gradient to it.
+        timed("matmul.wte.bwd") {   // logits holds dlogits
+            K.matmulBackward(dinp: s.dln, dweight: g.wte, dbias: nil, dout: a.logits, inp: a.lnf, weight: p.wte,
+                             BT: BT, C: C, OC: Vp, accumulateInput: false, par: par)
+        }
+        timed("layernorm.bwd") {
+            K.layernormBackward(dinp: s.dresidual, dweight: g.lnfw, dbias: g.lnfb, dout: s.dln,
+                                inp: a.residual3 + (L - 1) * BT * C, weight: p.lnfw, mean: a.lnfMean, rstd: a.lnfRstd,
+                                B: B, T: T, C: C, par: par)
+        }
         for l in stride(from: L - 1, through: 0, by: -1) {
             let w = p.layer(l, C), dw = g.layer(l, C)
             let residual = l == 0 ? a.encoded : a.residual3 + (l - 1) * BT * C
             let ln1 = a.ln1 + l * BT * C, qkv = a.qkv + l * BT * 3 * C, atty = a.atty + l * BT * C
+            let att = a.att + l * B * NH * T * T
             let residual2 = a.residual2 + l * BT * C, ln2 = a.ln2 + l * BT * C
-            let fch = a.fch + l * BT * 4 * C, fchGelu = a.fchGelu + l * BT * 4 * C
+            let fch = a.fch + l * BT * 4 * C, fchGelu = a.fchGelu + l * BT * 4 * C, gate = a.fchGate + l * BT * 4 * C
 
-            timed("matmul.fcprojw.bwd") { Kernels.matmulBackward(dinp: s.dfch, dweight: dw.fcprojw, dbias: dw.fcprojb, dout: s.dresidual, inp: fchGelu,
-                                   weight: w.fcprojw, BT: BT, C: 4 * C, OC: C, accumulateInput: false, par: par) }
-            timed("gelu.bwd") { Kernels.geluBackward(dinp: s.dfch, inp: fch, gate: a.fchGate + l * BT * 4 * C, dout: s.dfch, N: BT * 4 * C, accumulate: false, par: par) }
-            timed("matmul.fcw.bwd") { Kernels.matmulBackward(dinp: s.dln, dweight: dw.fcw, dbias: dw.fcb, dout: s.dfch, inp: ln2, weight: w.fcw,
-                                   BT: BT, C: C, OC: 4 * C, accumulateInput: false, par: par) }
-            timed("layernorm.bwd") { Kernels.layernormBackward(dinp: s.dresidual, dweight: dw.ln2w, dbias: dw.ln2b, dout: s.dln, inp: residual2,
-                                      weight: w.ln2w, mean: a.ln2Mean + l * BT, rstd: a.ln2Rstd + l * BT,
-                                      B: B, T: T, C: C, par: par) }
-            timed("matmul.attprojw.bwd") { Kernels.matmulBackward(dinp: s.datty, dweight: dw.attprojw, dbias: dw.attprojb, dout: s.dresidual, inp: atty,
-                                   weight: w.attprojw, BT: BT, C: C, OC: C, accumulateInput: false, par: par) }
-            timed("attention.bwd") { Kernels.attentionBackward(dqkv: s.dqkv, dout: s.datty, qkv: qkv, att: a.att + l * B * NH * T * T,
-                                      scratch: s.attention, B: B, T: T, C: C, NH: NH, accumulate: false, par: par) }
-            timed("matmul.qkvw.bwd") { Kernels.matmulBackward(dinp: s.dln, dweight: dw.qkvw, dbias: dw.qkvb, dout: s.dqkv, inp: ln1, weight: w.qkvw,
-                                   BT: BT, C: C, OC: 3 * C, accumulateInput: false, par: par) }
-            timed("layernorm.bwd") { Kernels.layernormBackward(dinp: s.dresidual, dweight: dw.ln1w, dbias: dw.ln1b, dout: s.dln, inp: residual,
-                                      weight: w.ln1w, mean: a.ln1Mean + l * BT, rstd: a.ln1Rstd + l * BT,
-                                      B: B, T: T, C: C, par: par) }
+            timed("matmul.fcprojw.bwd") {
+                K.matmulBackward(dinp: s.dfch, dweight: dw.fcprojw, dbias: dw.fcprojb, dout: s.dresidual, inp: fchGelu,
+                                 weight: w.fcprojw, BT: BT, C: 4 * C, OC: C, accumulateInput: false, par: par)
+            }
+            timed("gelu.bwd") {
+                K.geluBackward(dinp: s.dfch, inp: fch, gate: gate, dout: s.dfch, N: BT * 4 * C, accumulate: false, par: par)
+            }
+            timed("matmul.fcw.bwd") {
+                K.matmulBackward(dinp: s.dln, dweight: dw.fcw, dbias: dw.fcb, dout: s.dfch, inp: ln2, weight: w.fcw,
+                                 BT: BT, C: C, OC: 4 * C, accumulateInput: false, par: par)
+            }
+            timed("layernorm.bwd") {
+                K.layernormBackward(dinp: s.dresidual, dweight: dw.ln2w, dbias: dw.ln2b, dout: s.dln, inp: residual2,
+                                    weight: w.ln2w, mean: a.ln2Mean + l * BT, rstd: a.ln2Rstd + l * BT, B: B, T: T, C: C,
+                                    par: par)
+            }
+            timed("matmul.attprojw.bwd") {
+                K.matmulBackward(dinp: s.datty, dweight: dw.attprojw, dbias: dw.attprojb, dout: s.dresidual, inp: atty,
+                                 weight: w.attprojw, BT: BT, C: C, OC: C, accumulateInput: false, par: par)
+            }
+            timed("attention.bwd") {
+                K.attentionBackward(dqkv: s.dqkv, dout: s.datty, qkv: qkv, att: att, scratch: s.attention,
+                                    B: B, T: T, C: C, NH: NH, accumulate: false, par: par)
+            }
+            timed("matmul.qkvw.bwd") {
+                K.matmulBackward(dinp: s.dln, dweight: dw.qkvw, dbias: dw.qkvb, dout: s.dqkv, inp: ln1, weight: w.qkvw,
+                                 BT: BT, C: C, OC: 3 * C, accumulateInput: false, par: par)
+            }
+            timed("layernorm.bwd") {
+                K.layernormBackward(dinp: s.dresidual, dweight: dw.ln1w, dbias: dw.ln1b, dout: s.dln, inp: residual,
+                                    weight: w.ln1w, mean: a.ln1Mean + l * BT, rstd: a.ln1Rstd + l * BT, B: B, T: T, C: C,
+                                    par: par)
+            }
         }
         a.inputs.withUnsafeBufferPointer { inp in
-            timed("encoder.bwd") { Kernels.encoderBackward(dwte: g.wte, dwpe: g.wpe, dout: s.dresidual, inp: inp.baseAddress!, B: B, T: T, C: C, par: par) }
+            timed("encoder.bwd") {
+                K.encoderBackward(dwte: g.wte, dwpe: g.wpe, dout: s.dresidual, inp: inp.baseAddress!, B: B, T: T, C: C, par: par)
+            }
         }
     }
 

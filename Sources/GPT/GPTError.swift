@@ -16,6 +16,8 @@ public enum GPTError: Error, Equatable, CustomStringConvertible, Sendable {
     case settingsMismatch(path: String, field: String, stored: String, given: String)
     /// No checkpoint with a trainer state to resume from.
     case nothingToResume(directory: String)
+    /// A new run was pointed at a directory that already holds checkpoints.
+    case runExists(directory: String)
     /// The loss became NaN or infinite.
     case nonFiniteLoss(step: Int)
     /// A data provider's batch does not match the run.
@@ -35,6 +37,8 @@ public enum GPTError: Error, Equatable, CustomStringConvertible, Sendable {
             return "\(path): cannot resume: \(field) is \(stored) in the stored run but \(given) now"
         case let .nothingToResume(directory):
             return "\(directory): no checkpoint (model_NNNNNNNN.bin with its .state) to resume from"
+        case let .runExists(directory):
+            return "\(directory): already holds checkpoints of a run; resume it or use another directory"
         case let .nonFiniteLoss(step): return "training diverged: the loss is not finite at step \(step)"
         case let .badBatch(reason): return "bad batch: \(reason)"
         }

@@ -230,13 +230,25 @@ package enum Kernels {
         let mx = vectorMax(row, n)
         var acc = Vec(), i = 0
         while i + 8 <= n { let e = fastExp(load(row + i) - mx); store(e, row + i); acc += e; i += 8 }
-        var sum = acc.sum()
-        while i < n { let e = fastExp(row[i] - mx); row[i] = e; sum += e; i += 1 }
-        let inv = 1 / sum
+        // The last 1-7 entries as one vector (lanes past n forced to 0): one exp instead of up to 7.
+        let rem = n - i
+        let roomy = i + 8 <= rowLength
+        if rem > 0 {
+            let x = roomy ? load(row + i) : loadPartial(row + i, rem)
+            let e = fastExp(x - mx).replacing(with: 0, where: laneIndex .>= Vec(repeating: Float(rem)))
+            acc += e
+            if roomy { store(e, row + i) } else { storePartial(e, row + i, rem) }
+        }
+        let inv = 1 / acc.sum()
         i = 0
         while i + 8 <= n { store(load(row + i) * inv, row + i); i += 8 }
-        while i < n { row[i] *= inv; i += 1 }
-        if rowLength > n { (row + n).update(repeating: 0, count: rowLength - n) }
+        var written = n
+        if rem > 0 {
+            if roomy { store(load(row + i) * inv, row + i); written = i + 8 } else {
+                storePartial(loadPartial(row + i, rem) * inv, row + i, rem)
+            }
+        }
+        if rowLength > written { (row + written).update(repeating: 0, count: rowLength - written) }
     }
 
     /// Floats of per-worker scratch that `attentionBackward` needs.

@@ -55,7 +55,8 @@ public final class Trainer {
 
     /// A new run. The model is initialised from `settings.seed`, or loaded from the llm.c checkpoint
     /// `initCheckpoint` (whose vocabulary must be the data's; its layers, heads and channels replace
-    /// the settings'). Creates `runDirectory` and starts a fresh `log.jsonl`.
+    /// the settings'). Creates `runDirectory` and starts a fresh `log.jsonl`; refuses a directory
+    /// that already holds checkpoints (`GPTError.runExists`).
     public init(settings: TrainingSettings, runDirectory: String, train: BatchProvider,
                 validation: BatchProvider? = nil, initCheckpoint: String? = nil) throws {
         var settings = settings
@@ -79,6 +80,7 @@ public final class Trainer {
             model = try GPT2(config: settings.modelConfig, seed: settings.seed, threads: settings.threads)
         }
         try Trainer.checkProviders(settings, train, validation)
+        if Trainer.latestCheckpoint(in: runDirectory) != nil { throw GPTError.runExists(directory: runDirectory) }
         self.settings = settings
         self.runDirectory = runDirectory
         self.model = model
@@ -117,12 +119,15 @@ public final class Trainer {
     /// the checkpoint only.
     public static func resume(runDirectory: String, train: BatchProvider, validation: BatchProvider? = nil,
                               settings given: TrainingSettings? = nil) throws -> Trainer {
-        guard let (_, modelPath) = latestCheckpoint(in: runDirectory) else {
+        guard let (fileStep, modelPath) = latestCheckpoint(in: runDirectory) else {
             throw GPTError.nothingToResume(directory: runDirectory)
         }
         let statePath = TrainerState.path(forCheckpoint: modelPath)
         let config = try Checkpoint.readConfig(modelPath)
         let state = try TrainerState.read(statePath, parameterCount: config.parameterCount)
+        guard state.step == fileStep else {
+            throw GPTError.badState(path: statePath, reason: "records step \(state.step), but its name says \(fileStep)")
+        }
         var settings = state.settings
         if let given {
             for ((name, stored), (_, now)) in zip(state.settings.fieldsForComparison, given.fieldsForComparison)

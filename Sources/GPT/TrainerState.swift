@@ -60,22 +60,20 @@ public struct TrainerState {
         }
     }
 
-    /// Reads and validates the state at `path`, which must belong to a model of `parameterCount`
-    /// parameters.
-    static func read(_ path: String, parameterCount: Int) throws -> TrainerState {
+    /// The validated header of the state file at `path` and its settings.
+    private static func readHead(_ path: String) throws
+        -> (step: Int, count: Int, loaderBytes: Int, random: UInt64, settings: TrainingSettings, jsonBytes: Int) {
         func bad(_ reason: String) -> GPTError { GPTError.badState(path: path, reason: reason) }
         let size = try FileIO.size(path)
         guard size >= headerInts * 4 else { throw bad("file is \(size) bytes, shorter than the 1024-byte header") }
-        let bytes = try FileIO.readBytes(path, offset: 0, count: headerInts * 4)
-        let h = littleEndianWords(bytes)
-        guard Int32(bitPattern: h[0]) == magic else { throw bad("bad magic \(Int32(bitPattern: h[0])) at offset 0 (expected \(magic))") }
+        let h = littleEndianWords(try FileIO.readBytes(path, offset: 0, count: headerInts * 4))
+        guard Int32(bitPattern: h[0]) == magic else {
+            throw bad("bad magic \(Int32(bitPattern: h[0])) at offset 0 (expected \(magic))")
+        }
         guard Int32(bitPattern: h[1]) == version else { throw bad("unsupported version \(h[1]) at offset 4 (expected \(version))") }
         let step = Int(UInt64(h[2]) | UInt64(h[3]) << 32)
         let count = Int(UInt64(h[4]) | UInt64(h[5]) << 32)
         let jsonBytes = Int(h[6]), loaderBytes = Int(h[7])
-        guard count == parameterCount else {
-            throw bad("holds optimiser moments for \(count) parameters, but the checkpoint has \(parameterCount)")
-        }
         let expected = headerInts * 4 + jsonBytes + loaderBytes + 8 * count
         guard size == expected else { throw bad("file is \(size) bytes, but its header needs \(expected)") }
         let json = try FileIO.readBytes(path, offset: headerInts * 4, count: jsonBytes)
@@ -85,26 +83,28 @@ public struct TrainerState {
         } catch {
             throw bad("settings at offset 1024 are not valid: \(error)")
         }
-        let loader = try FileIO.readBytes(path, offset: headerInts * 4 + jsonBytes, count: loaderBytes)
-        let m = FloatBuffer(count: count), v = FloatBuffer(count: count)
-        let momentsAt = headerInts * 4 + jsonBytes + loaderBytes
-        try FileIO.read(path, offset: momentsAt, count: 4 * count, into: m.base)
-        try FileIO.read(path, offset: momentsAt + 4 * count, count: 4 * count, into: v.base)
-        return TrainerState(step: step, settings: settings, randomState: UInt64(h[8]) | UInt64(h[9]) << 32,
-                            loaderState: loader, m: m, v: v)
+        return (step, count, loaderBytes, UInt64(h[8]) | UInt64(h[9]) << 32, settings, jsonBytes)
+    }
+
+    /// Reads and validates the state at `path`, which must belong to a model of `parameterCount`
+    /// parameters.
+    static func read(_ path: String, parameterCount: Int) throws -> TrainerState {
+        let head = try readHead(path)
+        guard head.count == parameterCount else {
+            throw GPTError.badState(path: path, reason: "holds optimiser moments for \(head.count) parameters, "
+                                    + "but the checkpoint has \(parameterCount)")
+        }
+        let loaderAt = headerInts * 4 + head.jsonBytes
+        let loader = try FileIO.readBytes(path, offset: loaderAt, count: head.loaderBytes)
+        let m = FloatBuffer(count: head.count), v = FloatBuffer(count: head.count)
+        let momentsAt = loaderAt + head.loaderBytes
+        try FileIO.read(path, offset: momentsAt, count: 4 * head.count, into: m.base)
+        try FileIO.read(path, offset: momentsAt + 4 * head.count, count: 4 * head.count, into: v.base)
+        return TrainerState(step: head.step, settings: head.settings, randomState: head.random, loaderState: loader, m: m, v: v)
     }
 
     /// The stored settings of the state file at `path` (for a CLI that resumes with them).
-    public static func readSettings(_ path: String) throws -> TrainingSettings {
-        let size = try FileIO.size(path)
-        guard size >= headerInts * 4 else {
-            throw GPTError.badState(path: path, reason: "file is \(size) bytes, shorter than the 1024-byte header")
-        }
-        let bytes = try FileIO.readBytes(path, offset: 0, count: headerInts * 4)
-        let h = littleEndianWords(bytes)
-        let count = Int(UInt64(h[4]) | UInt64(h[5]) << 32)
-        return try read(path, parameterCount: count).settings
-    }
+    public static func readSettings(_ path: String) throws -> TrainingSettings { try readHead(path).settings }
 }
 
 /// The little-endian 32-bit words of `bytes`.

@@ -11,6 +11,21 @@ typealias Vec = SIMD8<Float>
     UnsafeMutableRawPointer(p).storeBytes(of: v, as: Vec.self)
 }
 
+/// The first `count` (< 8) floats at `p` in the low lanes, zeros above.
+@inline(__always) func loadPartial(_ p: UnsafePointer<Float>, _ count: Int) -> Vec {
+    var v = Vec()
+    for j in 0..<count { v[j] = p[j] }
+    return v
+}
+
+/// Stores the low `count` (< 8) lanes of `v` at `p`.
+@inline(__always) func storePartial(_ v: Vec, _ p: UnsafeMutablePointer<Float>, _ count: Int) {
+    for j in 0..<count { p[j] = v[j] }
+}
+
+/// 0, 1, …, 7: compare with a count to mask the lanes of a partial vector.
+let laneIndex = Vec(0, 1, 2, 3, 4, 5, 6, 7)
+
 /// e^x to within ~2 ulp (Cephes' single-precision polynomial) for x in [-87, 88]; below -87 the
 /// result is e^-87 ≈ 1.6e-38 (the callers add it to sums of at least 1). Softmax calls it on
 /// x − max ≤ 0, so only the lower clamp is needed.

@@ -156,6 +156,9 @@ import Testing
         #expect(throws: GPTError.nothingToResume(directory: empty.path)) {
             try Trainer.resume(runDirectory: empty.path, train: train)
         }
+        #expect(throws: GPTError.runExists(directory: dir.path)) {
+            try Trainer(settings: s, runDirectory: dir.path, train: train, validation: val)
+        }
     }
 
     @Test func badStateFilesNameTheFile() throws {
