@@ -206,6 +206,55 @@ def bench_shard(args):
           "inflating the gzip input, the index (SQLite) and writing.")
 
 
+@section("loader")
+def bench_loader(args):
+    """DataLoader delivery rate on the shards written by the shard section (or made here)."""
+    files = corpus(args.mb)
+    data = OUT / "shards-2"
+    if not (data / "index.sqlite").exists():
+        vocab = ensure_vocab(files)
+        subprocess.run([BIN, "shard", "--tokenizer", str(vocab), "--input", *files, "--output", str(data), "--quiet"], check=True)
+    rows = []
+    for shuffle in (True, False):
+        for (b, t) in ((16, 1024), (8, 256)):
+            cmd = [BIN, "bench", "loader", "--data", str(data), "--batch-size", str(b), "--context", str(t)]
+            r = run_json(cmd + ([] if shuffle else ["--sequential"]))
+            rows.append(["shuffled" if shuffle else "sequential (llm.c)", f"{b}×{t}", f"{r['gb_per_s']:.2f}",
+                         f"{r['tokens_per_second'] / 1e6:.0f}"])
+            results.setdefault("loader", []).append({"shuffle": shuffle, "batch": b, "context": t, **r})
+    table("DataLoader: batches delivered from memory-mapped uint16 shards", ["order", "B×T", "GB/s", "Mtokens/s"], rows,
+          "target ≥ 1 GB/s in shuffled mode; prefetching on a background thread.")
+
+
+LLMC_SINGLE_THREAD = {"A": 1880.0, "B": 165.0}   # tok/s, the issue's reference for llm.c train_gpt2.c on one thread
+
+
+@section("train")
+def bench_train(args):
+    """GPT-2 training throughput, configs A and B on 1 and 2 threads, against llm.c's CPU trainer."""
+    rows, first = [], None
+    for config in ("A", "B"):
+        for threads in (1, 2):
+            steps = 20 if config == "A" else 5
+            r = run_json([BIN, "bench", "train", "--config", config, "--threads", str(threads), "--steps", str(steps)])
+            first = first or r
+            llmc = LLMC_SINGLE_THREAD[config]
+            rows.append([config, threads, f"{r['tokens_per_second']:.0f}", f"{r['gflops']:.1f}", f"{r['ms_per_step']:.1f}",
+                         f"{llmc:.0f}", f"{r['tokens_per_second'] / llmc:.1f}×"])
+            results.setdefault("train", []).append(r)
+    llmc_here = os.environ.get("LLMC_TOKS")   # e.g. "A=2130,B=250" measured with a local llm.c build
+    note = (f"OpenBLAS kernel {first['openblas_core']} (at load: {first['openblas_initial_core']}; {first['note']}); "
+            f"sgemm 1024³ one thread {first['sgemm_gflops']:.0f} GFLOP/s; the switch check: forced Prescott "
+            f"{first['sgemm_gflops_prescott']:.0f} → {first['switch_demo_core']} {first['sgemm_gflops_after_switch']:.0f} GFLOP/s. "
+            "A: V 4096, L4, NH4, C128, B8, T128; B: V 8192, L6, NH6, C384, B4, T256. GFLOP/s counts 6·params + attention "
+            "per token. llm.c = the issue's single-thread figures for train_gpt2.c (gcc -Ofast -march=native -fopenmp); "
+            "target ≥ 5× them.")
+    if llmc_here:
+        note += f" llm.c measured here: {llmc_here}."
+    table("Pre-training throughput (GPT-2, CPU)", ["config", "threads", "tokens/s", "GFLOP/s", "ms/step", "llm.c 1T tok/s", "ours ÷ llm.c"],
+          rows, note)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--only", default=",".join(SECTIONS))

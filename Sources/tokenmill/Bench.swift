@@ -2,13 +2,15 @@ import ArgumentParser
 import BPE
 import Corpus
 import Foundation
+import GPT
+import Loader
 
 /// Hidden measurement commands used by `make bench` (bench/run.py). They time the library
 /// in-process, so that process start-up and printing ids do not count.
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Measurements for make bench.", shouldDisplay: false,
-        subcommands: [BenchEncode.self, BenchPattern.self])
+        subcommands: [BenchEncode.self, BenchPattern.self, BenchTrain.self, BenchLoader.self])
 }
 
 struct BenchEncode: ParsableCommand {
@@ -60,4 +62,50 @@ struct BenchPattern: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "pattern", abstract: "Print a pre-tokenizer's regex.")
     @Option(name: .long) var pattern: PreTokenizerPattern = .gpt2
     func run() { print(PreTokenizer(pattern).regex) }
+}
+
+struct BenchTrain: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "train", abstract: "Training throughput of a standard config; prints JSON.")
+    @Option(name: .long, help: "A (V 4096, L4, NH4, C128, B8, T128) or B (V 8192, L6, NH6, C384, B4, T256).") var config = "A"
+    @Option(name: .long) var threads = 1
+    @Option(name: .long) var steps = 10
+    func run() throws {
+        try reportingErrors { print(try TrainingBenchmark.jsonReport(config: config, threads: threads, steps: steps)) }
+    }
+}
+
+struct BenchLoader: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "loader", abstract: "DataLoader throughput on a sharded corpus; prints JSON.")
+    @Option(name: .long) var data: String
+    @Option(name: .long) var batchSize = 16
+    @Option(name: .long) var context = 1024
+    @Flag(name: .long) var sequential = false
+    @Option(name: .long) var seconds = 2.0
+    func run() throws {
+        try reportingErrors {
+            let loader = try DataLoader(directory: data, options: DataLoader.Options(
+                split: .train, batchSize: batchSize, contextLength: context, shuffle: !sequential, seed: 1))
+            let n = batchSize * context
+            var inputs = [Int32](repeating: 0, count: n), targets = inputs
+            var batches = 0
+            var checksum: Int64 = 0
+            let t0 = DispatchTime.now().uptimeNanoseconds
+            var elapsed = 0.0
+            while elapsed < seconds {
+                try inputs.withUnsafeMutableBufferPointer { i in
+                    try targets.withUnsafeMutableBufferPointer { t in try loader.nextBatch(inputs: i, targets: t) }
+                }
+                checksum &+= Int64(inputs[batches % n])
+                batches += 1
+                elapsed = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
+            }
+            let tokens = Double(batches * n)
+            let bytes = tokens * Double(loader.settings.tokenWidth.bytes)
+            let out: [String: Any] = ["batches": batches, "tokens_per_second": tokens / elapsed,
+                                      "gb_per_s": bytes / elapsed / 1e9, "shuffle": !sequential, "checksum": checksum]
+            print(String(decoding: try JSONSerialization.data(withJSONObject: out, options: [.sortedKeys]), as: UTF8.self))
+        }
+    }
 }
