@@ -27,7 +27,7 @@ let package = Package(
         // Pipeline stages, one library each.
         .target(name: "Corpus", dependencies: ["CZlib"], swiftSettings: swiftSettings),
         .target(name: "BPE", swiftSettings: swiftSettings),
-        .target(name: "Shards", dependencies: ["Corpus", "BPE", "CSQLite", "CZlib"], exclude: ["SCHEMA.md"],
+        .target(name: "Shards", dependencies: ["Corpus", "BPE", "CSQLite", "CZlib"],
                 swiftSettings: swiftSettings),
         .target(name: "Loader", dependencies: ["Shards"], swiftSettings: swiftSettings),
         .target(name: "GPT", dependencies: ["Loader", "CBLAS"], swiftSettings: swiftSettings),

@@ -33,7 +33,7 @@ public struct CorpusStats {
         settings = try CorpusSettings.read(from: db)
     }
 
-    /// One view as text (aligned tables) or as JSON (the stable shape documented in SCHEMA.md).
+    /// One view as text (aligned tables) or as JSON (the stable shape documented in docs/index-schema.md).
     public func render(_ view: StatsView, json: Bool) throws -> String {
         switch view {
         case .summary: let v = try summary(); return json ? StatsFormat.json(v) : StatsFormat.text(v)

@@ -1,4 +1,4 @@
-/// The SQL schema of `index.sqlite`, format version 1. `SCHEMA.md` beside this file explains
+/// The SQL schema of `index.sqlite`, format version 1. `docs/index-schema.md` explains
 /// every table for users (it is the README text); keep the two in step.
 ///
 /// Conventions: 64-bit integers everywhere; splits are the strings 'train' and 'val'; shard

@@ -6,7 +6,12 @@ usage: encode.py hf TOKENIZER.json        < texts.jsonl
 Each stdin line is a JSON string; each stdout line is the JSON list of ids.
 """
 import json
+import os
 import sys
+
+# tiktoken caches rank files by *path* in /tmp/data-gym-cache, so a file rewritten at the same
+# path would be read stale; an empty cache dir makes it read the file itself.
+os.environ["TIKTOKEN_CACHE_DIR"] = ""
 
 kind = sys.argv[1]
 if kind == "hf":

@@ -4,7 +4,12 @@ usage: encode_speed.py tiktoken RANKS PATTERN FILE…   |   encode_speed.py hf T
 Prints JSON {"mb_per_s": …, "tokens": …}: the best of 2 passes."""
 import gzip
 import json
+import os
 import sys
+
+# tiktoken caches rank files by *path* in /tmp/data-gym-cache, so a file rewritten at the same
+# path would be read stale; an empty cache dir makes it read the file itself.
+os.environ["TIKTOKEN_CACHE_DIR"] = ""
 import time
 
 kind = sys.argv[1]

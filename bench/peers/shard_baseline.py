@@ -11,6 +11,10 @@ import multiprocessing as mp
 import os
 import sys
 
+# tiktoken caches rank files by *path* in /tmp/data-gym-cache, so a file rewritten at the same
+# path would be read stale; an empty cache dir makes it read the file itself.
+os.environ["TIKTOKEN_CACHE_DIR"] = ""
+
 import numpy as np
 import tiktoken
 from tiktoken.load import load_tiktoken_bpe
