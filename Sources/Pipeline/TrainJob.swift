@@ -15,6 +15,9 @@ public struct TrainJobOptions: Sendable {
     public var initCheckpoint: String?
     /// Continue from the run's latest checkpoint (an error if there is none).
     public var resume: Bool
+    /// Stop (with a checkpoint) once this many steps are done, keeping the schedule of
+    /// `settings.steps`: `--steps 2N --stop-at N`, then `--resume`, equals 2N steps in one go.
+    public var stopAt: Int?
 
     public init(dataDirectory: String, runDirectory: String, settings: TrainingSettings,
                 initCheckpoint: String? = nil, resume: Bool = false) {
@@ -92,7 +95,7 @@ public enum TrainJob {
         var last: TrainingProgress? = nil
         var lastVal: Float? = nil
         var checkpoint: String? = nil
-        try trainer.run { p in
+        try trainer.run(until: o.stopAt) { p in
             last = p
             if let v = p.validationLoss { lastVal = v }
             if let c = p.checkpoint { checkpoint = c }

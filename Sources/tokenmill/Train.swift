@@ -47,6 +47,8 @@ struct Train: ParsableCommand {
     @Option(name: .customLong("init"), help: ArgumentHelp("Start from an llm.c-format checkpoint (vocabulary must match the data's).", valueName: "FILE"))
     var initFrom: String?
     @Flag(name: .long, help: "Continue the run in RUNDIR from its latest checkpoint.") var resume = false
+    @Option(name: .long, help: "Stop with a checkpoint after this many steps (the schedule still spans --steps); continue later with --resume.")
+    var stopAt: Int?
     @OptionGroup var progressOptions: ProgressOptions
 
 
@@ -88,16 +90,19 @@ struct Train: ParsableCommand {
     func run() throws {
         try reportingErrors {
             let display = try progressOptions.display("train")
-            let options = TrainJobOptions(dataDirectory: data, runDirectory: output, settings: settings,
+            var options = TrainJobOptions(dataDirectory: data, runDirectory: output, settings: settings,
                                           initCheckpoint: initFrom, resume: resume)
+            options.stopAt = stopAt
+            let interrupted = Interrupt.install()
             let result = try TrainJob.run(options) { p in
                 var extra = String(format: "loss %.4f", p.trainLoss)
                 if let v = p.validationLoss { extra += String(format: ", val %.4f", v) }
                 extra += String(format: ", lr %.2e, %.0f ms/step, %.0f tok/s", p.learningRate, p.milliseconds, p.tokensPerSecond)
                 display.update(phase: "step", done: Int64(p.step + 1), total: Int64(p.totalSteps), unit: .count("steps"),
                                extra: extra, fields: ["train_loss": p.trainLoss, "lr": p.learningRate])
-                return true
+                return !interrupted.isSet
             }
+            if interrupted.isSet { display.note("interrupted: checkpoint written; continue with --resume") }
             var line = "trained \(result.steps) steps of a \(formatCount(result.parameters))-parameter GPT"
             if let r = result.resumedFrom { line += " (resumed at step \(r))" }
             if let l = result.lastTrainLoss { line += String(format: "; last train loss %.4f", l) }
@@ -105,6 +110,23 @@ struct Train: ParsableCommand {
             if let c = result.checkpoint { line += " → \(c)" }
             display.finish(line)
         }
+    }
+}
+
+/// Ctrl-C (SIGINT) or SIGTERM sets a flag instead of killing the process, so a long job can stop
+/// at a clean point (training writes a checkpoint). A second Ctrl-C exits at once.
+final class Interrupt: @unchecked Sendable {
+    nonisolated(unsafe) static var flag: Int32 = 0
+    var isSet: Bool { Interrupt.flag != 0 }
+
+    static func install() -> Interrupt {
+        let handler: @convention(c) (Int32) -> Void = { sig in
+            if Interrupt.flag != 0 { _exit(130) }
+            Interrupt.flag = 1
+        }
+        signal(SIGINT, handler)
+        signal(SIGTERM, handler)
+        return Interrupt()
     }
 }
 
