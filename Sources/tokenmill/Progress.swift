@@ -94,7 +94,7 @@ final class ProgressDisplay: @unchecked Sendable {
         defer { lock.unlock() }
         if !quiet {
             if drewLive { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
-            FileHandle.standardError.write(Data((message + "\n").utf8))
+            if !message.isEmpty { FileHandle.standardError.write(Data((message + "\n").utf8)) }
         }
         var event: [String: Any] = ["time": Date().timeIntervalSince1970, "stage": stage, "phase": "done",
                                     "elapsed": Date().timeIntervalSince(start), "message": message]

@@ -155,7 +155,8 @@ struct Verify: ParsableCommand {
             }
             for p in problems { printError(p.description) }
             if problems.isEmpty {
-                display.finish("\(directory): every shard agrees with the index")
+                display.finish("")
+                print("\(directory): every shard agrees with the index")
             } else {
                 throw CommandError("\(directory): \(problems.count) problem(s)")
             }
