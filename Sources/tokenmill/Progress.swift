@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Pipeline
 
 /// `--quiet` and `--log-json FILE`, shared by the long-running commands.
 struct ProgressOptions: ParsableArguments {
@@ -137,16 +138,5 @@ func formatDuration(_ s: Double) -> String {
     return String(format: "%dh%02dm", Int(s) / 3600, (Int(s) % 3600) / 60)
 }
 
-/// Parses sizes like `500000`, `10M`, `1.5G`, `64KiB` (decimal K/M/G/T, binary KiB/MiB/GiB/TiB).
-func parseSize(_ text: String) -> Int64? {
-    let s = text.trimmingCharacters(in: .whitespaces)
-    let units: [(String, Double)] = [("KiB", 1024), ("MiB", 1_048_576), ("GiB", 1_073_741_824), ("TiB", 1_099_511_627_776),
-                                     ("KB", 1e3), ("MB", 1e6), ("GB", 1e9), ("TB", 1e12),
-                                     ("K", 1e3), ("M", 1e6), ("G", 1e9), ("T", 1e12), ("B", 1)]
-    for (suffix, factor) in units where s.uppercased().hasSuffix(suffix.uppercased()) {
-        guard let v = Double(s.dropLast(suffix.count).trimmingCharacters(in: .whitespaces)), v >= 0 else { return nil }
-        return Int64(v * factor)
-    }
-    guard let v = Int64(s), v >= 0 else { return nil }
-    return v
-}
+/// Parses sizes like `500000`, `10M`, `1.5G`, `64KiB` (the pipeline files' rule).
+func parseSize(_ text: String) -> Int64? { parseByteSize(text) }

@@ -177,6 +177,19 @@ import Testing
         let ids = ((try JSONSerialization.jsonObject(with: Data(stats.out.utf8)) as! [String: Any])["tokens"] as! [[String: Any]])
             .map { ($0["id"] as! NSNumber).intValue }
         #expect(ids == [9906, 1917])
+
+        // Training reads the uint32 shards; a second run starts from the first one's checkpoint.
+        let small = ["--layers", "1", "--heads", "2", "--channels", "32", "--context", "16", "--batch-size", "2",
+                     "--steps", "2", "--eval-every", "0", "--quiet"]
+        let t1 = try Run.tokenmill(["train", "--data", out, "--output", dir.file("run")] + small)
+        #expect(t1.status == 0, "\(t1.err)")
+        let ck = dir.file("run/model_00000002.bin")
+        let header = try Data(contentsOf: URL(fileURLWithPath: ck)).prefix(32)
+            .withUnsafeBytes { raw in (0..<8).map { raw.load(fromByteOffset: $0 * 4, as: Int32.self) } }
+        #expect(header[3] == 100277 && header[7] == 100352)   // vocab and padded vocab
+        let t2 = try Run.tokenmill(["train", "--data", out, "--output", dir.file("run2"), "--init", ck,
+                                    "--context", "16", "--batch-size", "2", "--steps", "2", "--eval-every", "0", "--quiet"])
+        #expect(t2.status == 0, "\(t2.err)")
     }
 }
 
