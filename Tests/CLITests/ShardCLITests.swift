@@ -184,9 +184,9 @@ import Testing
         let t1 = try Run.tokenmill(["train", "--data", out, "--output", dir.file("run")] + small)
         #expect(t1.status == 0, "\(t1.err)")
         let ck = dir.file("run/model_00000002.bin")
-        let header = try Data(contentsOf: URL(fileURLWithPath: ck)).prefix(32)
+        let model = try Data(contentsOf: URL(fileURLWithPath: ck)).prefix(32)
             .withUnsafeBytes { raw in (0..<8).map { raw.load(fromByteOffset: $0 * 4, as: Int32.self) } }
-        #expect(header[3] == 100277 && header[7] == 100352)   // vocab and padded vocab
+        #expect(model[3] == 100277 && model[7] == 100352)   // vocab and padded vocab
         let t2 = try Run.tokenmill(["train", "--data", out, "--output", dir.file("run2"), "--init", ck,
                                     "--context", "16", "--batch-size", "2", "--steps", "2", "--eval-every", "0", "--quiet"])
         #expect(t2.status == 0, "\(t2.err)")
