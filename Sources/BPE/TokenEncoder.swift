@@ -16,7 +16,8 @@ public struct TokenEncoder {
     var cache = ByteKeyTable(capacity: 1 << 14)
     var cacheIDs: [UInt32] = []
     var scratch = EncoderScratch()
-    /// Pieces longer than this are not cached; the cache stops growing at `cacheLimit` entries.
+    /// Pieces longer than this are not cached. When the cache reaches `cacheLimit` entries it
+    /// starts afresh, so memory stays bounded and the pieces frequent *now* get back in at once.
     static let cacheMaxPiece = 64
     static let cacheLimit = 1 << 18
     /// Pieces up to this length merge with the quadratic scan; longer ones with the heap.
@@ -109,7 +110,11 @@ public struct TokenEncoder {
         } else {
             mergeHeap(p, n, into: &ids)
         }
-        if n <= TokenEncoder.cacheMaxPiece && cache.count < TokenEncoder.cacheLimit {
+        if n <= TokenEncoder.cacheMaxPiece {
+            if cache.count >= TokenEncoder.cacheLimit {
+                cache = ByteKeyTable(capacity: 1 << 14)
+                cacheIDs.removeAll(keepingCapacity: true)
+            }
             let count = ids.count - before
             cache.set(p, n, UInt64(cacheIDs.count) << 32 | UInt64(count), hash: h)
             cacheIDs.append(contentsOf: ids[before...])

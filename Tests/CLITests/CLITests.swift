@@ -99,3 +99,45 @@ import Testing
         }
     }
 }
+
+/// Progress: a live line on a terminal, plain lines otherwise, nothing with --quiet, JSON events
+/// with --log-json.
+@Suite struct ProgressTests {
+    static let sample = Run.repoRoot + "/data/fortunes.jsonl.gz"
+
+    @Test func logJSONWritesEvents() throws {
+        let dir = try TempDir()
+        let log = dir.file("events.jsonl")
+        let r = try Run.tokenmill(["learn", "--input", Self.sample, "--vocab-size", "600", "--output", dir.file("v"),
+                                   "--quiet", "--log-json", log])
+        #expect(r.status == 0, "\(r.err)")
+        #expect(r.err.isEmpty)   // --quiet: nothing on stderr
+        let events = try String(contentsOfFile: log, encoding: .utf8).split(separator: "\n").map {
+            try JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any]
+        }
+        #expect(events.count >= 2)
+        #expect(events.allSatisfy { $0["stage"] as? String == "learn" })
+        #expect(events.contains { $0["phase"] as? String == "merging" && ($0["total"] as? NSNumber)?.intValue == 600 - 257 })
+        #expect(events.last?["phase"] as? String == "done")
+    }
+
+    @Test func plainLinesWhenNotATerminal() throws {
+        let dir = try TempDir()
+        let r = try Run.tokenmill(["learn", "--input", Self.sample, "--vocab-size", "600", "--output", dir.file("v")])
+        #expect(r.status == 0)
+        #expect(!r.err.contains("\u{1B}["))
+        #expect(r.err.split(separator: "\n").last?.hasPrefix("learned 600 tokens") == true)
+    }
+
+    @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/script")))
+    func liveLineOnATerminal() throws {
+        // util-linux `script` runs the command on a pseudo-terminal.
+        let dir = try TempDir()
+        let cmd = "\(Run.tokenmillPath) learn --input \(Self.sample) --vocab-size 3000 --output \(dir.file("v"))"
+        let r = try Run.process("/usr/bin/script", ["-qec", cmd, "/dev/null"], environment: ["TERM": "xterm"])
+        #expect(r.status == 0, "\(r.out)")
+        #expect(r.out.contains("\r\u{1B}[K"))        // the live line is redrawn in place
+        #expect(r.out.contains("learn merging:"))
+        #expect(r.out.contains("learned 3000 tokens"))
+    }
+}
