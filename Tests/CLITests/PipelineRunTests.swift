@@ -38,7 +38,7 @@ import Testing
     }
 
     /// A small, fast pipeline over the sun corpus.
-    func tinyPipeline(_ dir: TempDir, steps: Int = 40, vocab: Int = 300) throws -> String {
+    func tinyPipeline(_ dir: TempDir, steps: Int = 40, vocab: Int = 300, channels: Int = 32, context: Int = 32) throws -> String {
         try dir.write("tiny.toml", """
         name = "tiny"
         [inputs]
@@ -51,8 +51,8 @@ import Testing
         [train]
         layers = 2
         heads = 2
-        channels = 32
-        context = 32
+        channels = \(channels)
+        context = \(context)
         batch_size = 4
         steps = \(steps)
         eval_every = 20
@@ -100,7 +100,8 @@ import Testing
 
     @Test func interruptedTrainingResumesToTheSameModel() throws {
         let dir = try TempDir()
-        let file = try tinyPipeline(dir, steps: 60)
+        // A model big enough that the 30 steps after the checkpoint take a while (~10 ms each).
+        let file = try tinyPipeline(dir, steps: 60, channels: 128, context: 64)
         #expect(try run(file, dir.file("whole")).status == 0)
         let want = try Data(contentsOf: URL(fileURLWithPath: dir.file("whole/train/model_00000060.bin")))
 
@@ -112,7 +113,7 @@ import Testing
         try p.run()
         let deadline = Date().addingTimeInterval(120)
         while Date() < deadline && !FileManager.default.fileExists(atPath: dir.file("cut/train/model_00000030.state")) {
-            Thread.sleep(forTimeInterval: 0.01)
+            Thread.sleep(forTimeInterval: 0.002)
         }
         kill(p.processIdentifier, SIGKILL)
         p.waitUntilExit()
