@@ -30,7 +30,10 @@ let package = Package(
         .target(name: "Shards", dependencies: ["Corpus", "BPE", "CSQLite", "CZlib"],
                 swiftSettings: swiftSettings),
         .target(name: "Loader", dependencies: ["Shards"], swiftSettings: swiftSettings),
-        .target(name: "GPT", dependencies: ["Loader", "CBLAS"], swiftSettings: swiftSettings),
+        .target(
+            name: "CKernels",
+            cSettings: [.unsafeFlags(["-O3", "-fno-math-errno", "-fno-trapping-math"])]),
+        .target(name: "GPT", dependencies: ["Loader", "CBLAS", "CKernels"], swiftSettings: swiftSettings),
         .target(
             name: "Pipeline",
             dependencies: ["Corpus", "BPE", "Shards", "Loader", "GPT", .product(name: "TOMLKit", package: "TOMLKit")],

@@ -1,3 +1,4 @@
+import CKernels
 import Foundation
 
 /// AdamW as llm.c's `gpt2_update` computes it, element by element:
@@ -38,34 +39,13 @@ package final class AdamW {
                                m: UnsafeMutablePointer<Float>, v: UnsafeMutablePointer<Float>, count: Int,
                                lr: Float, beta1: Float, beta2: Float, eps: Float, weightDecay: Float,
                                bc1: Float, bc2: Float, gradientScale: Float, par: Parallel) {
-        let ob1 = 1 - beta1, ob2 = 1 - beta2
         // Multiplying by the reciprocals of the bias corrections (instead of dividing, as llm.c does)
         // changes m̂ and v̂ by at most an ulp and saves two of the three vector divisions.
         let ibc1 = 1 / bc1, ibc2 = 1 / bc2
         par.forEachRange(count, minimum: 8192) { range in
-            var i = range.lowerBound
-            while i + 8 <= range.upperBound {
-                let g = load(grads + i) * gradientScale
-                let mi = beta1 * load(m + i) + ob1 * g
-                let vi = beta2 * load(v + i) + ob2 * g * g
-                let mHat = mi * ibc1, vHat = vi * ibc2
-                let p = load(params + i)
-                store(mi, m + i)
-                store(vi, v + i)
-                store(p - lr * (mHat / (vHat.squareRoot() + eps) + weightDecay * p), params + i)
-                i += 8
-            }
-            while i < range.upperBound {
-                let g = grads[i] * gradientScale
-                let mi = beta1 * m[i] + ob1 * g
-                let vi = beta2 * v[i] + ob2 * g * g
-                let mHat = mi * ibc1, vHat = vi * ibc2
-                let p = params[i]
-                m[i] = mi
-                v[i] = vi
-                params[i] = p - lr * (mHat / (vHat.squareRoot() + eps) + weightDecay * p)
-                i += 1
-            }
+            let o = range.lowerBound
+            tm_adamw(params + o, grads + o, m + o, v + o, range.count, lr, beta1, beta2, eps, weightDecay,
+                     ibc1, ibc2, gradientScale)
         }
     }
 

@@ -1,3 +1,4 @@
+import CKernels
 import Foundation
 
 /// The fast forward and backward kernels of GPT-2, one `<layer>Forward`/`<layer>Backward` pair per
@@ -227,6 +228,11 @@ package enum Kernels {
     /// Softmax of row[0..<count] in place; row[count..<rowLength] set to 0.
     @inline(__always)
     static func causalSoftmaxRow(_ row: UnsafeMutablePointer<Float>, count n: Int, rowLength: Int) {
+        tm_causal_softmax_row(row, n, rowLength)
+    }
+
+    /// The Swift (SIMD8) version of `causalSoftmaxRow`, kept as the C kernel's check.
+    package static func causalSoftmaxRowSwift(_ row: UnsafeMutablePointer<Float>, count n: Int, rowLength: Int) {
         let mx = vectorMax(row, n)
         var acc = Vec(), i = 0
         while i + 8 <= n { let e = fastExp(load(row + i) - mx); store(e, row + i); acc += e; i += 8 }
@@ -309,24 +315,9 @@ package enum Kernels {
     /// without transcendental functions.
     package static func geluForward(out: UnsafeMutablePointer<Float>, gate: UnsafeMutablePointer<Float>? = nil,
                                     inp: UnsafePointer<Float>, N: Int, par: Parallel) {
-        let s = geluScale
+        // CKernels: the same math, compiled for the CPU's widest vectors (see ckernels.h).
         par.forEachRange(N, minimum: 4096) { range in
-            var i = range.lowerBound
-            while i + 8 <= range.upperBound {
-                let x = load(inp + i)
-                let qs = tanhComplement(s * (x + 0.044715 * x * x * x))
-                store(x * halfOnePlusTanh(qs).half, out + i)
-                if let gate { store(qs, gate + i) }
-                i += 8
-            }
-            if i < range.upperBound {
-                // The tail, padded to one vector.
-                var x = Vec()
-                for j in i..<range.upperBound { x[j - i] = inp[j] }
-                let qs = tanhComplement(s * (x + 0.044715 * x * x * x))
-                let o = x * halfOnePlusTanh(qs).half
-                for j in i..<range.upperBound { out[j] = o[j - i]; gate?[j] = qs[j - i] }
-            }
+            tm_gelu_forward(out + range.lowerBound, gate.map { $0 + range.lowerBound }, inp + range.lowerBound, range.count)
         }
     }
 
@@ -335,30 +326,9 @@ package enum Kernels {
     package static func geluBackward(dinp: UnsafeMutablePointer<Float>, inp: UnsafePointer<Float>,
                                      gate: UnsafePointer<Float>? = nil, dout: UnsafePointer<Float>, N: Int,
                                      accumulate: Bool = true, par: Parallel) {
-        let s = geluScale
-        @inline(__always) func derivative(_ x: Vec, _ qs: Vec) -> Vec {
-            // gelu' = ½(1 + tanh u) + ½x·(1 − tanh²u)·du/dx, with 1 − tanh²u = q(2 − q).
-            let (q, half) = halfOnePlusTanh(qs)
-            let x2 = x * x
-            let slope: Vec = (x * 0.5) * (q * (2 - q)) * (s * (1 + 0.134145 * x2))
-            return half + slope
-        }
         par.forEachRange(N, minimum: 4096) { range in
-            var i = range.lowerBound
-            while i + 8 <= range.upperBound {
-                let x = load(inp + i)
-                let qs = gate.map { load($0 + i) } ?? tanhComplement(s * (x + 0.044715 * x * x * x))
-                let v = derivative(x, qs) * load(dout + i)
-                store(accumulate ? load(dinp + i) + v : v, dinp + i)
-                i += 8
-            }
-            if i < range.upperBound {
-                var x = Vec(), d = Vec(), qs = Vec()
-                for j in i..<range.upperBound { x[j - i] = inp[j]; d[j - i] = dout[j]; qs[j - i] = gate?[j] ?? 0 }
-                if gate == nil { qs = tanhComplement(s * (x + 0.044715 * x * x * x)) }
-                let v = derivative(x, qs) * d
-                for j in i..<range.upperBound { dinp[j] = (accumulate ? dinp[j] : 0) + v[j - i] }
-            }
+            tm_gelu_backward(dinp + range.lowerBound, inp + range.lowerBound, gate.map { $0 + range.lowerBound },
+                             dout + range.lowerBound, range.count, accumulate ? 1 : 0)
         }
     }
 
@@ -403,28 +373,7 @@ package enum Kernels {
                                             dloss: Float?, par: Parallel) {
         par.forEachRange(BT) { rows in
             for r in rows {
-                let row = logits + r * Vp, ix = Int(targets[r])
-                let mx = vectorMax(row, V)
-                let target = row[ix] - mx
-                guard let dloss else {
-                    var acc = Vec(), i = 0
-                    while i + 8 <= V { acc += fastExp(load(row + i) - mx); i += 8 }
-                    var sum = acc.sum()
-                    while i < V { sum += fastExp(row[i] - mx); i += 1 }
-                    losses[r] = Foundation.log(sum) - target
-                    continue
-                }
-                var acc = Vec(), i = 0
-                while i + 8 <= V { let e = fastExp(load(row + i) - mx); store(e, row + i); acc += e; i += 8 }
-                var sum = acc.sum()
-                while i < V { let e = fastExp(row[i] - mx); row[i] = e; sum += e; i += 1 }
-                losses[r] = Foundation.log(sum) - target
-                let k = dloss / sum
-                i = 0
-                while i + 8 <= V { store(load(row + i) * k, row + i); i += 8 }
-                while i < V { row[i] *= k; i += 1 }
-                row[ix] -= dloss
-                if Vp > V { (row + V).update(repeating: 0, count: Vp - V) }
+                losses[r] = tm_cross_entropy_row(logits + r * Vp, V, Vp, Int(targets[r]), dloss ?? 0, dloss == nil ? 0 : 1)
             }
         }
     }

@@ -70,8 +70,18 @@ struct BenchTrain: ParsableCommand {
     @Option(name: .long, help: "A (V 4096, L4, NH4, C128, B8, T128) or B (V 8192, L6, NH6, C384, B4, T256).") var config = "A"
     @Option(name: .long) var threads = 1
     @Option(name: .long) var steps = 10
+    @Flag(name: .long, help: "Print milliseconds per step in each kind of kernel instead.") var profile = false
     func run() throws {
-        try reportingErrors { print(try TrainingBenchmark.jsonReport(config: config, threads: threads, steps: steps)) }
+        try reportingErrors {
+            if profile {
+                guard let (c, B, T) = TrainingBenchmark.standardConfigs[config] else { throw CommandError("unknown config \(config)") }
+                let r = try TrainingBenchmark.training(config: c, batchSize: B, contextLength: T, threads: threads, steps: steps, profile: true)
+                print(String(format: "%.0f tok/s, %.1f ms/step", r.tokensPerSecond, r.millisecondsPerStep))
+                for (k, v) in r.breakdown.sorted(by: { $0.value > $1.value }) { print(String(format: "%-24@ %7.2f ms", k as NSString, v)) }
+                return
+            }
+            print(try TrainingBenchmark.jsonReport(config: config, threads: threads, steps: steps))
+        }
     }
 }
 
