@@ -143,7 +143,9 @@ public enum Sharder {
         }
 
         let readerPlans = plans
-        let work = OrderedWork<Batch>(capacity: 4 * options.threads)
+        // Room for ~16 MB of text beyond the workers' share: a commit's fsync stalls the writer for a
+        // while, and the encoders should not stall with it.
+        let work = OrderedWork<Batch>(capacity: 16 + 4 * options.threads)
         let threads = DispatchGroup()
         spawn(threads) { read(readerPlans, options: options, dedup: dedup, into: work) }
         for _ in 0..<options.threads {
