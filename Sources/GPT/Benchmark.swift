@@ -20,9 +20,11 @@ public enum TrainingBenchmark {
             throw GPTError.invalidConfiguration("unknown benchmark config \(name) (expected A or B)")
         }
         let selection = BLAS.prepare()
+        // Training first, with the kernel a normal run gets; the switch demonstration after it
+        // swaps OpenBLAS's kernels back and forth.
+        let r = try training(config: config, batchSize: B, contextLength: T, threads: threads, steps: steps)
         let sgemm = sgemmGFLOPS(seconds: 0.3)
         let demo = BLAS.demonstrateSwitch()
-        let r = try training(config: config, batchSize: B, contextLength: T, threads: threads, steps: steps)
         func f(_ x: Double) -> String { String(format: "%.1f", x) }
         func q(_ s: String) -> String { "\"" + s.replacingOccurrences(of: "\"", with: "'") + "\"" }
         return "{\"config\":\(q(name)),\"threads\":\(threads),\"steps\":\(steps),\"parameters\":\(config.parameterCount),"
