@@ -8,10 +8,14 @@ struct TokenMill: ParsableCommand {
         commandName: "tokenmill",
         abstract: "Turn raw text into LLM pre-training data, and pre-train on it.",
         discussion: """
-        A typical run:
-          tokenmill learn  --input 'data/*.gz' --vocab-size 8192 --output out/vocab
-          tokenmill encode --tokenizer out/vocab <<< 'Hello world'
-          tokenmill export --tokenizer out/vocab --format tiktoken --output out/vocab.tiktoken
+        A whole run, step by step:
+          tokenmill learn --input 'data/*.gz' --vocab-size 8192 --output out/vocab
+          tokenmill shard --tokenizer out/vocab --input 'data/*.gz' --output out/data
+          tokenmill stats out/data top
+          tokenmill train --data out/data --output out/run --steps 1000
+          tokenmill generate --checkpoint out/run --tokenizer out/vocab --prompt Once
+        or from one pipeline file:
+          tokenmill run pipelines/demo.toml
         """,
         subcommands: [Learn.self, Encode.self, Decode.self, Export.self, Shard.self, Stats.self, Verify.self, Train.self, Generate.self, Next.self, RunPipeline.self, ReportCommand.self, Bench.self])
 }
