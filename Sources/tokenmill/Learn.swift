@@ -83,8 +83,9 @@ struct Learn: ParsableCommand {
             let report = learnReport(result, settings: settings)
             try writeFileAtomically((output as NSString).appendingPathComponent("learn.json"), report)
             for e in result.ingest.errors { printError("\(e)") }
-            let skipped = result.ingest.skipped.sorted { $0.key.rawValue < $1.key.rawValue }
-                .map { "\($0.value) \($0.key.rawValue)" }.joined(separator: ", ")
+            let skips = result.ingest.skipped.filter { $0.value > 0 }.sorted { $0.key.rawValue < $1.key.rawValue }
+            let skipped = skips.isEmpty ? "" : "\(skips.reduce(Int64(0)) { $0 + $1.value }) records ("
+                + skips.map { "\($0.key.rawValue): \($0.value)" }.joined(separator: ", ") + ")"
             display.finish(String(format: "learned %d tokens (%d merges) from %lld documents, %@ of text, %d distinct words in %.2fs (count %.2fs, merge %.2fs)%@%@ → %@",
                                   result.model.vocabSize, result.model.merges?.count ?? 0, result.documents,
                                   formatBytes(result.textBytes), result.distinctWords,
