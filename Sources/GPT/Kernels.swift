@@ -231,32 +231,6 @@ package enum Kernels {
         tm_causal_softmax_row(row, n, rowLength)
     }
 
-    /// The Swift (SIMD8) version of `causalSoftmaxRow`, kept as the C kernel's check.
-    package static func causalSoftmaxRowSwift(_ row: UnsafeMutablePointer<Float>, count n: Int, rowLength: Int) {
-        let mx = vectorMax(row, n)
-        var acc = Vec(), i = 0
-        while i + 8 <= n { let e = fastExp(load(row + i) - mx); store(e, row + i); acc += e; i += 8 }
-        // The last 1-7 entries as one vector (lanes past n forced to 0): one exp instead of up to 7.
-        let rem = n - i
-        let roomy = i + 8 <= rowLength
-        if rem > 0 {
-            let x = roomy ? load(row + i) : loadPartial(row + i, rem)
-            let e = fastExp(x - mx).replacing(with: 0, where: laneIndex .>= Vec(repeating: Float(rem)))
-            acc += e
-            if roomy { store(e, row + i) } else { storePartial(e, row + i, rem) }
-        }
-        let inv = 1 / acc.sum()
-        i = 0
-        while i + 8 <= n { store(load(row + i) * inv, row + i); i += 8 }
-        var written = n
-        if rem > 0 {
-            if roomy { store(load(row + i) * inv, row + i); written = i + 8 } else {
-                storePartial(loadPartial(row + i, rem) * inv, row + i, rem)
-            }
-        }
-        if rowLength > written { (row + written).update(repeating: 0, count: rowLength - written) }
-    }
-
     /// Floats of per-worker scratch that `attentionBackward` needs.
     package static func attentionScratchCount(T: Int, threads: Int) -> Int { T * T * max(1, threads) }
 
@@ -308,7 +282,6 @@ package enum Kernels {
 
     // MARK: GELU
 
-    static let geluScale = Float((2.0 / Double.pi).squareRoot())
 
     /// out (N) = 0.5·x·(1 + tanh(u)), u = √(2/π)·(x + 0.044715·x³). With `gate`, also keeps
     /// q = 1 − |tanh u| signed like u (N), from which backward gets the derivative exactly and

@@ -3,8 +3,8 @@
 // Element-wise GPT kernels in C, compiled for several x86 vector widths (AVX-512, AVX2+FMA,
 // baseline SSE2) and picked at load time for the CPU at hand (GCC/clang `target_clones`).
 // Swift cannot ask for wider vectors per function, and a `-target-cpu` for the whole binary
-// would stop it running on older CPUs. The math mirrors GPT/VectorMath.swift; the Swift
-// kernels keep their naive twins in ReferenceKernels.swift, which the tests compare against.
+// would stop it running on older CPUs. Their naive twins are in GPT/ReferenceKernels.swift, and
+// the kernel tests compare the two on random inputs.
 
 /// out[i] = gelu(inp[i]) (tanh form); gate[i] (if not NULL) = the signed 1 − |tanh u| the
 /// backward pass reuses.
