@@ -49,15 +49,15 @@ public enum LearnJob {
     /// Learns a vocabulary. Per-file input errors are in `result.ingest.errors` (the other files
     /// were read); an error of the trainer itself is thrown.
     public static func run(_ settings: LearnSettings, progress: (@Sendable (LearnProgress) -> Void)? = nil) throws -> LearnResult {
-        let totalBytes = settings.inputs.reduce(Int64(0)) { sum, path in
-            sum + ((try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int64) ?? 0)
-        }
+        // Where each input starts in the concatenation of all inputs (compressed bytes), for progress.
+        var fileStarts: [Int64] = [0]
+        for path in settings.inputs { fileStarts.append(fileStarts.last! + fileSize(path)) }
         let start = Date()
         let counted: (WordCounter, IngestReport, Bool)
         if settings.threads == 1 {
-            counted = countInline(settings, totalBytes: totalBytes, progress: progress)
+            counted = countInline(settings, fileStarts: fileStarts, progress: progress)
         } else {
-            counted = countParallel(settings, totalBytes: totalBytes, progress: progress)
+            counted = countParallel(settings, fileStarts: fileStarts, progress: progress)
         }
         let (counter, report, sampled) = counted
         let countSeconds = Date().timeIntervalSince(start)
@@ -75,18 +75,12 @@ public enum LearnJob {
                            mergeSeconds: Date().timeIntervalSince(mergeStart), sampled: sampled)
     }
 
-    static func countInline(_ s: LearnSettings, totalBytes: Int64,
+    static func countInline(_ s: LearnSettings, fileStarts: [Int64],
                             progress: (@Sendable (LearnProgress) -> Void)?) -> (WordCounter, IngestReport, Bool) {
         var counter = WordCounter(pattern: s.trainer.pattern)
         var sampled = false
-        var readBefore: Int64 = 0
-        var lastSource = -1
         let report = Ingest(paths: s.inputs, options: s.ingest).read(progress: { p in
-            if p.source != lastSource {
-                lastSource = p.source
-                readBefore = s.inputs[..<p.source].reduce(Int64(0)) { $0 + fileSize($1) }
-            }
-            progress?(.counting(done: readBefore + p.compressedOffset, total: totalBytes,
+            progress?(.counting(done: fileStarts[p.source] + p.compressedOffset, total: fileStarts.last!,
                                 documents: counter.documents, textBytes: counter.bytes))
         }, continueWhile: { doc in
             counter.count(doc.text)
@@ -99,12 +93,12 @@ public enum LearnJob {
         return (counter, report, sampled)
     }
 
-    static func countParallel(_ s: LearnSettings, totalBytes: Int64,
+    static func countParallel(_ s: LearnSettings, fileStarts: [Int64],
                               progress: (@Sendable (LearnProgress) -> Void)?) -> (WordCounter, IngestReport, Bool) {
         let queue = WorkQueue<[[UInt8]]>(capacity: 4 * s.threads)
         let batchBytes = 1 << 20
-        nonisolated(unsafe) var counters = [WordCounter](repeating: WordCounter(pattern: s.trainer.pattern), count: s.threads)
-        for i in 0..<s.threads { counters[i] = WordCounter(pattern: s.trainer.pattern) }
+        // One counter per thread (each owns its table: `repeating:` would share one).
+        nonisolated(unsafe) var counters = (0..<s.threads).map { _ in WordCounter(pattern: s.trainer.pattern) }
         nonisolated(unsafe) var report = IngestReport()
         nonisolated(unsafe) var sampled = false
         let pattern = s.trainer.pattern
@@ -116,14 +110,8 @@ public enum LearnJob {
                 var batchSize = 0
                 var counted: Int64 = 0
                 var documents: Int64 = 0
-                var readBefore: Int64 = 0
-                var lastSource = -1
                 report = Ingest(paths: s.inputs, options: s.ingest).read(progress: { p in
-                    if p.source != lastSource {
-                        lastSource = p.source
-                        readBefore = s.inputs[..<p.source].reduce(Int64(0)) { $0 + fileSize($1) }
-                    }
-                    progress?(.counting(done: readBefore + p.compressedOffset, total: totalBytes,
+                    progress?(.counting(done: fileStarts[p.source] + p.compressedOffset, total: fileStarts.last!,
                                         documents: documents, textBytes: counted))
                 }, continueWhile: { doc in
                     batchSize += doc.text.count

@@ -54,7 +54,7 @@ struct Learn: ParsableCommand {
 
     func validate() throws {
         if vocabSize < 257 { throw ValidationError("--vocab-size must be at least 257 (256 byte tokens + 1)") }
-        if let maxBytes, parseSize(maxBytes) == nil { throw ValidationError("--max-bytes \(maxBytes): expected a size like 100M or 2G") }
+        if let maxBytes, parseByteSize(maxBytes) == nil { throw ValidationError("--max-bytes \(maxBytes): expected a size like 100M or 2G") }
         if threads < 1 { throw ValidationError("--threads must be at least 1") }
     }
 
@@ -65,7 +65,7 @@ struct Learn: ParsableCommand {
                 inputs: paths, ingest: inputs.ingestOptions,
                 trainer: TrainerConfig(vocabSize: vocabSize, minFrequency: minFrequency,
                                        specialTokens: special, pattern: preTokenizer.pattern),
-                maxBytes: maxBytes.flatMap(parseSize), threads: threads)
+                maxBytes: maxBytes.flatMap(parseByteSize), threads: threads)
             let display = try progressOptions.display("learn")
             let result = try LearnJob.run(settings) { p in
                 switch p {
@@ -77,9 +77,8 @@ struct Learn: ParsableCommand {
                     display.update(phase: "merging", done: Int64(done), total: Int64(total), unit: .count("merges"))
                 }
             }
-            try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
+            try result.model.save(toDirectory: output)
             let tokenizerPath = (output as NSString).appendingPathComponent("tokenizer.json")
-            try writeFileAtomically(tokenizerPath, Array(result.model.huggingFaceJSON().utf8))
             let report = learnReport(result, settings: settings)
             try writeFileAtomically((output as NSString).appendingPathComponent("learn.json"), report)
             for e in result.ingest.errors { printError("\(e)") }

