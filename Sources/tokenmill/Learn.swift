@@ -67,16 +67,7 @@ struct Learn: ParsableCommand {
                                        specialTokens: special, pattern: preTokenizer.pattern),
                 maxBytes: maxBytes.flatMap(parseByteSize), threads: threads)
             let display = try progressOptions.display("learn")
-            let result = try LearnJob.run(settings) { p in
-                switch p {
-                case let .counting(done, total, documents, textBytes):
-                    display.update(phase: "counting", done: done, total: total, unit: .bytes,
-                                   extra: "\(documents) docs, \(formatBytes(textBytes)) text",
-                                   fields: ["documents": documents, "text_bytes": textBytes])
-                case let .merging(done, total):
-                    display.update(phase: "merging", done: Int64(done), total: Int64(total), unit: .count("merges"))
-                }
-            }
+            let result = try LearnJob.run(settings) { display.show($0) }
             try result.model.save(toDirectory: output)
             let tokenizerPath = (output as NSString).appendingPathComponent("tokenizer.json")
             let report = learnReport(result, settings: settings)

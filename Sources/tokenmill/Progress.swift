@@ -1,5 +1,8 @@
 import ArgumentParser
 import Foundation
+import GPT
+import Pipeline
+import Shards
 
 /// `--quiet` and `--log-json FILE`, shared by the long-running commands.
 struct ProgressOptions: ParsableArguments {
@@ -117,6 +120,34 @@ final class ProgressDisplay: @unchecked Sendable {
     private func writeEvent(_ event: [String: Any]) {
         guard let log, let data = try? JSONSerialization.data(withJSONObject: event, options: [.sortedKeys]) else { return }
         log.write(data + Data("\n".utf8))
+    }
+}
+
+/// One way to show each job's progress, shared by its command and by `tokenmill run`.
+extension ProgressDisplay {
+    func show(_ p: LearnProgress) {
+        switch p {
+        case let .counting(done, total, documents, textBytes):
+            update(phase: "counting", done: done, total: total, unit: .bytes,
+                   extra: "\(documents) docs, \(formatBytes(textBytes)) text",
+                   fields: ["documents": documents, "text_bytes": textBytes])
+        case let .merging(done, total):
+            update(phase: "merging", done: Int64(done), total: Int64(total), unit: .count("merges"))
+        }
+    }
+
+    func show(_ p: ShardJobProgress) {
+        update(phase: "encoding", done: p.bytesDone, total: p.bytesTotal, unit: .bytes,
+               extra: "\(p.documents) docs, \(p.tokens) tokens", fields: ["documents": p.documents, "tokens": p.tokens])
+    }
+
+    func show(_ p: TrainingProgress) {
+        var extra = String(format: "loss %.4f", p.trainLoss)
+        if let v = p.validationLoss { extra += String(format: ", val %.4f", v) }
+        extra += String(format: ", lr %.2e, %.0f ms/step, %.0f tok/s", p.learningRate, p.milliseconds, p.tokensPerSecond)
+        var fields: [String: Any] = ["train_loss": p.trainLoss, "lr": p.learningRate]
+        if let v = p.validationLoss { fields["val_loss"] = v }
+        update(phase: "step", done: Int64(p.step + 1), total: Int64(p.totalSteps), unit: .count("steps"), extra: extra, fields: fields)
     }
 }
 

@@ -69,21 +69,11 @@ final class DisplaySet: @unchecked Sendable {
             if let d = display(name) { d.finish("\(name): \(summary)") }
             current = nil
         case let .learn(p):
-            switch p {
-            case let .counting(done, total, documents, textBytes):
-                display("vocab")?.update(phase: "counting", done: done, total: total, unit: .bytes,
-                                         extra: "\(documents) docs, \(formatBytes(textBytes)) text")
-            case let .merging(done, total):
-                display("vocab")?.update(phase: "merging", done: Int64(done), total: Int64(total), unit: .count("merges"))
-            }
+            display("vocab")?.show(p)
         case let .shard(p):
-            display("shards")?.update(phase: "encoding", done: p.bytesDone, total: p.bytesTotal, unit: .bytes,
-                                      extra: "\(p.documents) docs, \(p.tokens) tokens")
+            display("shards")?.show(p)
         case let .train(p):
-            var extra = String(format: "loss %.4f", p.trainLoss)
-            if let v = p.validationLoss { extra += String(format: ", val %.4f", v) }
-            extra += String(format: ", %.0f ms/step, %.0f tok/s", p.milliseconds, p.tokensPerSecond)
-            display("train")?.update(phase: "step", done: Int64(p.step + 1), total: Int64(p.totalSteps), unit: .count("steps"), extra: extra)
+            display("train")?.show(p)
         case let .note(s):
             note(s)
         }

@@ -48,11 +48,7 @@ struct Shard: ParsableCommand {
                                           shardTokens: shardTokens, valFraction: valFraction, threads: threads)
             options.threads = threads
             let display = try progressOptions.display("shard")
-            let report = try Sharder.run(tokenizer: tokenizer, tokenizerFile: tokenizerOptions.tokenizer, options: options) { p in
-                display.update(phase: "encoding", done: p.bytesDone, total: p.bytesTotal, unit: .bytes,
-                               extra: "\(p.documents) docs, \(p.tokens) tokens",
-                               fields: ["documents": p.documents, "tokens": p.tokens])
-            }
+            let report = try Sharder.run(tokenizer: tokenizer, tokenizerFile: tokenizerOptions.tokenizer, options: options) { display.show($0) }
             for e in report.errors { printError(e) }
             let rate = report.seconds > 0 ? Double(report.textBytes) / report.seconds : 0
             display.finish("sharded \(report.documents) documents, \(report.tokens) tokens (\(formatBytes(report.textBytes)) of text) in "

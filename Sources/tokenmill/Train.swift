@@ -95,11 +95,7 @@ struct Train: ParsableCommand {
             options.stopAt = stopAt
             let interrupted = Interrupt.install()
             let result = try TrainJob.run(options) { p in
-                var extra = String(format: "loss %.4f", p.trainLoss)
-                if let v = p.validationLoss { extra += String(format: ", val %.4f", v) }
-                extra += String(format: ", lr %.2e, %.0f ms/step, %.0f tok/s", p.learningRate, p.milliseconds, p.tokensPerSecond)
-                display.update(phase: "step", done: Int64(p.step + 1), total: Int64(p.totalSteps), unit: .count("steps"),
-                               extra: extra, fields: ["train_loss": p.trainLoss, "lr": p.learningRate])
+                display.show(p)
                 return !interrupted.isSet
             }
             if interrupted.isSet { display.note("interrupted: checkpoint written; continue with --resume") }
