@@ -19,10 +19,11 @@ let package = Package(
         .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
     ],
     targets: [
-        // System libraries (Debian: zlib1g-dev, libsqlite3-dev, libopenblas-dev).
+        // System libraries (Debian: zlib1g-dev, libsqlite3-dev).
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
-        .systemLibrary(name: "CBLAS", providers: [.apt(["libopenblas-dev"])]),
+        // OpenBLAS (Debian: libopenblas0), loaded with dlopen when the model first needs it.
+        .target(name: "CBLAS", linkerSettings: [.linkedLibrary("dl")]),
 
         // Pipeline stages, one library each.
         .target(name: "Corpus", dependencies: ["CZlib"], swiftSettings: swiftSettings),

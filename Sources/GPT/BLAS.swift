@@ -10,7 +10,9 @@ import Foundation
 /// `gotoblas_dynamic_init`) — only when the CPU really has AVX-512 F/BW/DQ/VL, only when the active
 /// kernel is not already an AVX-512 one, and never when the user set `OPENBLAS_CORETYPE`.
 ///
-/// OpenBLAS's own thread pool is set to one thread: the model splits every product into fixed
+/// OpenBLAS is loaded with dlopen on first use (`CBLAS`), so commands that never multiply a
+/// matrix do not load it. It is loaded with OPENBLAS_NUM_THREADS=1, and its thread count is set
+/// to one after every kernel selection: the model splits every product into fixed
 /// row blocks and runs them on its own workers (`Parallel`), so its thread count is the only one
 /// and the pool's spinning threads never compete with the other kernels.
 public enum BLAS {
@@ -36,7 +38,7 @@ public enum BLAS {
 
     /// The name of the active OpenBLAS kernel.
     public static var coreName: String {
-        guard let p = openblas_get_corename() else { return "unknown" }
+        guard let p = tm_openblas_corename() else { return "unknown" }
         return String(cString: p).trimmingCharacters(in: .whitespaces)
     }
 
@@ -75,7 +77,7 @@ public enum BLAS {
             result.note = result.switched ? "switched from \(initial) to \(result.core)"
                                           : "switch to \(target) did not take; still \(result.core)"
         }
-        openblas_set_num_threads(1)
+        tm_openblas_set_num_threads(1)
         return result
     }
 
@@ -96,10 +98,9 @@ public enum BLAS {
     static func select(core: String) {
         let user = ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"]
         setenv("OPENBLAS_CORETYPE", core, 1)
-        gotoblas_dynamic_quit()
-        gotoblas_dynamic_init()
+        tm_openblas_reselect()
         if let user { setenv("OPENBLAS_CORETYPE", user, 1) } else { unsetenv("OPENBLAS_CORETYPE") }
-        openblas_set_num_threads(1)
+        tm_openblas_set_num_threads(1)
     }
 
     /// Whether the CPU (and OS) support AVX-512 F/BW/DQ/VL.
@@ -121,15 +122,15 @@ public enum BLAS {
                       a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
                       beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int) {
         if m == 0 || n == 0 { return }
-        cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
-                    Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+        tm_sgemm(Int32(TM_BLAS_ROW_MAJOR), Int32(transA ? TM_BLAS_TRANS : TM_BLAS_NO_TRANS),
+                 Int32(transB ? TM_BLAS_TRANS : TM_BLAS_NO_TRANS), Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
     }
 
     /// Row-major `y = alpha · op(A) · x + beta · y`, A m×n.
     @inline(__always)
     static func sgemv(trans: Bool, m: Int, n: Int, alpha: Float, a: UnsafePointer<Float>, lda: Int,
                       x: UnsafePointer<Float>, beta: Float, y: UnsafeMutablePointer<Float>) {
-        cblas_sgemv(CblasRowMajor, trans ? CblasTrans : CblasNoTrans, Int32(m), Int32(n), alpha, a, Int32(lda),
+        tm_sgemv(Int32(TM_BLAS_ROW_MAJOR), Int32(trans ? TM_BLAS_TRANS : TM_BLAS_NO_TRANS), Int32(m), Int32(n), alpha, a, Int32(lda),
                     x, 1, beta, y, 1)
     }
 }
