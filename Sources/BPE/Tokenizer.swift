@@ -9,6 +9,10 @@ import Foundation
 ///     tok.decode(ids) == Array("Hello world".utf8)        // true for every byte string
 public final class Tokenizer: @unchecked Sendable {
     public let model: BPEModel
+    /// The Hugging Face tokenizer.json this tokenizer was loaded from, unchanged (nil when it
+    /// came from a rank file, a sidecar directory or a model in memory). Lets a caller copy
+    /// the file instead of loading it again to compare fingerprints.
+    public private(set) var jsonFile: String?
     /// Hash of everything that decides ids: tokens, merge rule, pattern and special tokens.
     public let fingerprint: String
     /// The end-of-text token (`<|endoftext|>`, or Llama 3's `<|end_of_text|>`), if the vocabulary has one.
@@ -121,7 +125,9 @@ public final class Tokenizer: @unchecked Sendable {
             model = try BPEModel.loadTiktoken(data, path: file, pattern: pattern, specials: specials)
         }
         do {
-            return try Tokenizer(model)
+            let tokenizer = try Tokenizer(model)
+            if data.first == UInt8(ascii: "{") || file.hasSuffix(".json") { tokenizer.jsonFile = file }
+            return tokenizer
         } catch let e as TokenizerFileError {
             throw TokenizerFileError(file, e.message)
         }

@@ -104,41 +104,38 @@ extension BPEModel {
 
     /// Reads a Hugging Face `tokenizer.json` holding a byte-level BPE model.
     public static func loadHuggingFaceJSON(_ data: Data, path: String) throws -> BPEModel {
-        let root: [String: Any]
+        let root: JSONTree
         do {
-            guard let obj = try JSONSerialization.jsonObject(with: data) as? [String: Any] else {
-                throw TokenizerFileError(path, "not a JSON object")
-            }
-            root = obj
-        } catch let e as TokenizerFileError {
-            throw e
+            root = try data.withUnsafeBytes { raw throws(JSONTree.SyntaxError) in try JSONTree.parse(raw) }
         } catch {
-            throw TokenizerFileError(path, "invalid JSON: \((error as NSError).userInfo["NSDebugDescription"] ?? error.localizedDescription)")
+            throw TokenizerFileError(path, "invalid JSON: \(error)")
         }
-        guard let model = root["model"] as? [String: Any] else { throw TokenizerFileError(path, "no \"model\" object") }
-        if let type = model["type"] as? String, type != "BPE" {
+        guard root.members != nil else { throw TokenizerFileError(path, "not a JSON object") }
+        guard let model = root["model"], model.members != nil else { throw TokenizerFileError(path, "no \"model\" object") }
+        if let type = model["type"]?.string, type != "BPE" {
             throw TokenizerFileError(path, "model type \(type) is not supported (only byte-level BPE)")
         }
-        guard let vocab = model["vocab"] as? [String: Any] else { throw TokenizerFileError(path, "no \"model.vocab\" object") }
+        guard let vocab = model["vocab"]?.members else { throw TokenizerFileError(path, "no \"model.vocab\" object") }
         let pattern = try detectPattern(root["pre_tokenizer"], path: path)
 
         // Special (added) tokens keep their text; everything else is byte-level text.
         var specials: [SpecialToken] = []
-        for case let added as [String: Any] in (root["added_tokens"] as? [Any]) ?? [] {
-            guard let content = added["content"] as? String, let id = (added["id"] as? NSNumber)?.uint32Value else {
+        for added in root["added_tokens"]?.array ?? [] where added.members != nil {
+            guard let content = added["content"]?.string, let id = added["id"]?.integer(in: 0...Int64(UInt32.max - 1)) else {
                 throw TokenizerFileError(path, "added_tokens entry without content or id")
             }
-            specials.append(SpecialToken(content, id: id))
+            specials.append(SpecialToken(content, id: UInt32(id)))
         }
         let specialIDs = Set(specials.map(\.id))
         var maxID = -1
         var byName: [String: UInt32] = [:]
+        byName.reserveCapacity(vocab.count)
         for (name, value) in vocab {
-            guard let n = value as? NSNumber, n.int64Value >= 0, n.int64Value < Int64(UInt32.max) else {
+            guard let n = value.integer(in: 0...Int64(UInt32.max - 1)) else {
                 throw TokenizerFileError(path, "vocab entry \(name.debugDescription) has no valid id")
             }
-            byName[name] = n.uint32Value
-            maxID = max(maxID, n.intValue)
+            byName[name] = UInt32(n)
+            maxID = max(maxID, Int(n))
         }
         for s in specials { maxID = max(maxID, Int(s.id)) }
         var tokens = [[UInt8]](repeating: [], count: maxID + 1)
@@ -152,46 +149,48 @@ extension BPEModel {
         for s in specials { tokens[Int(s.id)] = Array(s.text.utf8) }
 
         var merges: [TokenPair] = []
-        for (i, m) in ((model["merges"] as? [Any]) ?? []).enumerated() {
-            let parts: [String]
-            if let pair = m as? [String], pair.count == 2 {
-                parts = pair
-            } else if let legacy = m as? String {
+        let mergeList = model["merges"]?.array ?? []
+        merges.reserveCapacity(mergeList.count)
+        for (i, m) in mergeList.enumerated() {
+            let left: String, right: String
+            if let pair = m.array, pair.count == 2, let l = pair[0].string, let r = pair[1].string {
+                (left, right) = (l, r)
+            } else if let legacy = m.string {
                 let split = legacy.split(separator: " ", omittingEmptySubsequences: false)
                 guard split.count == 2 else { throw TokenizerFileError(path, "merge \(i): \(legacy.debugDescription) is not two tokens") }
-                parts = split.map(String.init)
+                (left, right) = (String(split[0]), String(split[1]))
             } else {
                 throw TokenizerFileError(path, "merge \(i) is neither a [\"a\",\"b\"] pair nor an \"a b\" string")
             }
-            guard let l = byName[parts[0]], let r = byName[parts[1]] else {
-                throw TokenizerFileError(path, "merge \(i) (\(parts[0]) \(parts[1])) names a token not in vocab")
+            guard let l = byName[left], let r = byName[right] else {
+                throw TokenizerFileError(path, "merge \(i) (\(left) \(right)) names a token not in vocab")
             }
-            guard byName[parts[0] + parts[1]] != nil else {
-                throw TokenizerFileError(path, "merge \(i) (\(parts[0]) \(parts[1])) makes a token not in vocab")
+            guard byName[left + right] != nil else {
+                throw TokenizerFileError(path, "merge \(i) (\(left) \(right)) makes a token not in vocab")
             }
             merges.append(TokenPair(l, r))
         }
         for b in 0..<256 where byName[ByteLevel.encode([UInt8(b)])] == nil {
             throw TokenizerFileError(path, "vocab lacks the byte token for 0x\(String(b, radix: 16)) (not a byte-level vocabulary)")
         }
-        let ignore = (model["ignore_merges"] as? Bool) ?? false
+        let ignore = model["ignore_merges"]?.bool ?? false
         return BPEModel(tokens: tokens, specials: specials, merges: merges, pattern: pattern, ignoreMerges: ignore)
     }
 
     /// Maps a `pre_tokenizer` object to one of our hand-written patterns.
-    static func detectPattern(_ object: Any?, path: String) throws -> PreTokenizerPattern {
-        guard let pre = object as? [String: Any], let type = pre["type"] as? String else {
+    static func detectPattern(_ object: JSONTree?, path: String) throws -> PreTokenizerPattern {
+        guard let pre = object, let type = pre["type"]?.string else {
             throw TokenizerFileError(path, "no pre_tokenizer: only byte-level BPE tokenizers are supported")
         }
         if type == "ByteLevel" {
-            if (pre["add_prefix_space"] as? Bool) == true {
+            if pre["add_prefix_space"]?.bool == true {
                 throw TokenizerFileError(path, "ByteLevel pre_tokenizer with add_prefix_space=true is not supported")
             }
             return .gpt2
         }
-        if type == "Sequence", let list = pre["pretokenizers"] as? [[String: Any]],
-           let split = list.first(where: { $0["type"] as? String == "Split" }),
-           let regex = (split["pattern"] as? [String: Any])?["Regex"] as? String {
+        if type == "Sequence", let list = pre["pretokenizers"]?.array,
+           let split = list.first(where: { $0["type"]?.string == "Split" }),
+           let regex = split["pattern"]?["Regex"]?.string {
             for p in PreTokenizerPattern.allCases where PreTokenizer(p).regex == regex || p.hfRegex == regex || p.knownVariants.contains(regex) {
                 return p
             }

@@ -92,7 +92,25 @@ struct UnicodeClassTable: @unchecked Sendable {
         var ordered: [[UInt8]] = []
         let index = UnsafeMutablePointer<UInt16>.allocate(capacity: blockCount)
         var run = 0
+        var uniform: [UInt8: UInt16] = [:]
         for block in 0..<blockCount {
+            // Most blocks lie inside one run (unassigned planes, CJK, Hangul…): one flag for all.
+            let first = UInt32(block << 8)
+            while run + 1 < starts.count && starts[run + 1] <= first { run += 1 }
+            if run + 1 == starts.count || starts[run + 1] > first | 0xFF {
+                let flag = runFlags[run]
+                if let known = uniform[flag] {
+                    index[block] = known
+                    continue
+                }
+                let number = UInt16(ordered.count)
+                let entries = [UInt8](repeating: flag, count: 256)
+                uniform[flag] = number
+                distinct[entries] = number
+                ordered.append(entries)
+                index[block] = number
+                continue
+            }
             var entries = [UInt8](repeating: 0, count: 256)
             for low in 0..<256 {
                 let cp = UInt32(block << 8 | low)

@@ -1,0 +1,309 @@
+import Foundation
+
+/// A small JSON reader for tokenizer files: bytes → a tree of `JSONTree` values.
+///
+/// Foundation's `JSONSerialization` builds bridged dictionaries and needs a dynamic cast per
+/// value; for a tokenizer.json (a vocabulary object and a merges array of 8k–200k entries each)
+/// that was most of the time a command took to start. This parser keeps objects as ordered
+/// key/value arrays and strings as Swift strings, and reports errors with their byte offset.
+///
+///     let tree = try JSONTree.parse(Array(#"{"a": [1, "x"]}"#.utf8))
+///     tree["a"]?[1]?.string == "x"
+package enum JSONTree {
+    case object([(key: String, value: JSONTree)])
+    case array([JSONTree])
+    case string(String)
+    case number(Double)
+    case bool(Bool)
+    case null
+
+    package struct SyntaxError: Error, CustomStringConvertible {
+        package var offset: Int
+        package var message: String
+        package var description: String { "\(message) at byte \(offset)" }
+    }
+
+    /// Parses one JSON value (RFC 8259), with only whitespace around it. Strings must be valid
+    /// UTF-8 and may not hold lone surrogate escapes; nesting is limited to 512 levels.
+    package static func parse(_ bytes: UnsafeRawBufferPointer) throws(SyntaxError) -> JSONTree {
+        var parser = Parser(bytes.bindMemory(to: UInt8.self))
+        parser.skipSpace()
+        let value = try parser.value(depth: 0)
+        parser.skipSpace()
+        if parser.i < parser.end { throw parser.error("unexpected data after the JSON value") }
+        return value
+    }
+
+    package static func parse(_ bytes: [UInt8]) throws(SyntaxError) -> JSONTree {
+        let result: Result<JSONTree, SyntaxError> = bytes.withUnsafeBytes { raw in
+            do throws(SyntaxError) { return .success(try parse(raw)) } catch { return .failure(error) }
+        }
+        return try result.get()
+    }
+
+    // MARK: access
+
+    /// The value of `key` in an object (the last one if the key repeats), else nil.
+    package subscript(key: String) -> JSONTree? {
+        guard case .object(let members) = self else { return nil }
+        return members.last { $0.key == key }?.value
+    }
+
+    package subscript(index: Int) -> JSONTree? {
+        guard case .array(let items) = self, items.indices.contains(index) else { return nil }
+        return items[index]
+    }
+
+    package var string: String? {
+        if case .string(let s) = self { return s }
+        return nil
+    }
+
+    package var number: Double? {
+        if case .number(let n) = self { return n }
+        return nil
+    }
+
+    package var bool: Bool? {
+        if case .bool(let b) = self { return b }
+        return nil
+    }
+
+    package var array: [JSONTree]? {
+        if case .array(let items) = self { return items }
+        return nil
+    }
+
+    package var members: [(key: String, value: JSONTree)]? {
+        if case .object(let members) = self { return members }
+        return nil
+    }
+
+    /// A number that is a whole value in `range`.
+    package func integer(in range: ClosedRange<Int64>) -> Int64? {
+        guard let n = number, n.rounded() == n, n >= Double(range.lowerBound), n <= Double(range.upperBound) else { return nil }
+        return Int64(n)
+    }
+
+    // MARK: parsing
+
+    private struct Parser {
+        let p: UnsafePointer<UInt8>
+        let end: Int
+        var i = 0
+        var scratch: [UInt8] = []
+
+        init(_ buffer: UnsafeBufferPointer<UInt8>) {
+            // An empty buffer may have no base address; any valid pointer does for zero bytes.
+            p = buffer.baseAddress ?? UnsafePointer(bitPattern: 1)!
+            end = buffer.count
+        }
+
+        func error(_ message: String) -> SyntaxError { SyntaxError(offset: i, message: message) }
+
+        mutating func skipSpace() {
+            while i < end {
+                switch p[i] {
+                case 0x20, 0x09, 0x0A, 0x0D: i += 1
+                default: return
+                }
+            }
+        }
+
+        mutating func value(depth: Int) throws(SyntaxError) -> JSONTree {
+            guard i < end else { throw error("unexpected end of JSON") }
+            switch p[i] {
+            case UInt8(ascii: "{"):
+                guard depth < 512 else { throw error("nested too deeply") }
+                return try object(depth: depth + 1)
+            case UInt8(ascii: "["):
+                guard depth < 512 else { throw error("nested too deeply") }
+                return try array(depth: depth + 1)
+            case UInt8(ascii: "\""):
+                return .string(try string())
+            case UInt8(ascii: "t"): try literal("true"); return .bool(true)
+            case UInt8(ascii: "f"): try literal("false"); return .bool(false)
+            case UInt8(ascii: "n"): try literal("null"); return .null
+            case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"):
+                return .number(try number())
+            default:
+                throw error("unexpected character \(describe(p[i]))")
+            }
+        }
+
+        func describe(_ byte: UInt8) -> String {
+            byte >= 0x20 && byte < 0x7F ? "'\(Character(Unicode.Scalar(byte)))'" : "0x\(String(byte, radix: 16))"
+        }
+
+        mutating func literal(_ word: StaticString) throws(SyntaxError) {
+            let n = word.utf8CodeUnitCount
+            guard i + n <= end, memcmp(p + i, word.utf8Start, n) == 0 else { throw error("invalid literal") }
+            i += n
+        }
+
+        mutating func object(depth: Int) throws(SyntaxError) -> JSONTree {
+            i += 1  // {
+            var members: [(key: String, value: JSONTree)] = []
+            skipSpace()
+            if i < end && p[i] == UInt8(ascii: "}") {
+                i += 1
+                return .object(members)
+            }
+            while true {
+                skipSpace()
+                guard i < end, p[i] == UInt8(ascii: "\"") else { throw error("expected a string key") }
+                let key = try string()
+                skipSpace()
+                guard i < end, p[i] == UInt8(ascii: ":") else { throw error("expected ':' after a key") }
+                i += 1
+                skipSpace()
+                members.append((key, try value(depth: depth)))
+                skipSpace()
+                guard i < end else { throw error("unexpected end of JSON in an object") }
+                if p[i] == UInt8(ascii: ",") { i += 1; continue }
+                if p[i] == UInt8(ascii: "}") { i += 1; return .object(members) }
+                throw error("expected ',' or '}' in an object")
+            }
+        }
+
+        mutating func array(depth: Int) throws(SyntaxError) -> JSONTree {
+            i += 1  // [
+            var items: [JSONTree] = []
+            skipSpace()
+            if i < end && p[i] == UInt8(ascii: "]") {
+                i += 1
+                return .array(items)
+            }
+            while true {
+                skipSpace()
+                items.append(try value(depth: depth))
+                skipSpace()
+                guard i < end else { throw error("unexpected end of JSON in an array") }
+                if p[i] == UInt8(ascii: ",") { i += 1; continue }
+                if p[i] == UInt8(ascii: "]") { i += 1; return .array(items) }
+                throw error("expected ',' or ']' in an array")
+            }
+        }
+
+        /// A string starting at the opening quote.
+        mutating func string() throws(SyntaxError) -> String {
+            let start = i
+            i += 1
+            var j = i
+            // Fast path: no escapes.
+            while j < end && p[j] != UInt8(ascii: "\"") && p[j] != UInt8(ascii: "\\") && p[j] >= 0x20 { j += 1 }
+            if j < end && p[j] == UInt8(ascii: "\"") {
+                let bytes = UnsafeBufferPointer(start: p + i, count: j - i)
+                guard let s = String(validating: bytes, as: UTF8.self) else {
+                    i = start
+                    throw error("string is not valid UTF-8")
+                }
+                i = j + 1
+                return s
+            }
+            scratch.removeAll(keepingCapacity: true)
+            scratch.append(contentsOf: UnsafeBufferPointer(start: p + i, count: j - i))
+            i = j
+            while true {
+                guard i < end else { throw error("unterminated string") }
+                let c = p[i]
+                if c == UInt8(ascii: "\"") {
+                    i += 1
+                    guard let s = String(validating: scratch, as: UTF8.self) else {
+                        i = start
+                        throw error("string is not valid UTF-8")
+                    }
+                    return s
+                }
+                if c < 0x20 { throw error("control character \(describe(c)) in a string") }
+                if c != UInt8(ascii: "\\") {
+                    scratch.append(c)
+                    i += 1
+                    continue
+                }
+                guard i + 1 < end else { throw error("unterminated string") }
+                let e = p[i + 1]
+                i += 2
+                switch e {
+                case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"): scratch.append(e)
+                case UInt8(ascii: "b"): scratch.append(0x08)
+                case UInt8(ascii: "f"): scratch.append(0x0C)
+                case UInt8(ascii: "n"): scratch.append(0x0A)
+                case UInt8(ascii: "r"): scratch.append(0x0D)
+                case UInt8(ascii: "t"): scratch.append(0x09)
+                case UInt8(ascii: "u"):
+                    var scalar = try hex4()
+                    if scalar >= 0xD800 && scalar < 0xDC00 {
+                        guard i + 1 < end, p[i] == UInt8(ascii: "\\"), p[i + 1] == UInt8(ascii: "u") else {
+                            throw error("lone surrogate \\u\(String(scalar, radix: 16)) in a string")
+                        }
+                        i += 2
+                        let low = try hex4()
+                        guard low >= 0xDC00 && low < 0xE000 else { throw error("lone surrogate \\u\(String(scalar, radix: 16)) in a string") }
+                        scalar = 0x10000 + ((scalar - 0xD800) << 10) + (low - 0xDC00)
+                    } else if scalar >= 0xDC00 && scalar < 0xE000 {
+                        throw error("lone surrogate \\u\(String(scalar, radix: 16)) in a string")
+                    }
+                    scratch.append(contentsOf: UTF8.encode(Unicode.Scalar(scalar)!)!)
+                default:
+                    i -= 2
+                    throw error("invalid escape \\\(describe(e))")
+                }
+            }
+        }
+
+        mutating func hex4() throws(SyntaxError) -> UInt32 {
+            guard i + 4 <= end else { throw error("truncated \\u escape") }
+            var v: UInt32 = 0
+            for k in 0..<4 {
+                let c = p[i + k]
+                let d: UInt32
+                switch c {
+                case UInt8(ascii: "0")...UInt8(ascii: "9"): d = UInt32(c - UInt8(ascii: "0"))
+                case UInt8(ascii: "a")...UInt8(ascii: "f"): d = UInt32(c - UInt8(ascii: "a") + 10)
+                case UInt8(ascii: "A")...UInt8(ascii: "F"): d = UInt32(c - UInt8(ascii: "A") + 10)
+                default: throw error("invalid \\u escape")
+                }
+                v = v << 4 | d
+            }
+            i += 4
+            return v
+        }
+
+        mutating func number() throws(SyntaxError) -> Double {
+            let start = i
+            if p[i] == UInt8(ascii: "-") { i += 1 }
+            guard i < end, p[i] >= UInt8(ascii: "0") && p[i] <= UInt8(ascii: "9") else { throw error("invalid number") }
+            if p[i] == UInt8(ascii: "0") {
+                i += 1
+            } else {
+                while i < end && p[i] >= UInt8(ascii: "0") && p[i] <= UInt8(ascii: "9") { i += 1 }
+            }
+            var integral = true
+            if i < end && p[i] == UInt8(ascii: ".") {
+                integral = false
+                i += 1
+                let digits = i
+                while i < end && p[i] >= UInt8(ascii: "0") && p[i] <= UInt8(ascii: "9") { i += 1 }
+                guard i > digits else { throw error("invalid number") }
+            }
+            if i < end && (p[i] == UInt8(ascii: "e") || p[i] == UInt8(ascii: "E")) {
+                integral = false
+                i += 1
+                if i < end && (p[i] == UInt8(ascii: "+") || p[i] == UInt8(ascii: "-")) { i += 1 }
+                let digits = i
+                while i < end && p[i] >= UInt8(ascii: "0") && p[i] <= UInt8(ascii: "9") { i += 1 }
+                guard i > digits else { throw error("invalid number") }
+            }
+            let text = UnsafeBufferPointer(start: p + start, count: i - start)
+            if integral && text.count <= 16 {
+                // Exact in a Double: up to 15 digits and a sign.
+                var v: Int64 = 0
+                for c in text where c != UInt8(ascii: "-") { v = v * 10 + Int64(c - UInt8(ascii: "0")) }
+                return Double(text[0] == UInt8(ascii: "-") ? -v : v)
+            }
+            guard let v = Double(String(decoding: text, as: UTF8.self)) else { throw error("invalid number") }
+            return v
+        }
+    }
+}
