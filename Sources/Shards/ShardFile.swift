@@ -10,7 +10,7 @@
 // A shard is written under `NAME.tmp` and renamed to `NAME` once complete. The writer keeps a
 // running CRC-32 (zlib's polynomial) of the token bytes, so a half-written temporary file can
 // be truncated to a committed token count and continued with its CRC restored.
-import CZlib
+import CIsal
 
 /// How many bytes each token takes in a shard.
 public enum TokenWidth: Int, Codable, Sendable, CaseIterable {
@@ -85,18 +85,19 @@ public struct ShardHeader: Equatable, Sendable {
 
 /// Reading shard files (validation, streaming scans). The Loader maps them with `MappedShard`.
 public enum ShardFile {
-    /// CRC-32 (zlib) of `bytes`, continuing from `crc` (0 for a fresh checksum).
+    /// CRC-32 (zlib's `crc32`, the gzip checksum) of `bytes`, continuing from `crc` (0 for a
+    /// fresh checksum). Computed with ISA-L's carry-less multiplication kernel.
     public static func crc32(_ bytes: UnsafeRawBufferPointer, continuing crc: UInt32 = 0) -> UInt32 {
-        guard var p = bytes.baseAddress?.assumingMemoryBound(to: Bytef.self) else { return crc }
-        var value = uLong(crc)
+        guard var p = bytes.baseAddress?.assumingMemoryBound(to: UInt8.self) else { return crc }
+        var value = crc
         var left = bytes.count
-        while left > 0 {  // zlib takes a 32-bit length
+        while left > 0 {  // ISA-L takes a 64-bit length, zlib a 32-bit one: chunks either way
             let n = min(left, 1 << 30)
-            value = CZlib.crc32(value, p, uInt(n))
+            value = crc32_gzip_refl(value, p, UInt64(n))
             p += n
             left -= n
         }
-        return UInt32(truncatingIfNeeded: value)
+        return value
     }
 
     /// Reads and validates the header of `path` and checks that the file size is exactly

@@ -117,13 +117,19 @@ import TestSupport
         var e = try #require(try readAll(try dir.write("h.gz", header), opts).error)
         #expect(e.kind == .corruptGzip)
         #expect(e.message.hasSuffix("unknown compression method"))
-        // The CRC in the trailer: found when the member ends.
+        // The CRC in the trailer: found when the member ends (igzip reads the whole 8-byte trailer,
+        // CRC-32 and size, before checking it).
         var crc = full
         crc[full.count - 8] ^= 0xFF
         let crcPath = try dir.write("crc.gz", crc)
         e = try #require(try readAll(crcPath, opts).error)
         #expect(e.kind == .corruptGzip)
-        #expect(e.description == "\(crcPath): corrupt gzip at compressed offset \(full.count - 4): incorrect data check")
+        #expect(e.description == "\(crcPath): corrupt gzip at compressed offset \(full.count): incorrect data check")
+        // The size in the trailer is checked too.
+        var size = full
+        size[full.count - 1] ^= 0x01
+        e = try #require(try readAll(try dir.write("size.gz", size), opts).error)
+        #expect(e.kind == .corruptGzip)
         // Bytes in the deflate data: some error at or after the damage.
         var rng = SeededRNG(seed: 3)
         var failures = 0
