@@ -161,6 +161,12 @@ public final class Statement {
         }
     }
 
+    /// Binds one text parameter (1-based `index`); it stays bound across `execute()` calls.
+    public func bind(_ index: Int32, _ value: String) throws {
+        let rc = sqlite3_bind_text(handle, index, value, -1, tm_sqlite_transient())
+        guard rc == SQLITE_OK else { throw database.error(rc, sql) }
+    }
+
     /// Binds one integer parameter (1-based `index`), for hot loops that avoid `[SQLValue]`;
     /// pair with `execute()`.
     public func bind(_ index: Int32, _ value: Int64) throws {

@@ -76,6 +76,29 @@ final class OrderedWork<Item>: @unchecked Sendable {
         condition.unlock()
     }
 
+    /// Consumer: the next item in production order if it is finished, without waiting.
+    func tryResult() -> Item? {
+        condition.lock()
+        defer { condition.unlock() }
+        guard !cancelled, let item = finished.removeValue(forKey: consumed) else { return nil }
+        consumed += 1
+        condition.broadcast()
+        return item
+    }
+
+    /// Whether `put` would not wait.
+    var hasRoom: Bool {
+        condition.lock()
+        defer { condition.unlock() }
+        return produced - consumed < capacity
+    }
+
+    var isClosed: Bool {
+        condition.lock()
+        defer { condition.unlock() }
+        return closed
+    }
+
     /// Consumer: the next item in production order, waiting for it; nil when all are consumed
     /// and the producer closed (or on cancel).
     func result() -> Item? {

@@ -49,11 +49,15 @@ public final class ShardStore {
     private var tokenDeltas: PerSplit<[Int64]>
     private var lengthDeltas = PerSplit<[Int64: Int64]> { _ in [:] }
     private var inTransaction = false
+    /// The vocabulary, until the first transaction writes it to a new index.
+    private var pendingVocab: [VocabEntry]?
     /// Set when a write failed halfway: the store must be reopened (which recovers).
     private var poisoned: ShardsError?
 
     private let insertDocument: Statement
     private let insertShard: Statement
+    private let upsertToken: Statement
+    private let upsertLength: Statement
 
     private final class OpenShard {
         let id: Int64, split: Split, seq: Int64
@@ -98,13 +102,11 @@ public final class ShardStore {
                 try db.execute(IndexSchema.sql)
                 let meta = try db.prepare("INSERT INTO meta (key, value) VALUES (?, ?)")
                 for (key, value) in settings.metaEntries { try meta.run(.text(key), value) }
-                let word = try db.prepare("INSERT INTO vocab (id, bytes, text, special) VALUES (?, ?, ?, ?)")
-                for entry in vocab {
-                    try word.run(.int(Int64(entry.id)), .blob(entry.bytes), .text(VocabEntry.displayText(entry.bytes)),
-                                 .int(entry.special ? 1 : 0))
-                }
             }
         }
+        // The vocabulary goes in with the first commit of documents (not on the way to the first
+        // batch); an index killed before that commit has none yet and gets it then.
+        if try db.scalar("SELECT count(*) FROM vocab")?.int64 == 0 { pendingVocab = vocab }
         insertDocument = try db.prepare("""
             INSERT INTO documents (id, source_id, record, line, shard_id, token_offset, token_count, byte_count, hash_hi, hash_lo)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
@@ -112,6 +114,14 @@ public final class ShardStore {
         insertShard = try db.prepare("""
             INSERT INTO shards (path, split, seq, status, tokens, documents, text_bytes, crc32)
             VALUES (?, ?, ?, 'open', 0, 0, 0, 0)
+            """)
+        upsertToken = try db.prepare("""
+            INSERT INTO token_counts (split, token_id, count) VALUES (?, ?, ?)
+            ON CONFLICT (split, token_id) DO UPDATE SET count = count + excluded.count
+            """)
+        upsertLength = try db.prepare("""
+            INSERT INTO length_counts (split, token_count, documents) VALUES (?, ?, ?)
+            ON CONFLICT (split, token_count) DO UPDATE SET documents = documents + excluded.documents
             """)
         nextDocumentID = (try db.scalar("SELECT max(id) FROM documents")?.int64).map { $0 + 1 } ?? 0
         try recover()
@@ -345,6 +355,14 @@ public final class ShardStore {
         if !inTransaction {
             try db.begin()
             inTransaction = true
+            if let vocab = pendingVocab {
+                let word = try db.prepare("INSERT INTO vocab (id, bytes, text, special) VALUES (?, ?, ?, ?)")
+                for entry in vocab {
+                    try word.run(.int(Int64(entry.id)), .blob(entry.bytes), .text(VocabEntry.displayText(entry.bytes)),
+                                 .int(entry.special ? 1 : 0))
+                }
+                pendingVocab = nil
+            }
         }
     }
 
@@ -381,8 +399,9 @@ public final class ShardStore {
     }
 
     /// Closes the open shards (however full), builds the index on document positions and
-    /// commits. Call once every source is done.
-    public func finish() throws {
+    /// commits. Call once every source is done; with `progress`, the current source is recorded
+    /// done with it in the same commit (one commit instead of two at the end of a job).
+    public func finish(completing progress: SourceProgress? = nil) throws {
         try checkUsable()
         try ensureTransaction()
         do {
@@ -392,7 +411,7 @@ public final class ShardStore {
             poisoned = error
             throw error
         }
-        try commit(progress: nil)
+        try commit(progress: progress, done: progress != nil && current != nil)
     }
 
     private func commitChanges(progress: SourceProgress?, status: SourceStatus?, error message: String?) throws {
@@ -412,22 +431,22 @@ public final class ShardStore {
                                 .int(Int64(shard.crc)), .int(shard.id))
         }
         // 2. Aggregates.
-        let upsertToken = try db.prepare("""
-            INSERT INTO token_counts (split, token_id, count) VALUES (?, ?, ?)
-            ON CONFLICT (split, token_id) DO UPDATE SET count = count + excluded.count
-            """)
         for split in Split.allCases {
-            for (id, delta) in tokenDeltas[split].enumerated() where delta != 0 {
-                try upsertToken.run(.text(split.rawValue), .int(Int64(id)), .int(delta))
+            try upsertToken.bind(1, split.rawValue)
+            try tokenDeltas[split].withUnsafeBufferPointer { deltas in
+                for (id, delta) in deltas.enumerated() where delta != 0 {
+                    try upsertToken.bind(2, Int64(id))
+                    try upsertToken.bind(3, delta)
+                    try upsertToken.execute()
+                }
             }
         }
-        let upsertLength = try db.prepare("""
-            INSERT INTO length_counts (split, token_count, documents) VALUES (?, ?, ?)
-            ON CONFLICT (split, token_count) DO UPDATE SET documents = documents + excluded.documents
-            """)
         for split in Split.allCases {
+            try upsertLength.bind(1, split.rawValue)
             for (length, count) in lengthDeltas[split].sorted(by: { $0.key < $1.key }) {
-                try upsertLength.run(.text(split.rawValue), .int(length), .int(count))
+                try upsertLength.bind(2, length)
+                try upsertLength.bind(3, count)
+                try upsertLength.execute()
             }
         }
         // 3. The current source.
@@ -456,6 +475,9 @@ public final class ShardStore {
         // 4. Only now may closed shards take their final names.
         for shard in pendingClose { try ShardWriter.publish(path: shard.path) }
         pendingClose.removeAll()
+        // 5. Copy the committed pages from the write-ahead log into the index file now, while
+        // the encoders work, rather than all at once when the job closes the index.
+        try db.execute("PRAGMA wal_checkpoint(PASSIVE)")
         for split in Split.allCases {
             tokenDeltas[split].withUnsafeMutableBufferPointer { $0.update(repeating: 0) }
             lengthDeltas[split].removeAll(keepingCapacity: true)

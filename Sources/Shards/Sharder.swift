@@ -1,11 +1,14 @@
 // `tokenmill shard`: inputs → ingest stages → BPE encoding on every core → shards + index.
 //
-// Threads: one reader goes through the sources in order (decompressing, running the ingest
+// Threads: a reader goes through the sources in order (decompressing, running the ingest
 // stages, deduplicating) and cuts documents into batches of about `batchBytes` of text;
 // `threads` encoders turn batches into token ids, each with its own encoder; the calling
 // thread writes the batches in reading order through a `ShardStore`, so the output is
-// byte-identical for any thread count. At most 4 × threads batches are in flight, which
-// bounds memory (a few MiB per batch) whatever the corpus size.
+// byte-identical for any thread count. The reader has a thread of its own when there is a
+// core to spare beside the encoders and the writer; otherwise the writer reads between writes
+// (on two cores with one encoder: two busy threads, not three competing for two cores).
+// At most 16 + 4 × threads batches are in flight, which bounds memory (about 2.5 MiB per batch,
+// recycled) whatever the corpus size.
 //
 // Resume: sources the index calls done are skipped; a partial (or failed) one is read again
 // from its start and its first `records` records are dropped (a gzip stream cannot seek); the
@@ -31,6 +34,9 @@ public struct ShardJobOptions: Sendable {
     public var batchBytes: Int = 1 << 20
     /// Testing: after this many batches, stop as a kill would (nothing more committed).
     package var stopAfterBatches: Int?
+    /// Whether reading has a thread of its own; nil: when there is a core for it beside the
+    /// encoders and the writer (else the writer reads between writes). The output is the same.
+    package var readerThread: Bool?
 
     public init(inputs: [String], output: String, ingest: IngestOptions = IngestOptions(),
                 shardTokens: Int64 = CorpusSettings.defaultShardTokens, valFraction: Double = CorpusSettings.defaultValFraction,
@@ -142,12 +148,21 @@ public enum Sharder {
             try store.forEachDocumentHash { dedup.insert(ContentHash(hi: $0.hi, lo: $0.lo)) }
         }
 
-        let readerPlans = plans
         // Room for ~16 MB of text beyond the workers' share: a commit's fsync stalls the writer for a
         // while, and the encoders should not stall with it.
         let work = OrderedWork<Batch>(capacity: 16 + 4 * options.threads)
+        let pool = BatchPool()
+        let reader = BatchReader(plans: plans, options: options, dedup: dedup, pool: pool)
+        let readerThread = options.readerThread ?? (ProcessInfo.processInfo.activeProcessorCount >= options.threads + 2)
         let threads = DispatchGroup()
-        spawn(threads) { read(readerPlans, options: options, dedup: dedup, into: work) }
+        if readerThread {
+            spawn(threads) {
+                defer { work.close() }
+                while let batch = reader.next() {
+                    guard work.put(batch) else { return }
+                }
+            }
+        }
         for _ in 0..<options.threads {
             spawn(threads) { encode(work, tokenizer: tokenizer) }
         }
@@ -155,14 +170,26 @@ public enum Sharder {
             work.cancel()
             threads.wait()
         }
+        /// The next encoded batch in reading order. Without a reader thread, this thread reads
+        /// whenever it has nothing to write and there is room, so that reading and writing share
+        /// one core and the encoders have the others.
+        func nextEncoded() -> Batch? {
+            if readerThread { return work.result() }
+            while true {
+                if let batch = work.tryResult() { return batch }
+                guard work.hasRoom && !work.isClosed else { return work.result() }
+                if let batch = reader.next() { work.put(batch) } else { work.close() }
+            }
+        }
 
         // Write, in reading order.
         let bytesTotal = plans.reduce(Int64(0)) { $0 + $1.fileBytes }
         var bytesBefore: Int64 = 0
         var sinceCommit: Int64 = 0
         var batches = 0
+        var finalProgress: SourceProgress?
         var outcome = ShardJobReport.Source(path: "", status: "", error: nil, documents: 0, tokens: 0)
-        while let batch = work.result() {
+        while let batch = nextEncoded() {
             let plan = plans[batch.plan]
             if batch.first {
                 _ = try store.beginSource(path: plan.path, fileBytes: plan.fileBytes)
@@ -184,6 +211,8 @@ public enum Sharder {
             outcome.documents += Int64(batch.documents.count)
             report.documents += Int64(batch.documents.count)
             switch batch.end {
+            case .done? where batch.plan == plans.count - 1:
+                finalProgress = batch.progress  // committed by `finish`, with the last shards
             case .done?:
                 try store.commit(progress: batch.progress, done: true)
                 sinceCommit = 0
@@ -207,6 +236,7 @@ public enum Sharder {
             progress?(ShardJobProgress(bytesDone: batch.end == nil ? bytesBefore + batch.compressedOffset : bytesBefore,
                                        bytesTotal: bytesTotal, documents: report.documents, tokens: report.tokens,
                                        source: plan.index, sources: options.inputs.count, path: plan.path))
+            pool.recycle(batch)
             batches += 1
             report.batches = batches
             if let stop = options.stopAfterBatches, batches >= stop {
@@ -217,7 +247,7 @@ public enum Sharder {
         if work.isCancelled {
             throw ShardsError(.corrupt, path: options.output, "sharding stopped unexpectedly")
         }
-        try store.finish()
+        try store.finish(completing: finalProgress)
         addSkipped(before: Int.max)
         report.inputBytes = bytesTotal
         let elapsed = ContinuousClock.now - started
@@ -242,13 +272,16 @@ public enum Sharder {
         case failed(String)
     }
 
-    /// Documents of one source on their way from the reader to the writer.
+    /// Documents of one source on their way from the reader to the writer. Batches are recycled
+    /// (`BatchPool`) so that their buffers are allocated, and their pages touched, only once.
     final class Batch: @unchecked Sendable {
-        let plan: Int
-        let first: Bool
-        var texts: [[UInt8]] = []
+        private(set) var plan = 0
+        private(set) var first = false
+        /// The documents' text, one after the other; document i ends at `textEnds[i]`.
+        var text: [UInt8] = []
+        var textEnds: [Int] = []
         var documents: [DocumentInfo] = []
-        var textBytes = 0
+        var textBytes: Int { text.count }
         /// Token ids of all documents, one after the other; document i ends at `ends[i]`.
         var tokens: [UInt32] = []
         var ends: [Int] = []
@@ -258,9 +291,37 @@ public enum Sharder {
         /// Set on the source's last batch.
         var end: End?
 
-        init(plan: Int, first: Bool) {
+        func reset(plan: Int, first: Bool) {
             self.plan = plan
             self.first = first
+            text.removeAll(keepingCapacity: true)
+            textEnds.removeAll(keepingCapacity: true)
+            documents.removeAll(keepingCapacity: true)
+            tokens.removeAll(keepingCapacity: true)
+            ends.removeAll(keepingCapacity: true)
+            progress = SourceProgress(records: 0)
+            compressedOffset = 0
+            end = nil
+        }
+    }
+
+    /// Written batches, for the reader to fill again. Holds at most what was in flight at once.
+    final class BatchPool: @unchecked Sendable {
+        private let lock = NSLock()
+        private var free: [Batch] = []
+
+        func batch(plan: Int, first: Bool) -> Batch {
+            lock.lock()
+            let batch = free.popLast() ?? Batch()
+            lock.unlock()
+            batch.reset(plan: plan, first: first)
+            return batch
+        }
+
+        func recycle(_ batch: Batch) {
+            lock.lock()
+            free.append(batch)
+            lock.unlock()
         }
     }
 
@@ -274,32 +335,46 @@ public enum Sharder {
         thread.start()
     }
 
-    /// The reader thread: every planned source in order, cut into batches.
-    static func read(_ plans: [Plan], options: ShardJobOptions, dedup: Deduplicator, into work: OrderedWork<Batch>) {
-        var readerOptions = options.ingest
-        readerOptions.dedup = false  // deduplicated here, so that re-read records are not counted twice
-        defer { work.close() }
-        for (p, plan) in plans.enumerated() {
-            var batch = Batch(plan: p, first: true)
-            var duplicates = plan.duplicates
-            let reader: DocumentReader
-            do {
-                reader = try DocumentReader(path: plan.path, source: plan.index, options: readerOptions, dedup: nil)
-            } catch {
-                batch.end = .failed(error.description)
-                batch.progress = SourceProgress(records: plan.skipRecords, duplicates: duplicates)
-                guard work.put(batch) else { return }
-                continue
-            }
-            func snapshot() {
-                let stats = reader.stats
-                var skips: [String: SkipCount] = [:]
-                for (reason, count) in stats.skipped where reason != .duplicate && count > 0 {
-                    skips[reason.rawValue] = SkipCount(count: count, firstLine: reason == .badJSON ? stats.badLines.first.map(Int64.init) : nil)
+    /// Every planned source in order, cut into batches: `next()` gives the next one. Used by
+    /// one thread at a time (the reader thread, or the writer between writes).
+    final class BatchReader: @unchecked Sendable {
+        private let plans: [Plan]
+        private let options: ShardJobOptions
+        private let readerOptions: IngestOptions
+        private let dedup: Deduplicator
+        private let pool: BatchPool
+        /// The plan being read, and its open reader (nil before its first batch).
+        private var p = 0
+        private var current: DocumentReader?
+        private var duplicates: Int64 = 0
+
+        init(plans: [Plan], options: ShardJobOptions, dedup: Deduplicator, pool: BatchPool) {
+            self.plans = plans
+            self.options = options
+            var readerOptions = options.ingest
+            readerOptions.dedup = false  // deduplicated here, so that re-read records are not counted twice
+            self.readerOptions = readerOptions
+            self.dedup = dedup
+            self.pool = pool
+        }
+
+        /// The next batch, or nil after the last source's last batch (its `end` is set).
+        func next() -> Batch? {
+            guard p < plans.count else { return nil }
+            let plan = plans[p]
+            let batch = pool.batch(plan: p, first: current == nil)
+            if current == nil {
+                duplicates = plan.duplicates
+                do {
+                    current = try DocumentReader(path: plan.path, source: plan.index, options: readerOptions, dedup: nil)
+                } catch {
+                    batch.end = .failed(error.description)
+                    batch.progress = SourceProgress(records: plan.skipRecords, duplicates: duplicates)
+                    p += 1
+                    return batch
                 }
-                batch.progress = SourceProgress(records: stats.records, duplicates: duplicates, skips: skips)
-                batch.compressedOffset = reader.compressedOffset
             }
+            let reader = current!
             while true {
                 let document: Document?
                 do { document = try reader.next() } catch {
@@ -318,55 +393,81 @@ public enum Sharder {
                 batch.documents.append(DocumentInfo(record: Int64(document.record), line: Int64(document.line),
                                                     byteCount: Int64(document.text.count),
                                                     hash: DocumentHash(hi: document.hash.hi, lo: document.hash.lo)))
-                batch.textBytes += document.text.count
-                batch.texts.append(document.text)
+                batch.text.append(contentsOf: document.text)
+                batch.textEnds.append(batch.text.count)
                 if batch.textBytes >= options.batchBytes {
-                    snapshot()
-                    guard work.put(batch) else { return }
-                    batch = Batch(plan: p, first: false)
+                    snapshot(reader, into: batch)
+                    return batch
                 }
             }
-            snapshot()
-            guard work.put(batch) else { return }
+            snapshot(reader, into: batch)
+            current = nil
+            p += 1
+            return batch
+        }
+
+        /// Records the source's progress so far in `batch` (what a commit after it records).
+        private func snapshot(_ reader: DocumentReader, into batch: Batch) {
+            let stats = reader.stats
+            var skips: [String: SkipCount] = [:]
+            for (reason, count) in stats.skipped where reason != .duplicate && count > 0 {
+                skips[reason.rawValue] = SkipCount(count: count, firstLine: reason == .badJSON ? stats.badLines.first.map(Int64.init) : nil)
+            }
+            batch.progress = SourceProgress(records: stats.records, duplicates: duplicates, skips: skips)
+            batch.compressedOffset = reader.compressedOffset
         }
     }
 
     /// An encoder thread.
     static func encode(_ work: OrderedWork<Batch>, tokenizer: Tokenizer) {
         var encoder = tokenizer.makeEncoder()
+        var ids: [UInt32] = []  // one document's ids: stays in the core's cache
         while let (seq, batch) = work.take() {
-            batch.tokens.reserveCapacity(batch.textBytes / 3 + batch.texts.count)
-            for text in batch.texts {
-                text.withUnsafeBufferPointer { encoder.encodeOrdinary($0, into: &batch.tokens) }
-                batch.ends.append(batch.tokens.count)
+            batch.tokens.reserveCapacity(batch.textBytes / 3 + batch.textEnds.count)
+            batch.text.withUnsafeBufferPointer { text in
+                var start = 0
+                for end in batch.textEnds {
+                    ids.removeAll(keepingCapacity: true)
+                    encoder.encodeOrdinary(UnsafeBufferPointer(rebasing: text[start..<end]), into: &ids)
+                    batch.tokens.append(contentsOf: ids)
+                    batch.ends.append(batch.tokens.count)
+                    start = end
+                }
             }
-            batch.texts = []
             work.complete(seq, batch)
         }
     }
 
+
     /// Saves the tokenizer into the corpus directory (tokenizer.json, plus the rank file and its
-    /// sidecar for tiktoken vocabularies), unless the one there already has its fingerprint. A
-    /// Hugging Face tokenizer.json given as `file` is copied as it is.
+    /// sidecar for tiktoken vocabularies), unless the one there already is it. A Hugging Face
+    /// tokenizer.json the tokenizer was loaded from (or `file`, when it has the same
+    /// fingerprint) is copied as it is.
     static func writeTokenizer(_ tokenizer: Tokenizer, from file: String?, into directory: String) throws {
-        if (try? Tokenizer.load(directory))?.fingerprint == tokenizer.fingerprint { return }
-        if tokenizer.model.merges != nil, var source = file {
+        let target = FileSystem.join(directory, "tokenizer.json")
+        var source = tokenizer.jsonFile
+        if source == nil, tokenizer.model.merges != nil, var candidate = file {
             var isDirectory: ObjCBool = false
-            if FileManager.default.fileExists(atPath: source, isDirectory: &isDirectory), isDirectory.boolValue {
-                source = FileSystem.join(source, "tokenizer.json")
+            if FileManager.default.fileExists(atPath: candidate, isDirectory: &isDirectory), isDirectory.boolValue {
+                candidate = FileSystem.join(candidate, "tokenizer.json")
             }
-            if let data = FileManager.default.contents(atPath: source), data.first == UInt8(ascii: "{"),
-               (try? Tokenizer.load(source))?.fingerprint == tokenizer.fingerprint {
-                let target = FileSystem.join(directory, "tokenizer.json"), tmp = target + ".tmp"
-                do {
-                    try data.write(to: URL(fileURLWithPath: tmp))
-                } catch {
-                    throw ShardsError(.io, path: tmp, "cannot write: \(error.localizedDescription)")
-                }
-                try FileSystem.move(tmp, to: target)
-                return
+            if let data = FileManager.default.contents(atPath: candidate), data.first == UInt8(ascii: "{"),
+               (try? Tokenizer.load(candidate))?.fingerprint == tokenizer.fingerprint {
+                source = candidate
             }
         }
+        if let source, let data = FileManager.default.contents(atPath: source) {
+            if FileManager.default.contents(atPath: target) == data { return }
+            let tmp = target + ".tmp"
+            do {
+                try data.write(to: URL(fileURLWithPath: tmp))
+            } catch {
+                throw ShardsError(.io, path: tmp, "cannot write: \(error.localizedDescription)")
+            }
+            try FileSystem.move(tmp, to: target)
+            return
+        }
+        if FileSystem.exists(target), (try? Tokenizer.load(directory))?.fingerprint == tokenizer.fingerprint { return }
         do {
             try tokenizer.model.save(toDirectory: directory)
         } catch {

@@ -133,6 +133,24 @@ func documentsFromShards(_ directory: String) throws -> [[UInt32]] {
         #expect(a.tables == b.tables)
     }
 
+    /// Reading on a thread of its own, or by the writer between writes (what a machine without a
+    /// spare core gets): the same bytes, for one encoder and for three.
+    @Test func outputIsIdenticalWithAndWithoutAReaderThread() throws {
+        let reference = try TempDir()
+        try Sharder.run(tokenizer: fixture.tokenizer, tokenizerFile: fixture.tokenizerFile, options: fixture.options(reference.path, threads: 1))
+        let expected = try snapshot(reference.path)
+        for (threads, readerThread) in [(1, true), (1, false), (3, true), (3, false)] {
+            let dir = try TempDir()
+            var options = fixture.options(dir.path, threads: threads)
+            options.readerThread = readerThread
+            let report = try Sharder.run(tokenizer: fixture.tokenizer, tokenizerFile: fixture.tokenizerFile, options: options)
+            #expect(report.batches > 10, "small batches, so that reading and writing interleave")
+            let got = try snapshot(dir.path)
+            #expect(got.files == expected.files, "threads \(threads), reader thread \(readerThread)")
+            #expect(got.tables == expected.tables, "threads \(threads), reader thread \(readerThread)")
+        }
+    }
+
     /// Stop (as a kill would: nothing more committed) after k batches, rerun: identical result.
     @Test func interruptedRunsResumeToTheSameResult() throws {
         let inputs = [fixture.inputs[0], fixture.corrupt, fixture.inputs[2]]
