@@ -7,7 +7,7 @@
 // byte-identical for any thread count. The reader has a thread of its own when there is a
 // core to spare beside the encoders and the writer; otherwise the writer reads between writes
 // (on two cores with one encoder: two busy threads, not three competing for two cores).
-// At most 16 + 4 × threads batches are in flight, which bounds memory (about 2.5 MiB per batch,
+// At most 6 + 4 × threads batches are in flight, which bounds memory (about 2.5 MiB per batch,
 // recycled) whatever the corpus size.
 //
 // Resume: sources the index calls done are skipped; a partial (or failed) one is read again
@@ -148,9 +148,9 @@ public enum Sharder {
             try store.forEachDocumentHash { dedup.insert(ContentHash(hi: $0.hi, lo: $0.lo)) }
         }
 
-        // Room for ~16 MB of text beyond the workers' share: a commit's fsync stalls the writer for a
-        // while, and the encoders should not stall with it.
-        let work = OrderedWork<Batch>(capacity: 16 + 4 * options.threads)
+        // Room for ~6 MB of text beyond the workers' share: a commit (10-30 ms, its fsyncs included)
+        // stalls the writer for a while, and the encoders should not stall with it.
+        let work = OrderedWork<Batch>(capacity: 6 + 4 * options.threads)
         let pool = BatchPool()
         let reader = BatchReader(plans: plans, options: options, dedup: dedup, pool: pool)
         let readerThread = options.readerThread ?? (ProcessInfo.processInfo.activeProcessorCount >= options.threads + 2)
