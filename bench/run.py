@@ -192,8 +192,13 @@ def bench_shard(args):
         for threads in (1, 2):
             out = OUT / f"shards-{threads}"
             subprocess.run(["rm", "-rf", str(out)], check=True)
-            ours[threads].append(measure([BIN, "shard", "--tokenizer", str(vocab), "--input", *files, "--output", str(out),
-                                          "--threads", str(threads), "--quiet", "--no-dedup"]))
+            log = OUT / f"shard-{threads}.log.jsonl"
+            run = measure([BIN, "shard", "--tokenizer", str(vocab), "--input", *files, "--output", str(out),
+                           "--threads", str(threads), "--quiet", "--no-dedup", "--log-json", str(log)])
+            # The job's own time (what `tokenmill shard` prints): the process start and loading the
+            # tokenizer left out, as the encode reference leaves them out.
+            run["job_seconds"] = json.loads(log.read_text().strip().splitlines()[-1])["elapsed"]
+            ours[threads].append(run)
     single = min(singles, key=lambda r: r["seconds"])
     text_mb = single["bytes"] / 1e6
     rows = []
@@ -205,19 +210,21 @@ def bench_shard(args):
                         str(threads), "100000000", *files])
         bound = single["mb_per_s"] * threads
         ours_rate = text_mb / best["seconds"]
+        job = min(r["job_seconds"] for r in ours[threads])
         rows.append([threads, f"{ours_rate:.1f}", f"{text_mb / base['seconds']:.1f}",
-                     f"{base['seconds'] / best['seconds']:.1f}", f"{ours_rate / bound:.0%}",
+                     f"{base['seconds'] / best['seconds']:.1f}", f"{ours_rate / bound:.0%} / {text_mb / job / bound:.0%}",
                      f"{single['seconds'] / best['cpu_seconds']:.0%}",
                      f"{single['tokens'] / best['seconds'] / 1e6:.1f}", f"{best['peak_mb']:.0f}", f"{base['peak_mb']:.0f}"])
         results.setdefault("shard", []).append({"threads": threads, "ours": best, "ours_runs": ours[threads],
                                                 "baseline": base, "encode_1t": single, "encode_runs": singles})
     table(f"Shard {text_mb:.0f} MB of text (8k vocabulary; single-thread encode {single['mb_per_s']:.0f} MB/s)",
-          ["threads", "ours MB/s", "baseline MB/s", "speed-up", "of encode×threads", "encoding share of CPU",
+          ["threads", "ours MB/s", "baseline MB/s", "speed-up", "of encode×threads (wall / job)", "encoding share of CPU",
            "ours Mtok/s", "ours MB", "baseline MB"], rows,
           f"best of {rounds} interleaved runs for ours and for the encode reference (one pass over the documents in "
           "memory). Baseline: tiktoken encode_ordinary_batch in a process pool + numpy uint16 shards (llm.c's fineweb.py). "
-          "Targets: ≥ 2× baseline and ≥ 90% of single-thread encode speed × threads. Wall time includes start-up, "
-          "reading and inflating the gzip input, the index (SQLite) and writing. Encoding share of CPU = encode time ÷ "
+          "Targets: ≥ 2× baseline and ≥ 90% of single-thread encode speed × threads. Wall time includes the process "
+          "start, loading the tokenizer, reading and inflating the gzip input, the index (SQLite) and writing; job "
+          "time is what tokenmill shard reports (from the tokenizer loaded to the index closed). Encoding share of CPU = encode time ÷ "
           "the shard run's CPU time: with T encoders on T cores the floor needs it ≥ 90%, which the reading and writing "
           "work rules out when no core is left for them.")
 
