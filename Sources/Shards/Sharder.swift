@@ -347,6 +347,7 @@ public enum Sharder {
         private var p = 0
         private var current: DocumentReader?
         private var duplicates: Int64 = 0
+        private var batchesMade = 0
 
         init(plans: [Plan], options: ShardJobOptions, dedup: Deduplicator, pool: BatchPool) {
             self.plans = plans
@@ -358,9 +359,11 @@ public enum Sharder {
             self.pool = pool
         }
 
-        /// The next batch, or nil after the last source's last batch (its `end` is set).
+        /// The next batch, or nil after the last source's last batch (its `end` is set). The
+        /// first one is small (64 KiB), so that the encoders start sooner.
         func next() -> Batch? {
             guard p < plans.count else { return nil }
+            defer { batchesMade += 1 }
             let plan = plans[p]
             let batch = pool.batch(plan: p, first: current == nil)
             if current == nil {
@@ -395,7 +398,7 @@ public enum Sharder {
                                                     hash: DocumentHash(hi: document.hash.hi, lo: document.hash.lo)))
                 batch.text.append(contentsOf: document.text)
                 batch.textEnds.append(batch.text.count)
-                if batch.textBytes >= options.batchBytes {
+                if batch.textBytes >= (batchesMade == 0 ? min(64 << 10, options.batchBytes) : options.batchBytes) {
                     snapshot(reader, into: batch)
                     return batch
                 }
