@@ -23,10 +23,12 @@ package enum JSONTree {
         package var description: String { "\(message) at byte \(offset)" }
     }
 
-    /// Parses one JSON value (RFC 8259), with only whitespace around it. Strings must be valid
-    /// UTF-8 and may not hold lone surrogate escapes; nesting is limited to 512 levels.
+    /// Parses one JSON value (RFC 8259), with only whitespace around it (and a UTF-8 byte order
+    /// mark before it, which some editors write). Strings must be valid UTF-8 and may not hold
+    /// lone surrogate escapes; nesting is limited to 512 levels.
     package static func parse(_ bytes: UnsafeRawBufferPointer) throws(SyntaxError) -> JSONTree {
         var parser = Parser(bytes.bindMemory(to: UInt8.self))
+        if parser.end >= 3 && parser.p[0] == 0xEF && parser.p[1] == 0xBB && parser.p[2] == 0xBF { parser.i = 3 }
         parser.skipSpace()
         let value = try parser.value(depth: 0)
         parser.skipSpace()

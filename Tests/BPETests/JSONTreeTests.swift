@@ -92,6 +92,9 @@ import Testing
         #expect(tree["d"]?.integer(in: 0...Int64(UInt32.max - 1)) == nil)
         #expect(tree["missing"] == nil)
         #expect(tree.members?.map(\.key) == ["a", "b", "a2", "d"])
+        // A byte order mark before the value is skipped (offsets still count it).
+        #expect(try JSONTree.parse([0xEF, 0xBB, 0xBF] + Array(#"{"k": "v"}"#.utf8))["k"]?.string == "v")
+        #expect(throws: JSONTree.SyntaxError.self) { try JSONTree.parse([0xEF, 0xBB, 0xBF, 0x7B]) }
     }
 
     /// Strict RFC 8259 (Foundation, more lenient, takes the trailing comma).
