@@ -67,6 +67,29 @@ func heldOutTexts(_ seed: UInt64, count: Int) -> [String] {
         }
     }
 
+    /// Texts with more ids than the encoder's output buffer holds (16k), and a piece longer than
+    /// it: the same ids as encoding line by line, and as the heap merge of the long piece alone.
+    @Test func longTextsAndPiecesPastTheOutputBuffer() throws {
+        var rng = SeededRNG(seed: 12)
+        let words = ["the", "beginning", "and", "of", "heaven", "earth", "café", "東京", "1984", "don't"]
+        var lines: [[UInt8]] = []
+        for _ in 0..<3000 {
+            lines.append(Array(((0..<8).map { _ in words.randomElement(using: &rng)! }.joined(separator: " ") + "\n").utf8))
+        }
+        var enc = sharedTokenizer.makeEncoder()
+        let whole = enc.encode(Array(lines.joined()))
+        #expect(whole.count > 1 << 14)
+        var fresh = sharedTokenizer.makeEncoder()
+        #expect(whole == lines.flatMap { fresh.encode($0) })
+        // One 40,000-byte piece (letters only), alone and between other text.
+        let long = (0..<40_000).map { _ in Array("abcdefghij".utf8).randomElement(using: &rng)! }
+        let alone = enc.encode(long)
+        #expect(alone == enc.heapMerge(long))
+        #expect(enc.encode(Array("the ".utf8) + long + Array(" end".utf8))
+                == enc.encode(Array("the ".utf8)) + alone + enc.encode(Array(" end".utf8)))
+        #expect(try sharedTokenizer.decode(alone) == long)
+    }
+
     @Test func cachedEncodingEqualsUncached() {
         // The same text twice through one encoder: the second pass is served from the cache.
         var enc = sharedTokenizer.makeEncoder()
