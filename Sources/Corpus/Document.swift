@@ -21,6 +21,17 @@ public struct Document: Sendable {
     }
 }
 
+/// A document as `DocumentReader.nextView()` gives it: its text is borrowed from the reader and
+/// valid until the reader's next call.
+public struct DocumentView {
+    /// UTF-8 after the stages.
+    public var text: UnsafeBufferPointer<UInt8>
+    /// See `Document`.
+    public var record: Int
+    public var line: Int
+    public var hash: ContentHash
+}
+
 /// Why a record did not become a document.
 public enum SkipReason: String, Sendable, Codable, CaseIterable {
     /// The JSONL line is not a JSON object (or not valid JSON).

@@ -95,9 +95,16 @@ public final class DocumentReader {
     /// - Throws: `CorpusError` (`.corruptGzip`, `.truncatedGzip`, `.unreadable`); the source stops
     ///   there, later calls return nil, and `stats.error` keeps the error.
     public func next() throws(CorpusError) -> Document? {
+        guard let view = try nextView() else { return nil }
+        return Document(text: Array(view.text), source: source, record: view.record, line: view.line, hash: view.hash)
+    }
+
+    /// The next document without copying its text: `text` points into the reader's buffers and
+    /// stays valid until the next call to `next` or `nextView`. Errors as for `next`.
+    public func nextView() throws(CorpusError) -> DocumentView? {
         guard !finished else { return nil }
         do throws(CorpusError) {
-            let document: Document?
+            let document: DocumentView?
             switch (format, options.boundary) {
             case (.jsonl, _): document = try nextJSONL()
             case (_, .line): document = try nextLine()
@@ -115,7 +122,7 @@ public final class DocumentReader {
 
     // MARK: records
 
-    private func nextJSONL() throws(CorpusError) -> Document? {
+    private func nextJSONL() throws(CorpusError) -> DocumentView? {
         let fieldBytes = UnsafeBufferPointer(start: field.base, count: field.count)
         while let line = try readLine() {
             cursor = line.next
@@ -148,7 +155,7 @@ public final class DocumentReader {
         return nil
     }
 
-    private func nextLine() throws(CorpusError) -> Document? {
+    private func nextLine() throws(CorpusError) -> DocumentView? {
         while let line = try readLine() {
             cursor = line.next
             let record = beginRecord()
@@ -160,7 +167,7 @@ public final class DocumentReader {
         return nil
     }
 
-    private func nextParagraph() throws(CorpusError) -> Document? {
+    private func nextParagraph() throws(CorpusError) -> DocumentView? {
         while let first = try readLine() {
             cursor = first.next
             if isBlank(first.start, first.end) {
@@ -184,7 +191,7 @@ public final class DocumentReader {
         return nil
     }
 
-    private func nextFile() throws(CorpusError) -> Document? {
+    private func nextFile() throws(CorpusError) -> DocumentView? {
         while try fill() {}
         finished = true
         let length = window.count - start
@@ -197,7 +204,7 @@ public final class DocumentReader {
 
     /// Runs the stages on one record's text; returns the document or nil after counting the skip.
     private func finish(_ text: UnsafePointer<UInt8>, _ length: Int, record: Int, line: Int,
-                        loneSurrogates: Int, knownASCII: Bool = false) -> Document? {
+                        loneSurrogates: Int, knownASCII: Bool = false) -> DocumentView? {
         var p = text, n = length
         var nextIsA = true   // which scratch buffer the next stage writes
         let invalid = !knownASCII && UTF8Check.firstInvalid(p, n) != nil
@@ -239,8 +246,7 @@ public final class DocumentReader {
         }
         counters.documents += 1
         counters.documentBytes += Int64(n)
-        return Document(text: Array(UnsafeBufferPointer(start: p, count: n)), source: source,
-                        record: record, line: line, hash: hash)
+        return DocumentView(text: UnsafeBufferPointer(start: p, count: n), record: record, line: line, hash: hash)
     }
 
     private func beginRecord() -> Int {

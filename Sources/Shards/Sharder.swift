@@ -379,8 +379,8 @@ public enum Sharder {
             }
             let reader = current!
             while true {
-                let document: Document?
-                do { document = try reader.next() } catch {
+                let document: DocumentView?
+                do { document = try reader.nextView() } catch {
                     batch.end = .failed(error.description)
                     break
                 }
@@ -396,7 +396,7 @@ public enum Sharder {
                 batch.documents.append(DocumentInfo(record: Int64(document.record), line: Int64(document.line),
                                                     byteCount: Int64(document.text.count),
                                                     hash: DocumentHash(hi: document.hash.hi, lo: document.hash.lo)))
-                batch.text.append(contentsOf: document.text)
+                batch.text.append(contentsOf: document.text)  // the only copy of the text
                 batch.textEnds.append(batch.text.count)
                 if batch.textBytes >= (batchesMade == 0 ? min(64 << 10, options.batchBytes) : options.batchBytes) {
                     snapshot(reader, into: batch)
