@@ -97,6 +97,15 @@ public struct ByteKeyTable {
         _count = 0
     }
 
+    /// Empties the table in place, keeping its slots and key arena: no allocation, and no fresh
+    /// pages to fault in when it fills again. (Like every mutation here, it acts on the storage
+    /// that copies of this value share.)
+    public mutating func removeAll() {
+        slots.update(repeating: Slot(hash: 0, offset: 0, length: .max, value: 0), count: mask + 1)
+        arenaUsed = 0
+        _count = 0
+    }
+
     /// Bytes of memory held (slots + key arena), for reports.
     public var memoryBytes: Int { (mask + 1) * MemoryLayout<Slot>.stride + arenaCapacity }
 

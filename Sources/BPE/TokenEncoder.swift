@@ -127,7 +127,7 @@ public struct TokenEncoder {
         }
         if n <= TokenEncoder.cacheMaxPiece {
             if cache.count >= TokenEncoder.cacheLimit {
-                cache = ByteKeyTable(capacity: 1 << 14)
+                cache.removeAll()  // in place: a new table would fault in fresh pages again
                 cacheIDs.removeAll(keepingCapacity: true)
             }
             let count = output.count - before

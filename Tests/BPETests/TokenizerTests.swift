@@ -90,6 +90,36 @@ func heldOutTexts(_ seed: UInt64, count: Int) -> [String] {
         #expect(try sharedTokenizer.decode(alone) == long)
     }
 
+    /// More distinct pieces than the encoder's cache holds (2^16): it is emptied in place and
+    /// refilled, and the ids stay those of fresh encoders that never fill it.
+    @Test func cacheEmptiedInPlaceKeepsIdsExact() {
+        var rng = SeededRNG(seed: 14)
+        let letters = Array("abcdefghijklmnopqrstuvwxyz".utf8)
+        let words = (0..<90_000).map { _ in
+            " " + String(decoding: (0..<Int.random(in: 4...9, using: &rng)).map { _ in letters.randomElement(using: &rng)! }, as: UTF8.self)
+        }
+        var one = sharedTokenizer.makeEncoder()
+        let whole = one.encode(Array(words.joined().utf8))
+        var chunked: [UInt32] = []
+        for start in stride(from: 0, to: words.count, by: 15_000) {
+            var fresh = sharedTokenizer.makeEncoder()
+            chunked += fresh.encode(Array(words[start..<min(start + 15_000, words.count)].joined().utf8))
+        }
+        #expect(whole == chunked)
+    }
+
+    @Test func byteKeyTableRemoveAllKeepsWorking() {
+        var table = ByteKeyTable(capacity: 16)
+        for i in 0..<5000 { table.add(Array("key\(i)".utf8), UInt64(i)) }
+        #expect(table.count == 5000 && table.lookup(Array("key4999".utf8)) == 4999)
+        table.removeAll()
+        #expect(table.count == 0)
+        #expect(table.lookup(Array("key1".utf8)) == nil && table.lookup(Array("key4999".utf8)) == nil)
+        for i in 0..<7000 { table.add(Array("other\(i)".utf8), UInt64(i + 1)) }
+        #expect(table.count == 7000)
+        #expect(table.lookup(Array("other6999".utf8)) == 7000 && table.lookup(Array("key3".utf8)) == nil)
+    }
+
     @Test func cachedEncodingEqualsUncached() {
         // The same text twice through one encoder: the second pass is served from the cache.
         var enc = sharedTokenizer.makeEncoder()
