@@ -291,6 +291,16 @@ public enum Sharder {
         /// Set on the source's last batch.
         var end: End?
 
+        /// Makes room for `n` ids, growing by half again at least (see `encode`).
+        func reserveTokens(_ n: Int) {
+            if tokens.capacity < n { tokens.reserveCapacity(Swift.max(n, tokens.capacity * 3 / 2)) }
+        }
+
+        /// Makes room for `n` more bytes of text, growing by half again at least.
+        func reserveText(_ n: Int) {
+            if text.capacity < text.count + n { text.reserveCapacity(Swift.max(text.count + n, text.capacity * 3 / 2)) }
+        }
+
         func reset(plan: Int, first: Bool) {
             self.plan = plan
             self.first = first
@@ -396,6 +406,7 @@ public enum Sharder {
                 batch.documents.append(DocumentInfo(record: Int64(document.record), line: Int64(document.line),
                                                     byteCount: Int64(document.text.count),
                                                     hash: DocumentHash(hi: document.hash.hi, lo: document.hash.lo)))
+                batch.reserveText(document.text.count)
                 batch.text.append(contentsOf: document.text)  // the only copy of the text
                 batch.textEnds.append(batch.text.count)
                 if batch.textBytes >= (batchesMade == 0 ? min(64 << 10, options.batchBytes) : options.batchBytes) {
@@ -424,15 +435,14 @@ public enum Sharder {
     /// An encoder thread.
     static func encode(_ work: OrderedWork<Batch>, tokenizer: Tokenizer) {
         var encoder = tokenizer.makeEncoder()
-        var ids: [UInt32] = []  // one document's ids: stays in the core's cache
         while let (seq, batch) = work.take() {
-            batch.tokens.reserveCapacity(batch.textBytes / 3 + batch.textEnds.count)
+            // Half an id per byte of text is more than text needs (~1 per 3-4 bytes); growing a
+            // recycled batch's array rarely means its pages are faulted in about once.
+            batch.reserveTokens(batch.textBytes / 2 + batch.textEnds.count)
             batch.text.withUnsafeBufferPointer { text in
                 var start = 0
                 for end in batch.textEnds {
-                    ids.removeAll(keepingCapacity: true)
-                    encoder.encodeOrdinary(UnsafeBufferPointer(rebasing: text[start..<end]), into: &ids)
-                    batch.tokens.append(contentsOf: ids)
+                    encoder.encodeOrdinary(UnsafeBufferPointer(rebasing: text[start..<end]), into: &batch.tokens)
                     batch.ends.append(batch.tokens.count)
                     start = end
                 }
