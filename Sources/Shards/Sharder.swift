@@ -296,6 +296,18 @@ public enum Sharder {
             if tokens.capacity < n { tokens.reserveCapacity(Swift.max(n, tokens.capacity * 3 / 2)) }
         }
 
+        /// Called by the reader when the batch is full: makes room for its ids (half an id per byte
+        /// of text, more than text needs) and, when that took new memory, touches its pages here so
+        /// that the encoder, the busiest thread, does not take the page faults.
+        func prepareTokens() {
+            let n = textBytes / 2 + textEnds.count
+            guard tokens.capacity < n else { return }
+            reserveTokens(n)
+            // The pages ~0.4 ids per byte will use (8k vocabularies average ~0.34).
+            tokens.append(contentsOf: repeatElement(0, count: Swift.min(tokens.capacity, textBytes * 2 / 5 + textEnds.count)))
+            tokens.removeAll(keepingCapacity: true)
+        }
+
         /// Makes room for `n` more bytes of text, growing by half again at least.
         func reserveText(_ n: Int) {
             if text.capacity < text.count + n { text.reserveCapacity(Swift.max(text.count + n, text.capacity * 3 / 2)) }
@@ -420,8 +432,10 @@ public enum Sharder {
             return batch
         }
 
-        /// Records the source's progress so far in `batch` (what a commit after it records).
+        /// Records the source's progress so far in `batch` (what a commit after it records), and
+        /// makes room for its ids.
         private func snapshot(_ reader: DocumentReader, into batch: Batch) {
+            batch.prepareTokens()
             let stats = reader.stats
             var skips: [String: SkipCount] = [:]
             for (reason, count) in stats.skipped where reason != .duplicate && count > 0 {
