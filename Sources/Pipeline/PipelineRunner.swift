@@ -13,6 +13,12 @@ import Shards
 /// the fingerprint of every finished stage, so a rerun skips a stage whose outputs are complete
 /// and were made the same way; an interrupted stage resumes (sharding and training pick up
 /// where they stopped); a changed setting re-runs that stage and the ones after it.
+/// A run stopped at a clean point because `PipelineRunner.shouldContinue` said so; `stage` is
+/// the stage it stopped in (or before).
+public struct PipelineInterrupted: Error, Sendable {
+    public var stage: String
+}
+
 public final class PipelineRunner {
     public enum Event: Sendable {
         case stageStarted(String, resuming: Bool)
@@ -26,6 +32,10 @@ public final class PipelineRunner {
 
     public let spec: PipelineSpec
     let emit: @Sendable (Event) -> Void
+    /// Asked between stages, after each batch of sharding and after each training step; false
+    /// stops the run at a clean point (a checkpoint for training, a commit for sharding) with
+    /// `PipelineInterrupted`. Running the pipeline again goes on from there.
+    public var shouldContinue: @Sendable () -> Bool = { true }
     var state: PipelineState
 
     public var vocabDirectory: String { join("vocab") }
@@ -79,8 +89,10 @@ public final class PipelineRunner {
                                           shardTokens: Int64(spec.shard.shardTokens), valFraction: spec.shard.valFraction,
                                           threads: threads)
             options.threads = threads
+            options.shouldContinue = shouldContinue
             let report = try Sharder.run(tokenizer: tokenizer, tokenizerFile: vocabTokenizerPath, options: options) { self.emit(.shard($0)) }
             inputErrors += report.errors
+            if !report.completed { throw PipelineInterrupted(stage: "shards") }
             return "\(report.documents) documents, \(report.tokens) tokens"
         }
 
@@ -94,8 +106,9 @@ public final class PipelineRunner {
                 let result = try TrainJob.run(TrainJobOptions(dataDirectory: shardsDirectory, runDirectory: trainDirectory,
                                                               settings: trainingSettings(t, threads: threads), resume: canResume)) {
                     self.emit(.train($0))
-                    return true
+                    return self.shouldContinue()
                 }
+                if !shouldContinue() { throw PipelineInterrupted(stage: "train") }
                 var s = "\(result.steps) steps"
                 if let l = result.lastTrainLoss { s += String(format: ", train loss %.4f", l) }
                 if let v = result.lastValidationLoss { s += String(format: ", val loss %.4f", v) }
@@ -148,6 +161,7 @@ public final class PipelineRunner {
     /// removes the stage's old outputs first; the same fingerprint without `done` resumes.
     func stage(_ name: String, _ fp: String, outputs: [String], complete: () -> Bool,
                _ body: (_ resuming: Bool) throws -> String) throws {
+        if !shouldContinue() { throw PipelineInterrupted(stage: name) }
         let previous = state.stages[name]
         if let previous, previous.fingerprint == fp, previous.done, complete() {
             emit(.stageSkipped(name, reason: "up to date"))

@@ -34,6 +34,10 @@ public struct ShardJobOptions: Sendable {
     public var batchBytes: Int = 1 << 20
     /// Testing: after this many batches, stop as a kill would (nothing more committed).
     package var stopAfterBatches: Int?
+    /// Asked after each batch is written; false stops the job at a clean point: what was written
+    /// is committed, the report says `completed == false`, and the same job run again goes on
+    /// from there (Ctrl-C in `tokenmill shard` and `tokenmill run`).
+    public var shouldContinue: (@Sendable () -> Bool)?
     /// Whether reading has a thread of its own; nil: when there is a core for it beside the
     /// encoders and the writer (else the writer reads between writes). The output is the same.
     package var readerThread: Bool?
@@ -82,7 +86,7 @@ public struct ShardJobReport: Sendable {
     /// Input bytes read by this run.
     public var inputBytes: Int64 = 0
     public var seconds: Double = 0
-    /// False when stopped early (testing hook).
+    /// False when stopped early (`shouldContinue` said so, or the testing hook).
     public var completed = true
     /// Batches written (about `batchBytes` of text each; at least one per source read).
     public var batches = 0
@@ -242,6 +246,12 @@ public enum Sharder {
             if let stop = options.stopAfterBatches, batches >= stop {
                 report.completed = false
                 return report  // as if killed: what is not committed is lost
+            }
+            if let keepGoing = options.shouldContinue, finalProgress == nil, !keepGoing() {
+                // Asked to stop: commit what was written (a finished source already is).
+                try store.commit(progress: batch.end == nil ? batch.progress : nil)
+                report.completed = false
+                return report
             }
         }
         if work.isCancelled {

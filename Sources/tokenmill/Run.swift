@@ -27,8 +27,16 @@ struct RunPipeline: ParsableCommand {
             if let runDir { spec.runDir = runDir }
             let displays = DisplaySet(progressOptions)
             let runner = try PipelineRunner(spec: spec) { event in displays.handle(event) }
+            let interrupted = Interrupt.install()
+            runner.shouldContinue = { !interrupted.isSet }
             let started = Date()
-            try runner.run()
+            do {
+                try runner.run()
+            } catch let stop as PipelineInterrupted {
+                displays.note("interrupted in \(stop.stage): the work so far is saved (training writes a checkpoint); "
+                              + "run the same command again to continue")
+                throw ExitCode(130)
+            }
             for e in runner.inputErrors { printError(e) }
             displays.note(String(format: "pipeline %@ done in %.0fs → %@", spec.name, Date().timeIntervalSince(started), spec.runDir))
             if !runner.inputErrors.isEmpty {

@@ -48,8 +48,14 @@ struct Shard: ParsableCommand {
                                           shardTokens: shardTokens, valFraction: valFraction, threads: threads)
             options.threads = threads
             let display = try progressOptions.display("shard")
+            let interrupted = Interrupt.install()
+            options.shouldContinue = { !interrupted.isSet }
             let report = try Sharder.run(tokenizer: tokenizer, tokenizerFile: tokenizerOptions.tokenizer, options: options) { display.show($0) }
             for e in report.errors { printError(e) }
+            if !report.completed {
+                display.note("interrupted: \(report.documents) documents committed; run the same command again to continue")
+                throw ExitCode(130)
+            }
             let rate = report.seconds > 0 ? Double(report.textBytes) / report.seconds : 0
             display.finish("sharded \(report.documents) documents, \(report.tokens) tokens (\(formatBytes(report.textBytes)) of text) in "
                            + String(format: "%.2fs, %@/s", report.seconds, formatBytes(Int64(rate))) + " → \(output)",

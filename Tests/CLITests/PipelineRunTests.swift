@@ -127,6 +127,45 @@ import Testing
         #expect(log.split(separator: "\n").count == 60)
     }
 
+    @Test func ctrlCStopsTrainingWithACheckpointAndTheRunResumes() throws {
+        let dir = try TempDir()
+        // 600 steps of ~4 ms on one thread (the other core is left to this test's polling):
+        // Ctrl-C lands mid-training.
+        let tiny = try tinyPipeline(dir, steps: 600, channels: 128, context: 64)
+        let file = try dir.write("tiny1.toml", "threads = 1\n" + String(contentsOfFile: tiny, encoding: .utf8))
+        #expect(try run(file, dir.file("whole")).status == 0)
+        let want = try Data(contentsOf: URL(fileURLWithPath: dir.file("whole/train/model_00000600.bin")))
+
+        let errPath = dir.file("ctrlc.err")
+        FileManager.default.createFile(atPath: errPath, contents: nil)
+        let q = Process()
+        q.executableURL = URL(fileURLWithPath: Run.tokenmillPath)
+        q.arguments = ["run", file, "--run-dir", dir.file("ctrlc")]
+        q.currentDirectoryURL = URL(fileURLWithPath: Run.repoRoot)
+        q.standardError = FileHandle(forWritingAtPath: errPath)
+        try q.run()
+        func stepsLogged() -> Int {
+            ((try? String(contentsOfFile: dir.file("ctrlc/train/log.jsonl"), encoding: .utf8)) ?? "").split(separator: "\n").count
+        }
+        let deadline = Date().addingTimeInterval(120)
+        while Date() < deadline && stepsLogged() < 20 { Thread.sleep(forTimeInterval: 0.002) }
+        kill(q.processIdentifier, SIGINT)
+        q.waitUntilExit()
+        let err = try String(contentsOfFile: errPath, encoding: .utf8)
+        #expect(q.terminationStatus == 130, "\(err)")
+        #expect(err.contains("interrupted in train: the work so far is saved"), "\(err)")
+        let stopped = stepsLogged()
+        #expect(stopped >= 20 && stopped < 600, "interrupted too late to test: \(stopped) steps")
+        // The checkpoint of the step it stopped at, and no samples or report yet.
+        #expect(FileManager.default.fileExists(atPath: dir.file(String(format: "ctrlc/train/model_%08d.bin", stopped))))
+        #expect(!FileManager.default.fileExists(atPath: dir.file("ctrlc/report.html")))
+        let resumed = try run(file, dir.file("ctrlc"))
+        #expect(resumed.status == 0, "\(resumed.err)")
+        #expect(stageLines(resumed).contains("== train (resuming)"))
+        #expect(try Data(contentsOf: URL(fileURLWithPath: dir.file("ctrlc/train/model_00000600.bin"))) == want)
+        #expect(stepsLogged() == 600)
+    }
+
     @Test func badPipelineFileNamesTheLine() throws {
         let dir = try TempDir()
         let file = try dir.write("bad.toml", "name = \"x\"\n[inputs]\npaths = [\"data/sun.jsonl.gz\"]\n[tokenizer]\nvocab_size = 300\n[train]\nstpes = 3\n")

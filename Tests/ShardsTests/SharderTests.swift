@@ -151,6 +151,32 @@ func documentsFromShards(_ directory: String) throws -> [[UInt32]] {
         }
     }
 
+    /// Asked to stop (Ctrl-C) after k batches: what was written is committed at once, and the
+    /// job run again finishes with the uninterrupted result.
+    @Test func stopRequestCommitsAndResumesToTheSameResult() throws {
+        let inputs = [fixture.inputs[0], fixture.corrupt, fixture.inputs[2]]
+        let reference = try TempDir()
+        let full = try Sharder.run(tokenizer: fixture.tokenizer, options: fixture.options(reference.path, inputs: inputs))
+        let expected = try snapshot(reference.path)
+        for stop in [1, 9, full.batches - 2] {
+            let out = try TempDir()
+            var options = fixture.options(out.path, inputs: inputs)
+            let asked = Counter()
+            options.shouldContinue = { asked.increment() + 1 < stop }
+            let partial = try Sharder.run(tokenizer: fixture.tokenizer, options: options)
+            #expect(!partial.completed && partial.batches == stop, "stop \(stop)")
+            // Committed: the index already holds every document written.
+            let db = try Database(path: out.file("index.sqlite"), readOnly: true)
+            #expect(try db.scalar("SELECT count(*) FROM documents")?.int64 == partial.documents, "stop \(stop)")
+            options.shouldContinue = nil
+            let rest = try Sharder.run(tokenizer: fixture.tokenizer, options: options)
+            #expect(rest.completed && rest.documents == full.documents - partial.documents, "stop \(stop)")
+            let got = try snapshot(out.path)
+            #expect(got.files == expected.files, "stop after \(stop) batches")
+            #expect(got.tables == expected.tables, "stop after \(stop) batches")
+        }
+    }
+
     /// Stop (as a kill would: nothing more committed) after k batches, rerun: identical result.
     @Test func interruptedRunsResumeToTheSameResult() throws {
         let inputs = [fixture.inputs[0], fixture.corrupt, fixture.inputs[2]]
@@ -228,5 +254,18 @@ func documentsFromShards(_ directory: String) throws -> [[UInt32]] {
         } throws: { error in
             (error as? ShardsError)?.description == out.file("index.sqlite") + ": val fraction differs: the index has 0.05, this run has 0.1"
         }
+    }
+}
+
+/// A thread-safe counter for `shouldContinue` closures.
+final class Counter: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value = 0
+    /// The value before this call.
+    func increment() -> Int {
+        lock.lock()
+        defer { lock.unlock() }
+        value += 1
+        return value - 1
     }
 }
