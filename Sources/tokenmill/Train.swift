@@ -122,6 +122,13 @@ final class Interrupt: @unchecked Sendable {
         }
         signal(SIGINT, handler)
         signal(SIGTERM, handler)
+        // A parent may have started us with these signals blocked (the mask is inherited): then
+        // they would stay pending and Ctrl-C would do nothing.
+        var set = sigset_t()
+        sigemptyset(&set)
+        sigaddset(&set, SIGINT)
+        sigaddset(&set, SIGTERM)
+        pthread_sigmask(SIG_UNBLOCK, &set, nil)
         return Interrupt()
     }
 }
