@@ -267,22 +267,21 @@ public struct TokenEncoder {
 
     /// Merges one piece with the heap path whatever its length (for tests of the long-piece path).
     public mutating func heapMerge(_ piece: [UInt8]) -> [UInt32] {
-        var ids: [UInt32] = []
-        if piece.count == 1 { return [tokenizer.byteID[Int(piece[0])]] }
-        output.count = 0
-        output.makeRoom(piece.count, flushingInto: &ids)
-        piece.withUnsafeBufferPointer { mergeHeap($0.baseAddress!, $0.count) }
-        output.flush(into: &ids)
-        return ids
+        merged(piece) { $0.mergeHeap($1, $2) }
     }
 
     /// Merges one piece with the scan path (for tests).
     public mutating func scanMerge(_ piece: [UInt8]) -> [UInt32] {
-        var ids: [UInt32] = []
+        merged(piece) { $0.mergeScan($1, $2) }
+    }
+
+    /// The ids `merge` writes to the output buffer for `piece` (for the test entry points above).
+    private mutating func merged(_ piece: [UInt8], _ merge: (inout TokenEncoder, UnsafePointer<UInt8>, Int) -> Void) -> [UInt32] {
         if piece.count == 1 { return [tokenizer.byteID[Int(piece[0])]] }
+        var ids: [UInt32] = []
         output.count = 0
         output.makeRoom(piece.count, flushingInto: &ids)
-        piece.withUnsafeBufferPointer { mergeScan($0.baseAddress!, $0.count) }
+        piece.withUnsafeBufferPointer { merge(&self, $0.baseAddress!, $0.count) }
         output.flush(into: &ids)
         return ids
     }

@@ -86,17 +86,11 @@ final class OrderedWork<Item>: @unchecked Sendable {
         return item
     }
 
-    /// Whether `put` would not wait.
-    var hasRoom: Bool {
+    /// Whether the producer may `put` without waiting: not closed, and there is room.
+    var acceptsMore: Bool {
         condition.lock()
         defer { condition.unlock() }
-        return produced - consumed < capacity
-    }
-
-    var isClosed: Bool {
-        condition.lock()
-        defer { condition.unlock() }
-        return closed
+        return !closed && produced - consumed < capacity
     }
 
     /// Consumer: the next item in production order, waiting for it; nil when all are consumed

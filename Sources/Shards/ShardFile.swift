@@ -88,16 +88,8 @@ public enum ShardFile {
     /// CRC-32 (zlib's `crc32`, the gzip checksum) of `bytes`, continuing from `crc` (0 for a
     /// fresh checksum). Computed with ISA-L's carry-less multiplication kernel.
     public static func crc32(_ bytes: UnsafeRawBufferPointer, continuing crc: UInt32 = 0) -> UInt32 {
-        guard var p = bytes.baseAddress?.assumingMemoryBound(to: UInt8.self) else { return crc }
-        var value = crc
-        var left = bytes.count
-        while left > 0 {  // ISA-L takes a 64-bit length, zlib a 32-bit one: chunks either way
-            let n = min(left, 1 << 30)
-            value = crc32_gzip_refl(value, p, UInt64(n))
-            p += n
-            left -= n
-        }
-        return value
+        guard let p = bytes.baseAddress?.assumingMemoryBound(to: UInt8.self) else { return crc }
+        return crc32_gzip_refl(crc, p, UInt64(bytes.count))
     }
 
     /// Reads and validates the header of `path` and checks that the file size is exactly
@@ -246,12 +238,18 @@ public final class ShardWriter {
     /// Appends `tokens`. Throws when an id does not fit the width or the shard would reach
     /// 2^30 tokens; nothing is appended then.
     public func append(_ tokens: UnsafeBufferPointer<UInt32>) throws {
+        if width == .uint16, ShardWriter.maximum(tokens) > 0xFFFF, let bad = tokens.first(where: { $0 > 0xFFFF }) {
+            throw ShardsError(.invalidArgument, path: path, "token id \(bad) does not fit a uint16 shard")
+        }
+        try append(idsThatFit: tokens)
+    }
+
+    /// `append` for ids the caller has already checked against a vocabulary that fits the width
+    /// (`ShardStore` does, and `CorpusSettings.validate` fits the width to the vocabulary).
+    func append(idsThatFit tokens: UnsafeBufferPointer<UInt32>) throws {
         guard tokenCount + Int64(tokens.count) <= ShardHeader.maxTokens else {
             throw ShardsError(.invalidArgument, path: path,
                               "shard would exceed \(ShardHeader.maxTokens) tokens")
-        }
-        if width == .uint16, ShardWriter.maximum(tokens) > 0xFFFF, let bad = tokens.first(where: { $0 > 0xFFFF }) {
-            throw ShardsError(.invalidArgument, path: path, "token id \(bad) does not fit a uint16 shard")
         }
         var start = 0
         while start < tokens.count {

@@ -322,7 +322,7 @@ public final class ShardStore {
             let shard = try open[split] ?? openShard(split)
             let room = Int(settings.shardTokens - shard.writer.tokenCount)
             let n = min(room, tokens.count - start)
-            try shard.writer.append(UnsafeBufferPointer(rebasing: tokens[start..<start + n]))
+            try shard.writer.append(idsThatFit: UnsafeBufferPointer(rebasing: tokens[start..<start + n]))
             start += n
             if shard.writer.tokenCount == settings.shardTokens { try close(split) }
         }

@@ -181,7 +181,7 @@ public enum Sharder {
             if readerThread { return work.result() }
             while true {
                 if let batch = work.tryResult() { return batch }
-                guard work.hasRoom && !work.isClosed else { return work.result() }
+                guard work.acceptsMore else { return work.result() }
                 if let batch = reader.next() { work.put(batch) } else { work.close() }
             }
         }
@@ -301,18 +301,14 @@ public enum Sharder {
         /// Set on the source's last batch.
         var end: End?
 
-        /// Makes room for `n` ids, growing by half again at least (see `encode`).
-        func reserveTokens(_ n: Int) {
-            if tokens.capacity < n { tokens.reserveCapacity(Swift.max(n, tokens.capacity * 3 / 2)) }
-        }
-
         /// Called by the reader when the batch is full: makes room for its ids (half an id per byte
-        /// of text, more than text needs) and, when that took new memory, touches its pages here so
-        /// that the encoder, the busiest thread, does not take the page faults.
+        /// of text, more than text needs; growing by half again at least, so that a recycled batch
+        /// rarely grows) and, when that took new memory, touches its pages here so that the
+        /// encoder, the busiest thread, does not take the page faults.
         func prepareTokens() {
             let n = textBytes / 2 + textEnds.count
             guard tokens.capacity < n else { return }
-            reserveTokens(n)
+            tokens.reserveCapacity(Swift.max(n, tokens.capacity * 3 / 2))
             // The pages ~0.4 ids per byte will use (8k vocabularies average ~0.34).
             tokens.append(contentsOf: repeatElement(0, count: Swift.min(tokens.capacity, textBytes * 2 / 5 + textEnds.count)))
             tokens.removeAll(keepingCapacity: true)
@@ -460,9 +456,7 @@ public enum Sharder {
     static func encode(_ work: OrderedWork<Batch>, tokenizer: Tokenizer) {
         var encoder = tokenizer.makeEncoder()
         while let (seq, batch) = work.take() {
-            // Half an id per byte of text is more than text needs (~1 per 3-4 bytes); growing a
-            // recycled batch's array rarely means its pages are faulted in about once.
-            batch.reserveTokens(batch.textBytes / 2 + batch.textEnds.count)
+            // The reader made room for the ids (`Batch.prepareTokens`).
             batch.text.withUnsafeBufferPointer { text in
                 var start = 0
                 for end in batch.textEnds {
