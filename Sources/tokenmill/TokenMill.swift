@@ -60,3 +60,28 @@ func readInput(_ path: String?) throws -> [UInt8] {
 func writeOutput(_ bytes: [UInt8]) {
     FileHandle.standardOutput.write(Data(bytes))
 }
+
+/// Ctrl-C (SIGINT) or SIGTERM sets a flag instead of killing the process, so a long job can stop
+/// at a clean point (training writes a checkpoint, sharding commits; `train`, `shard` and `run` use
+/// it). A second Ctrl-C exits at once.
+final class Interrupt: @unchecked Sendable {
+    nonisolated(unsafe) static var flag: Int32 = 0
+    var isSet: Bool { Interrupt.flag != 0 }
+
+    static func install() -> Interrupt {
+        let handler: @convention(c) (Int32) -> Void = { sig in
+            if Interrupt.flag != 0 { _exit(130) }
+            Interrupt.flag = 1
+        }
+        signal(SIGINT, handler)
+        signal(SIGTERM, handler)
+        // A parent may have started us with these signals blocked (the mask is inherited): then
+        // they would stay pending and Ctrl-C would do nothing.
+        var set = sigset_t()
+        sigemptyset(&set)
+        sigaddset(&set, SIGINT)
+        sigaddset(&set, SIGTERM)
+        pthread_sigmask(SIG_UNBLOCK, &set, nil)
+        return Interrupt()
+    }
+}

@@ -109,30 +109,6 @@ struct Train: ParsableCommand {
     }
 }
 
-/// Ctrl-C (SIGINT) or SIGTERM sets a flag instead of killing the process, so a long job can stop
-/// at a clean point (training writes a checkpoint). A second Ctrl-C exits at once.
-final class Interrupt: @unchecked Sendable {
-    nonisolated(unsafe) static var flag: Int32 = 0
-    var isSet: Bool { Interrupt.flag != 0 }
-
-    static func install() -> Interrupt {
-        let handler: @convention(c) (Int32) -> Void = { sig in
-            if Interrupt.flag != 0 { _exit(130) }
-            Interrupt.flag = 1
-        }
-        signal(SIGINT, handler)
-        signal(SIGTERM, handler)
-        // A parent may have started us with these signals blocked (the mask is inherited): then
-        // they would stay pending and Ctrl-C would do nothing.
-        var set = sigset_t()
-        sigemptyset(&set)
-        sigaddset(&set, SIGINT)
-        sigaddset(&set, SIGTERM)
-        pthread_sigmask(SIG_UNBLOCK, &set, nil)
-        return Interrupt()
-    }
-}
-
 func formatCount(_ n: Int) -> String {
     n >= 1_000_000 ? String(format: "%.1fM", Double(n) / 1e6) : n >= 1000 ? String(format: "%.0fk", Double(n) / 1e3) : "\(n)"
 }
