@@ -1,12 +1,13 @@
 // `tokenmill shard`: inputs → ingest stages → BPE encoding on every core → shards + index.
 //
-// Threads: a reader goes through the sources in order (decompressing, running the ingest
-// stages, deduplicating) and cuts documents into batches of about `batchBytes` of text;
-// `threads` encoders turn batches into token ids, each with its own encoder; the calling
-// thread writes the batches in reading order through a `ShardStore`, so the output is
-// byte-identical for any thread count. The reader has a thread of its own when there is a
-// core to spare beside the encoders and the writer; otherwise the writer reads between writes
-// (on two cores with one encoder: two busy threads, not three competing for two cores).
+// Work: sources are read (decompressed, parsed, put through the ingest stages) and cut into
+// batches of about `batchBytes` of text; batches are encoded into token ids, `threads` at a
+// time, each thread with its own encoder; the batches are written through a `ShardStore` in
+// reading order (source by source), so the output is byte-identical for any thread count.
+// Duplicates are decided in that order too, by the writer. A pool of threads (`threads + 1`
+// when there is a core for it, else `threads`) shares the three kinds of work
+// (`ShardScheduler`): several sources are read at once, and on a machine without a spare core
+// the thread that would wait for a preempted reader or writer does that work itself.
 // At most 6 + 4 × threads batches are in flight, which bounds memory (about 2.5 MiB per batch,
 // recycled) whatever the corpus size.
 //
@@ -38,9 +39,9 @@ public struct ShardJobOptions: Sendable {
     /// is committed, the report says `completed == false`, and the same job run again goes on
     /// from there (Ctrl-C in `tokenmill shard` and `tokenmill run`).
     public var shouldContinue: (@Sendable () -> Bool)?
-    /// Whether reading has a thread of its own; nil: when there is a core for it beside the
-    /// encoders and the writer (else the writer reads between writes). The output is the same.
-    package var readerThread: Bool?
+    /// Threads doing the work (reading, encoding, writing); nil: `threads + 1` when there is a
+    /// core for it, else `threads`. The output is the same.
+    package var workers: Int?
 
     public init(inputs: [String], output: String, ingest: IngestOptions = IngestOptions(),
                 shardTokens: Int64 = CorpusSettings.defaultShardTokens, valFraction: Double = CorpusSettings.defaultValFraction,
@@ -90,6 +91,16 @@ public struct ShardJobReport: Sendable {
     public var completed = true
     /// Batches written (about `batchBytes` of text each; at least one per source read).
     public var batches = 0
+    /// Threads that did the work, and the seconds they spent reading (decompressing, parsing,
+    /// the ingest stages), encoding and writing (shards, index): reading one source and
+    /// writing are sequential, so their shares bound how far more encoders could go.
+    public var workers = 0
+    public struct TaskSeconds: Sendable, Equatable {
+        public var read: Double
+        public var encode: Double
+        public var write: Double
+    }
+    public var taskSeconds = TaskSeconds(read: 0, encode: 0, write: 0)
 }
 
 public enum Sharder {
@@ -122,13 +133,9 @@ public enum Sharder {
         try writeTokenizer(tokenizer, from: tokenizerFile, into: options.output)
 
         // Plan: which sources to read, and from which record.
-        var report = ShardJobReport()
         var plans: [Plan] = []
         var skipped: [Int: ShardJobReport.Source] = [:]
-        /// The report lists the inputs in order: skipped ones and those read.
-        func addSkipped(before index: Int) {
-            for i in skipped.keys.sorted() where i < index { report.sources.append(skipped.removeValue(forKey: i)!) }
-        }
+        var refused: [String] = []
         for (index, path) in options.inputs.enumerated() {
             let size = FileSystem.size(path) ?? 0
             if let state = try store.source(path: path) {
@@ -138,7 +145,7 @@ public enum Sharder {
                 }
                 if state.fileBytes != size && !(state.status == .error && state.records == 0) {
                     let message = "\(path): input changed since it was sharded: it was \(state.fileBytes) bytes, now \(size)"
-                    report.errors.append(message)
+                    refused.append(message)
                     skipped[index] = .init(path: path, status: "skipped", error: message, documents: 0, tokens: 0)
                     continue
                 }
@@ -147,119 +154,41 @@ public enum Sharder {
                 plans.append(Plan(index: index, path: path, fileBytes: size, skipRecords: 0, duplicates: 0))
             }
         }
-        let dedup = Deduplicator()
-        if options.ingest.dedup {
+        let dedup = options.ingest.dedup ? SharedDeduplicator() : nil
+        if let dedup {
             try store.forEachDocumentHash { dedup.insert(ContentHash(hi: $0.hi, lo: $0.lo)) }
         }
 
-        // Room for ~6 MB of text beyond the workers' share: a commit (10-30 ms, its fsyncs included)
-        // stalls the writer for a while, and the encoders should not stall with it.
-        let work = OrderedWork<Batch>(capacity: 6 + 4 * options.threads)
+        // Room for ~6 MB of text beyond the encoders' share: a commit (10-30 ms, its fsyncs
+        // included) stalls writing for a while, and the encoders should not stall with it.
+        let cores = ProcessInfo.processInfo.activeProcessorCount
+        let workers = options.workers ?? Swift.max(options.threads, Swift.min(options.threads + 1, cores))
+        let scheduler = ShardScheduler(plans: plans.count, encoders: options.threads, workers: workers,
+                                       capacity: 6 + 4 * options.threads, window: Swift.max(2, workers))
+        let readers = plans.map { SourceReader(plan: $0, options: options, dedup: dedup) }
         let pool = BatchPool()
-        let reader = BatchReader(plans: plans, options: options, dedup: dedup, pool: pool)
-        let readerThread = options.readerThread ?? (ProcessInfo.processInfo.activeProcessorCount >= options.threads + 2)
+        let writer = Writer(store: store, plans: plans, options: options, dedup: dedup, progress: progress)
+        writer.report.errors = refused
+        writer.skipped = skipped
+        let job = Job(scheduler: scheduler, readers: readers, pool: pool, writer: writer, tokenizer: tokenizer,
+                      batchBytes: options.batchBytes)
         let threads = DispatchGroup()
-        if readerThread {
-            spawn(threads) {
-                defer { work.close() }
-                while let batch = reader.next() {
-                    guard work.put(batch) else { return }
-                }
-            }
-        }
-        for _ in 0..<options.threads {
-            spawn(threads) { encode(work, tokenizer: tokenizer) }
-        }
-        defer {
-            work.cancel()
-            threads.wait()
-        }
-        /// The next encoded batch in reading order. Without a reader thread, this thread reads
-        /// whenever it has nothing to write and there is room, so that reading and writing share
-        /// one core and the encoders have the others.
-        func nextEncoded() -> Batch? {
-            if readerThread { return work.result() }
-            while true {
-                if let batch = work.tryResult() { return batch }
-                guard work.acceptsMore else { return work.result() }
-                if let batch = reader.next() { work.put(batch) } else { work.close() }
-            }
-        }
+        for _ in 1..<workers { spawn(threads) { job.work() } }
+        job.work()
+        threads.wait()
+        if let error = scheduler.error { throw error }
 
-        // Write, in reading order.
-        let bytesTotal = plans.reduce(Int64(0)) { $0 + $1.fileBytes }
-        var bytesBefore: Int64 = 0
-        var sinceCommit: Int64 = 0
-        var batches = 0
-        var finalProgress: SourceProgress?
-        var outcome = ShardJobReport.Source(path: "", status: "", error: nil, documents: 0, tokens: 0)
-        while let batch = nextEncoded() {
-            let plan = plans[batch.plan]
-            if batch.first {
-                _ = try store.beginSource(path: plan.path, fileBytes: plan.fileBytes)
-                outcome = .init(path: plan.path, status: "partial", error: nil, documents: 0, tokens: 0)
-            }
-            try batch.tokens.withUnsafeBufferPointer { tokens in
-                var start = 0
-                for (i, info) in batch.documents.enumerated() {
-                    let end = batch.ends[i]
-                    try store.append(info, tokens: UnsafeBufferPointer(rebasing: tokens[start..<end]))
-                    let count = Int64(end - start + 1)
-                    outcome.tokens += count
-                    report.tokens += count
-                    sinceCommit += count
-                    report.textBytes += info.byteCount
-                    start = end
-                }
-            }
-            outcome.documents += Int64(batch.documents.count)
-            report.documents += Int64(batch.documents.count)
-            switch batch.end {
-            case .done? where batch.plan == plans.count - 1:
-                finalProgress = batch.progress  // committed by `finish`, with the last shards
-            case .done?:
-                try store.commit(progress: batch.progress, done: true)
-                sinceCommit = 0
-            case .failed(let message)?:
-                try store.failSource(message: message, progress: batch.progress)
-                report.errors.append(message)
-                outcome.error = message
-                sinceCommit = 0
-            case nil:
-                if sinceCommit >= options.commitTokens || store.uncommittedShardCloses > 0 {
-                    try store.commit(progress: batch.progress)
-                    sinceCommit = 0
-                }
-            }
-            if let end = batch.end {
-                outcome.status = end == .done ? "done" : "error"
-                addSkipped(before: plan.index)
-                report.sources.append(outcome)
-                bytesBefore += plan.fileBytes
-            }
-            progress?(ShardJobProgress(bytesDone: batch.end == nil ? bytesBefore + batch.compressedOffset : bytesBefore,
-                                       bytesTotal: bytesTotal, documents: report.documents, tokens: report.tokens,
-                                       source: plan.index, sources: options.inputs.count, path: plan.path))
-            pool.recycle(batch)
-            batches += 1
-            report.batches = batches
-            if let stop = options.stopAfterBatches, batches >= stop {
-                report.completed = false
-                return report  // as if killed: what is not committed is lost
-            }
-            if let keepGoing = options.shouldContinue, finalProgress == nil, !keepGoing() {
-                // Asked to stop: commit what was written (a finished source already is).
-                try store.commit(progress: batch.end == nil ? batch.progress : nil)
-                report.completed = false
-                return report
-            }
+        var report = writer.report
+        let taskSeconds = scheduler.seconds
+        report.taskSeconds = ShardJobReport.TaskSeconds(read: taskSeconds.read, encode: taskSeconds.encode,
+                                                        write: taskSeconds.write)
+        report.workers = workers
+        if report.completed {
+            try store.finish(completing: writer.finalProgress)
+            writer.addSkipped(before: Int.max)
+            report.sources = writer.report.sources
+            report.inputBytes = writer.bytesTotal
         }
-        if work.isCancelled {
-            throw ShardsError(.corrupt, path: options.output, "sharding stopped unexpectedly")
-        }
-        try store.finish(completing: finalProgress)
-        addSkipped(before: Int.max)
-        report.inputBytes = bytesTotal
         let elapsed = ContinuousClock.now - started
         report.seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
         return report
@@ -285,8 +214,10 @@ public enum Sharder {
     /// Documents of one source on their way from the reader to the writer. Batches are recycled
     /// (`BatchPool`) so that their buffers are allocated, and their pages touched, only once.
     final class Batch: @unchecked Sendable {
+        /// Which source (index in the plans), and which of its batches (from 0).
         private(set) var plan = 0
-        private(set) var first = false
+        private(set) var index = 0
+        var first: Bool { index == 0 }
         /// The documents' text, one after the other; document i ends at `textEnds[i]`.
         var text: [UInt8] = []
         var textEnds: [Int] = []
@@ -295,16 +226,19 @@ public enum Sharder {
         /// Token ids of all documents, one after the other; document i ends at `ends[i]`.
         var tokens: [UInt32] = []
         var ends: [Int] = []
-        /// The source's progress after this batch (what a commit records).
+        /// The source's progress after this batch (what a commit records); the writer fills in
+        /// the duplicates.
         var progress = SourceProgress(records: 0)
+        /// Documents the reader dropped as duplicates of documents already written.
+        var duplicates: Int64 = 0
         var compressedOffset: Int64 = 0
         /// Set on the source's last batch.
         var end: End?
 
         /// Called by the reader when the batch is full: makes room for its ids (half an id per byte
         /// of text, more than text needs; growing by half again at least, so that a recycled batch
-        /// rarely grows) and, when that took new memory, touches its pages here so that the
-        /// encoder, the busiest thread, does not take the page faults.
+        /// rarely grows) and, when that took new memory, touches its pages here so that encoding
+        /// does not take the page faults.
         func prepareTokens() {
             let n = textBytes / 2 + textEnds.count
             guard tokens.capacity < n else { return }
@@ -319,36 +253,66 @@ public enum Sharder {
             if text.capacity < text.count + n { text.reserveCapacity(Swift.max(text.count + n, text.capacity * 3 / 2)) }
         }
 
-        func reset(plan: Int, first: Bool) {
+        func reset(plan: Int, index: Int) {
             self.plan = plan
-            self.first = first
+            self.index = index
             text.removeAll(keepingCapacity: true)
             textEnds.removeAll(keepingCapacity: true)
             documents.removeAll(keepingCapacity: true)
             tokens.removeAll(keepingCapacity: true)
             ends.removeAll(keepingCapacity: true)
             progress = SourceProgress(records: 0)
+            duplicates = 0
             compressedOffset = 0
             end = nil
         }
     }
 
-    /// Written batches, for the reader to fill again. Holds at most what was in flight at once.
+    /// Written batches, for the readers to fill again. Holds at most what was in flight at once.
     final class BatchPool: @unchecked Sendable {
         private let lock = NSLock()
         private var free: [Batch] = []
 
-        func batch(plan: Int, first: Bool) -> Batch {
+        func batch(plan: Int, index: Int) -> Batch {
             lock.lock()
             let batch = free.popLast() ?? Batch()
             lock.unlock()
-            batch.reset(plan: plan, first: first)
+            batch.reset(plan: plan, index: index)
             return batch
         }
 
         func recycle(_ batch: Batch) {
             lock.lock()
             free.append(batch)
+            lock.unlock()
+        }
+    }
+
+    /// The dedup set, shared by the writer (which decides, in reading order) and the readers
+    /// (which drop a document whose hash is already there: it is a duplicate of one written,
+    /// so of one that comes before it).
+    final class SharedDeduplicator: @unchecked Sendable {
+        private let lock = NSLock()
+        private let set = Deduplicator()
+
+        @discardableResult
+        func insert(_ hash: ContentHash) -> Bool {
+            lock.lock()
+            defer { lock.unlock() }
+            return set.insert(hash)
+        }
+
+        func contains(_ hash: ContentHash) -> Bool {
+            lock.lock()
+            defer { lock.unlock() }
+            return set.contains(hash)
+        }
+
+        /// Inserts each document's hash in order; `keep[i]` says whether document i was new.
+        func insert(_ documents: [DocumentInfo], keep: inout [Bool]) {
+            keep.removeAll(keepingCapacity: true)
+            lock.lock()
+            for d in documents { keep.append(set.insert(ContentHash(hi: d.hash.hi, lo: d.hash.lo))) }
             lock.unlock()
         }
     }
@@ -363,49 +327,35 @@ public enum Sharder {
         thread.start()
     }
 
-    /// Every planned source in order, cut into batches: `next()` gives the next one. Used by
-    /// one thread at a time (the reader thread, or the writer between writes).
-    final class BatchReader: @unchecked Sendable {
-        private let plans: [Plan]
-        private let options: ShardJobOptions
+    /// One source cut into batches: `next` gives the next one. The scheduler lets one thread at
+    /// a time read a source.
+    final class SourceReader: @unchecked Sendable {
+        private let plan: Plan
         private let readerOptions: IngestOptions
-        private let dedup: Deduplicator
-        private let pool: BatchPool
-        /// The plan being read, and its open reader (nil before its first batch).
-        private var p = 0
+        private let dedup: SharedDeduplicator?
         private var current: DocumentReader?
-        private var duplicates: Int64 = 0
-        private var batchesMade = 0
 
-        init(plans: [Plan], options: ShardJobOptions, dedup: Deduplicator, pool: BatchPool) {
-            self.plans = plans
-            self.options = options
+        init(plan: Plan, options: ShardJobOptions, dedup: SharedDeduplicator?) {
+            self.plan = plan
             var readerOptions = options.ingest
-            readerOptions.dedup = false  // deduplicated here, so that re-read records are not counted twice
+            readerOptions.dedup = false  // deduplicated by the writer, in reading order
             self.readerOptions = readerOptions
             self.dedup = dedup
-            self.pool = pool
         }
 
-        /// The next batch, or nil after the last source's last batch (its `end` is set). The
-        /// first one is small (64 KiB), so that the encoders start sooner.
-        func next() -> Batch? {
-            guard p < plans.count else { return nil }
-            defer { batchesMade += 1 }
-            let plan = plans[p]
-            let batch = pool.batch(plan: p, first: current == nil)
-            if current == nil {
-                duplicates = plan.duplicates
+        /// Batch `index` (the one after the last) of about `batchBytes` of text; the last one has
+        /// `end` set.
+        func next(_ batch: Batch, batchBytes: Int) {
+            if batch.index == 0 {
                 do {
                     current = try DocumentReader(path: plan.path, source: plan.index, options: readerOptions, dedup: nil)
                 } catch {
                     batch.end = .failed(error.description)
-                    batch.progress = SourceProgress(records: plan.skipRecords, duplicates: duplicates)
-                    p += 1
-                    return batch
+                    batch.progress = SourceProgress(records: plan.skipRecords)
+                    return
                 }
             }
-            let reader = current!
+            guard let reader = current else { preconditionFailure("batches of a source are read in order") }
             while true {
                 let document: DocumentView?
                 do { document = try reader.nextView() } catch {
@@ -417,8 +367,8 @@ public enum Sharder {
                     break
                 }
                 if Int64(document.record) < plan.skipRecords { continue }
-                if options.ingest.dedup && !dedup.insert(document.hash) {
-                    duplicates += 1
+                if let dedup, dedup.contains(document.hash) {
+                    batch.duplicates += 1
                     continue
                 }
                 batch.documents.append(DocumentInfo(record: Int64(document.record), line: Int64(document.line),
@@ -427,48 +377,178 @@ public enum Sharder {
                 batch.reserveText(document.text.count)
                 batch.text.append(contentsOf: document.text)  // the only copy of the text
                 batch.textEnds.append(batch.text.count)
-                if batch.textBytes >= (batchesMade == 0 ? min(64 << 10, options.batchBytes) : options.batchBytes) {
-                    snapshot(reader, into: batch)
-                    return batch
-                }
+                if batch.textBytes >= batchBytes { break }
             }
-            snapshot(reader, into: batch)
-            current = nil
-            p += 1
-            return batch
-        }
-
-        /// Records the source's progress so far in `batch` (what a commit after it records), and
-        /// makes room for its ids.
-        private func snapshot(_ reader: DocumentReader, into batch: Batch) {
             batch.prepareTokens()
             let stats = reader.stats
             var skips: [String: SkipCount] = [:]
             for (reason, count) in stats.skipped where reason != .duplicate && count > 0 {
                 skips[reason.rawValue] = SkipCount(count: count, firstLine: reason == .badJSON ? stats.badLines.first.map(Int64.init) : nil)
             }
-            batch.progress = SourceProgress(records: stats.records, duplicates: duplicates, skips: skips)
+            batch.progress = SourceProgress(records: stats.records, skips: skips)
             batch.compressedOffset = reader.compressedOffset
+            if batch.end != nil { current = nil }
         }
     }
 
-    /// An encoder thread.
-    static func encode(_ work: OrderedWork<Batch>, tokenizer: Tokenizer) {
-        var encoder = tokenizer.makeEncoder()
-        while let (seq, batch) = work.take() {
-            // The reader made room for the ids (`Batch.prepareTokens`).
-            batch.text.withUnsafeBufferPointer { text in
+    /// Encodes a batch's documents into its token array (the reader made room for the ids).
+    static func encode(_ batch: Batch, with encoder: inout TokenEncoder) {
+        batch.text.withUnsafeBufferPointer { text in
+            var start = 0
+            for end in batch.textEnds {
+                encoder.encodeOrdinary(UnsafeBufferPointer(rebasing: text[start..<end]), into: &batch.tokens)
+                batch.ends.append(batch.tokens.count)
+                start = end
+            }
+        }
+    }
+
+    /// What each worker thread runs.
+    final class Job: @unchecked Sendable {
+        let scheduler: ShardScheduler
+        let readers: [SourceReader]
+        let pool: BatchPool
+        let writer: Writer
+        let tokenizer: Tokenizer
+        let batchBytes: Int
+
+        init(scheduler: ShardScheduler, readers: [SourceReader], pool: BatchPool, writer: Writer, tokenizer: Tokenizer,
+             batchBytes: Int) {
+            self.scheduler = scheduler
+            self.readers = readers
+            self.pool = pool
+            self.writer = writer
+            self.tokenizer = tokenizer
+            self.batchBytes = batchBytes
+        }
+
+        func work() {
+            var encoder: TokenEncoder?
+            scheduler.work(
+                read: { plan, index in
+                    let batch = pool.batch(plan: plan, index: index)
+                    // The job's first batch is small, so that encoding starts sooner.
+                    readers[plan].next(batch, batchBytes: plan == 0 && index == 0 ? Swift.min(64 << 10, batchBytes) : batchBytes)
+                    return batch
+                },
+                encode: { batch in
+                    if encoder == nil { encoder = tokenizer.makeEncoder() }
+                    Sharder.encode(batch, with: &encoder!)
+                },
+                write: { batch in
+                    defer { pool.recycle(batch) }
+                    return try writer.write(batch)
+                })
+        }
+    }
+
+    /// Writes batches through the store in reading order; the scheduler lets one thread at a
+    /// time write.
+    final class Writer: @unchecked Sendable {
+        let store: ShardStore
+        let plans: [Plan]
+        let options: ShardJobOptions
+        let dedup: SharedDeduplicator?
+        /// Called after each batch, from whichever thread wrote it (never two at once).
+        let progress: ((ShardJobProgress) -> Void)?
+        var report = ShardJobReport()
+        /// Inputs not read (done before, or refused), by index: listed in the report in order.
+        var skipped: [Int: ShardJobReport.Source] = [:]
+        let bytesTotal: Int64
+        /// The last source's progress: committed by `finish`, with the last shards.
+        var finalProgress: SourceProgress?
+        private var bytesBefore: Int64 = 0
+        private var sinceCommit: Int64 = 0
+        private var outcome = ShardJobReport.Source(path: "", status: "", error: nil, documents: 0, tokens: 0)
+        /// Duplicates of the source being written.
+        private var duplicates: Int64 = 0
+        private var keep: [Bool] = []
+
+        init(store: ShardStore, plans: [Plan], options: ShardJobOptions, dedup: SharedDeduplicator?,
+             progress: ((ShardJobProgress) -> Void)?) {
+            self.store = store
+            self.plans = plans
+            self.options = options
+            self.dedup = dedup
+            self.progress = progress
+            bytesTotal = plans.reduce(Int64(0)) { $0 + $1.fileBytes }
+        }
+
+        func addSkipped(before index: Int) {
+            for i in skipped.keys.sorted() where i < index { report.sources.append(skipped.removeValue(forKey: i)!) }
+        }
+
+        /// Writes the next batch in reading order; false: stop here (asked to, or the testing hook).
+        func write(_ batch: Batch) throws -> Bool {
+            let plan = plans[batch.plan]
+            if batch.first {
+                _ = try store.beginSource(path: plan.path, fileBytes: plan.fileBytes)
+                outcome = .init(path: plan.path, status: "partial", error: nil, documents: 0, tokens: 0)
+                duplicates = plan.duplicates
+            }
+            duplicates += batch.duplicates
+            if let dedup { dedup.insert(batch.documents, keep: &keep) }
+            try batch.tokens.withUnsafeBufferPointer { tokens in
                 var start = 0
-                for end in batch.textEnds {
-                    encoder.encodeOrdinary(UnsafeBufferPointer(rebasing: text[start..<end]), into: &batch.tokens)
-                    batch.ends.append(batch.tokens.count)
-                    start = end
+                for (i, info) in batch.documents.enumerated() {
+                    let end = batch.ends[i]
+                    defer { start = end }
+                    if dedup != nil && !keep[i] {
+                        duplicates += 1
+                        continue
+                    }
+                    try store.append(info, tokens: UnsafeBufferPointer(rebasing: tokens[start..<end]))
+                    let count = Int64(end - start + 1)
+                    outcome.tokens += count
+                    outcome.documents += 1
+                    report.tokens += count
+                    report.documents += 1
+                    sinceCommit += count
+                    report.textBytes += info.byteCount
                 }
             }
-            work.complete(seq, batch)
+            var progress = batch.progress
+            progress.duplicates = duplicates
+            switch batch.end {
+            case .done? where batch.plan == plans.count - 1:
+                finalProgress = progress  // committed by `finish`, with the last shards
+            case .done?:
+                try store.commit(progress: progress, done: true)
+                sinceCommit = 0
+            case .failed(let message)?:
+                try store.failSource(message: message, progress: progress)
+                report.errors.append(message)
+                outcome.error = message
+                sinceCommit = 0
+            case nil:
+                if sinceCommit >= options.commitTokens || store.uncommittedShardCloses > 0 {
+                    try store.commit(progress: progress)
+                    sinceCommit = 0
+                }
+            }
+            if let end = batch.end {
+                outcome.status = end == .done ? "done" : "error"
+                addSkipped(before: plan.index)
+                report.sources.append(outcome)
+                bytesBefore += plan.fileBytes
+            }
+            self.progress?(ShardJobProgress(bytesDone: batch.end == nil ? bytesBefore + batch.compressedOffset : bytesBefore,
+                                            bytesTotal: bytesTotal, documents: report.documents, tokens: report.tokens,
+                                            source: plan.index, sources: options.inputs.count, path: plan.path))
+            report.batches += 1
+            if let stop = options.stopAfterBatches, report.batches >= stop {
+                report.completed = false
+                return false  // as if killed: what is not committed is lost
+            }
+            if let keepGoing = options.shouldContinue, finalProgress == nil, !keepGoing() {
+                // Asked to stop: commit what was written (a finished source already is).
+                try store.commit(progress: batch.end == nil ? progress : nil)
+                report.completed = false
+                return false
+            }
+            return true
         }
     }
-
 
     /// Saves the tokenizer into the corpus directory (tokenizer.json, plus the rank file and its
     /// sidecar for tiktoken vocabularies), unless the one there already is it. A Hugging Face

@@ -59,7 +59,9 @@ struct Shard: ParsableCommand {
             let rate = report.seconds > 0 ? Double(report.textBytes) / report.seconds : 0
             display.finish("sharded \(report.documents) documents, \(report.tokens) tokens (\(formatBytes(report.textBytes)) of text) in "
                            + String(format: "%.2fs, %@/s", report.seconds, formatBytes(Int64(rate))) + " → \(output)",
-                           fields: ["documents": report.documents, "tokens": report.tokens])
+                           fields: ["documents": report.documents, "tokens": report.tokens, "workers": report.workers,
+                                    "read_seconds": report.taskSeconds.read, "encode_seconds": report.taskSeconds.encode,
+                                    "write_seconds": report.taskSeconds.write])
             if !report.errors.isEmpty {
                 throw CommandError("\(report.errors.count) input file(s) had errors (listed above); the others were sharded")
             }

@@ -133,21 +133,33 @@ func documentsFromShards(_ directory: String) throws -> [[UInt32]] {
         #expect(a.tables == b.tables)
     }
 
-    /// Reading on a thread of its own, or by the writer between writes (what a machine without a
-    /// spare core gets): the same bytes, for one encoder and for three.
-    @Test func outputIsIdenticalWithAndWithoutAReaderThread() throws {
+    /// Any number of worker threads (so several sources read at once, and reading, encoding and
+    /// writing done by whichever thread is free) gives the same bytes, for one encoder and for
+    /// three. The inputs repeat one source under another name, so that the writer (in reading
+    /// order) and the readers (against documents already written) both drop duplicates.
+    @Test func outputIsIdenticalForAnyNumberOfWorkers() throws {
+        let copy = fixture.dir.file("fortunes-again.jsonl.gz")
+        if !FileManager.default.fileExists(atPath: copy) { try FileManager.default.copyItem(atPath: fixture.inputs[0], toPath: copy) }
+        let inputs = fixture.inputs + [copy, fixture.corrupt]
         let reference = try TempDir()
-        try Sharder.run(tokenizer: fixture.tokenizer, tokenizerFile: fixture.tokenizerFile, options: fixture.options(reference.path, threads: 1))
+        var options = fixture.options(reference.path, inputs: inputs, threads: 1)
+        options.workers = 1
+        let one = try Sharder.run(tokenizer: fixture.tokenizer, tokenizerFile: fixture.tokenizerFile, options: options)
+        #expect(one.workers == 1 && one.batches > 20, "small batches, so that reading and writing interleave")
         let expected = try snapshot(reference.path)
-        for (threads, readerThread) in [(1, true), (1, false), (3, true), (3, false)] {
+        let sources = try CorpusStats(directory: reference.path).sources().sources
+        #expect(sources.map(\.status) == ["done", "done", "done", "done", "done", "error"])
+        #expect(sources[4].documents == 0 && sources[4].duplicates == sources[0].documents + sources[0].duplicates,
+                "every document of the copy is a duplicate")
+        for (threads, workers) in [(1, 2), (1, 4), (2, 2), (3, 3), (3, 5)] {
             let dir = try TempDir()
-            var options = fixture.options(dir.path, threads: threads)
-            options.readerThread = readerThread
+            var options = fixture.options(dir.path, inputs: inputs, threads: threads)
+            options.workers = workers
             let report = try Sharder.run(tokenizer: fixture.tokenizer, tokenizerFile: fixture.tokenizerFile, options: options)
-            #expect(report.batches > 10, "small batches, so that reading and writing interleave")
+            #expect(report.workers == workers && report.documents == one.documents)
             let got = try snapshot(dir.path)
-            #expect(got.files == expected.files, "threads \(threads), reader thread \(readerThread)")
-            #expect(got.tables == expected.tables, "threads \(threads), reader thread \(readerThread)")
+            #expect(got.files == expected.files, "threads \(threads), workers \(workers)")
+            #expect(got.tables == expected.tables, "threads \(threads), workers \(workers)")
         }
     }
 

@@ -1,0 +1,173 @@
+import Foundation
+
+/// Hands out the sharder's three kinds of work to a pool of threads, each of which does any
+/// of them:
+///
+/// - **read** the next batch of a source: one thread at a time per source, but several
+///   sources at once (those within `window` of the one being written);
+/// - **encode** a batch: at most `encoders` at once;
+/// - **write** the next batch in reading order (source by source, batch by batch): one thread
+///   at a time.
+///
+/// With `workers == encoders` (no core to spare), a thread that finishes encoding takes the
+/// pending reading or writing itself, so no thread waits on a preempted one; with a spare
+/// worker, encoding threads keep encoding and the others read and write. Reading several
+/// sources at once keeps the encoders fed where one source's decompression could not.
+///
+/// At most `capacity` batches are between the start of their reading and the end of their
+/// writing, which bounds memory. Sources after the one being written may hold only
+/// `capacity - reserve` of them, so the one being written can always go on.
+final class ShardScheduler: @unchecked Sendable {
+    struct Key: Hashable, Comparable {
+        var plan: Int
+        var index: Int
+        static func < (a: Key, b: Key) -> Bool { (a.plan, a.index) < (b.plan, b.index) }
+    }
+
+    enum Task {
+        case read(plan: Int, index: Int)
+        case encode(Sharder.Batch)
+        case write(Sharder.Batch)
+    }
+
+    let encoders: Int
+    let workers: Int
+    let capacity: Int
+    let reserve: Int
+    let window: Int
+    private let plans: Int
+    private let condition = NSCondition()
+    private var reading: [Bool]
+    private var readDone: [Bool]
+    private var nextIndex: [Int]
+    private var toEncode: [Sharder.Batch] = []
+    private var encoded: [Key: Sharder.Batch] = [:]
+    private var writeKey = Key(plan: 0, index: 0)
+    private var writing = false
+    private var encoding = 0
+    private var inFlight = 0
+    private var stopped = false
+    private var failure: (any Error)?
+    /// Seconds spent in each kind of task, over all threads.
+    private(set) var seconds = (read: 0.0, encode: 0.0, write: 0.0)
+
+    init(plans: Int, encoders: Int, workers: Int, capacity: Int, window: Int) {
+        self.plans = plans
+        self.encoders = max(1, encoders)
+        self.workers = max(1, workers)
+        self.capacity = max(2, capacity)
+        self.reserve = max(1, self.capacity / 2)
+        self.window = max(1, window)
+        reading = Array(repeating: false, count: plans)
+        readDone = Array(repeating: false, count: plans)
+        nextIndex = Array(repeating: 0, count: plans)
+        stopped = plans == 0
+    }
+
+    /// The first error a task threw, if any.
+    var error: (any Error)? {
+        condition.lock()
+        defer { condition.unlock() }
+        return failure
+    }
+
+    /// Runs tasks until the last batch is written, a write says stop, or a task throws.
+    /// `read(plan, index)` makes the batch `index` of `plan`; `write` returns false to stop.
+    func work(read: (Int, Int) -> Sharder.Batch, encode: (Sharder.Batch) -> Void,
+              write: (Sharder.Batch) throws -> Bool) {
+        var justEncoded = false
+        condition.lock()
+        while !stopped {
+            guard let task = pick(justEncoded: justEncoded) else {
+                condition.wait()
+                continue
+            }
+            condition.unlock()
+            let started = ContinuousClock.now
+            justEncoded = false
+            switch task {
+            case .read(let plan, let index):
+                let batch = read(plan, index)
+                condition.lock()
+                seconds.read += elapsed(since: started)
+                reading[plan] = false
+                if batch.end != nil { readDone[plan] = true }
+                toEncode.append(batch)
+            case .encode(let batch):
+                encode(batch)
+                justEncoded = true
+                condition.lock()
+                seconds.encode += elapsed(since: started)
+                encoding -= 1
+                encoded[Key(plan: batch.plan, index: batch.index)] = batch
+            case .write(let batch):
+                var goOn = false
+                do { goOn = try write(batch) } catch {
+                    condition.lock()
+                    failure = failure ?? error
+                    stopped = true
+                    condition.broadcast()
+                    break
+                }
+                condition.lock()
+                seconds.write += elapsed(since: started)
+                writing = false
+                inFlight -= 1
+                writeKey = batch.end == nil ? Key(plan: writeKey.plan, index: writeKey.index + 1)
+                                            : Key(plan: writeKey.plan + 1, index: 0)
+                if !goOn || writeKey.plan == plans { stopped = true }
+            }
+            condition.broadcast()
+        }
+        condition.unlock()
+    }
+
+    /// Called with the lock held: the next task for this thread, or nil to wait.
+    private func pick(justEncoded: Bool) -> Task? {
+        if !writing, let batch = encoded[writeKey] {
+            // Writing comes first unless this thread is encoding and another is free for it.
+            let othersFree = workers - 1 - encoding
+            if !justEncoded || othersFree == 0 || !canEncode {
+                encoded[writeKey] = nil
+                writing = true
+                return .write(batch)
+            }
+        }
+        let readable = readablePlan()
+        if let plan = readable, toEncode.count < encoders, !justEncoded || workers - 1 - encoding == 0 || !canEncode {
+            return startRead(plan)
+        }
+        if canEncode {
+            var best = 0
+            for i in toEncode.indices.dropFirst() where Key(plan: toEncode[i].plan, index: toEncode[i].index)
+                < Key(plan: toEncode[best].plan, index: toEncode[best].index) { best = i }
+            encoding += 1
+            return .encode(toEncode.remove(at: best))
+        }
+        if let plan = readable { return startRead(plan) }
+        return nil
+    }
+
+    private var canEncode: Bool { encoding < encoders && !toEncode.isEmpty }
+
+    private func startRead(_ plan: Int) -> Task {
+        reading[plan] = true
+        inFlight += 1
+        nextIndex[plan] += 1
+        return .read(plan: plan, index: nextIndex[plan] - 1)
+    }
+
+    /// The first source within the window that can be read now.
+    private func readablePlan() -> Int? {
+        let current = writeKey.plan
+        for plan in current..<min(plans, current + window) where !reading[plan] && !readDone[plan] {
+            if inFlight < (plan == current ? capacity : capacity - reserve) { return plan }
+        }
+        return nil
+    }
+
+    private func elapsed(since start: ContinuousClock.Instant) -> Double {
+        let d = ContinuousClock.now - start
+        return Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18
+    }
+}
