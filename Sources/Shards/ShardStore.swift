@@ -398,6 +398,21 @@ public final class ShardStore {
         }
     }
 
+    /// Ends the current source, done or failed with `message`, without committing: the next
+    /// commit records it together with its documents (or none does, and a resumed run reads it
+    /// again). Many small sources then cost one commit, not one each.
+    public func endSource(progress: SourceProgress, error message: String? = nil) throws {
+        try checkUsable()
+        guard current != nil else { return }
+        do {
+            try ensureTransaction()
+            try recordSource(progress: progress, status: message == nil ? .done : .error, error: message)
+        } catch let error as ShardsError {
+            poisoned = error
+            throw error
+        }
+    }
+
     /// Closes the open shards (however full), builds the index on document positions and
     /// commits. Call once every source is done; with `progress`, the current source is recorded
     /// done with it in the same commit (one commit instead of two at the end of a job).
@@ -412,6 +427,30 @@ public final class ShardStore {
             throw error
         }
         try commit(progress: progress, done: progress != nil && current != nil)
+    }
+
+    /// Updates the current source's row in the open transaction; a final status (done, error)
+    /// clears it.
+    private func recordSource(progress: SourceProgress?, status: SourceStatus, error message: String?) throws {
+        guard var source = current else { return }
+        if let progress {
+            source.state.records = progress.records
+            source.state.duplicates = progress.duplicates
+            source.state.skipped = progress.skips.values.reduce(0) { $0 + $1.count }
+            let upsertSkip = try db.prepare("INSERT OR REPLACE INTO skips (source_id, reason, count, first_line) VALUES (?, ?, ?, ?)")
+            for (reason, skip) in progress.skips.sorted(by: { $0.key < $1.key }) {
+                try upsertSkip.run(.int(source.state.id), .text(reason), .int(skip.count), skip.firstLine.map(SQLValue.int) ?? .null)
+            }
+        }
+        source.state.status = status
+        source.state.error = message
+        let s = source.state
+        try db.prepare("""
+            UPDATE sources SET status = ?, error = ?, records = ?, documents = ?, tokens = ?, text_bytes = ?,
+            duplicates = ?, skipped = ? WHERE id = ?
+            """).run(.text(s.status.rawValue), message.map(SQLValue.text) ?? .null, .int(s.records), .int(s.documents),
+                     .int(s.tokens), .int(s.textBytes), .int(s.duplicates), .int(s.skipped), .int(s.id))
+        current = status == .partial ? source : nil
     }
 
     private func commitChanges(progress: SourceProgress?, status: SourceStatus?, error message: String?) throws {
@@ -450,26 +489,7 @@ public final class ShardStore {
             }
         }
         // 3. The current source.
-        if var source = current {
-            if let progress {
-                source.state.records = progress.records
-                source.state.duplicates = progress.duplicates
-                source.state.skipped = progress.skips.values.reduce(0) { $0 + $1.count }
-                let upsertSkip = try db.prepare("INSERT OR REPLACE INTO skips (source_id, reason, count, first_line) VALUES (?, ?, ?, ?)")
-                for (reason, skip) in progress.skips.sorted(by: { $0.key < $1.key }) {
-                    try upsertSkip.run(.int(source.state.id), .text(reason), .int(skip.count), skip.firstLine.map(SQLValue.int) ?? .null)
-                }
-            }
-            source.state.status = status ?? .partial
-            source.state.error = message
-            let s = source.state
-            try db.prepare("""
-                UPDATE sources SET status = ?, error = ?, records = ?, documents = ?, tokens = ?, text_bytes = ?,
-                duplicates = ?, skipped = ? WHERE id = ?
-                """).run(.text(s.status.rawValue), message.map(SQLValue.text) ?? .null, .int(s.records), .int(s.documents),
-                         .int(s.tokens), .int(s.textBytes), .int(s.duplicates), .int(s.skipped), .int(s.id))
-            current = status == nil ? source : nil
-        }
+        if current != nil { try recordSource(progress: progress, status: status ?? .partial, error: message) }
         try db.commit()
         inTransaction = false
         // 4. Only now may closed shards take their final names.

@@ -14,7 +14,8 @@
 // Resume: sources the index calls done are skipped; a partial (or failed) one is read again
 // from its start and its first `records` records are dropped (a gzip stream cannot seek); the
 // dedup set is reloaded from the index. Commits happen after about `commitTokens` tokens,
-// after a batch in which a shard filled up, and at each source's end (status done or error).
+// after a batch in which a shard filled up, and at the end; a source's end (status done or
+// error) goes into the next one, so a corpus of many small files is not a commit per file.
 import BPE
 import Corpus
 import Foundation
@@ -513,18 +514,17 @@ public enum Sharder {
             case .done? where batch.plan == plans.count - 1:
                 finalProgress = progress  // committed by `finish`, with the last shards
             case .done?:
-                try store.commit(progress: progress, done: true)
-                sinceCommit = 0
+                try store.endSource(progress: progress)
             case .failed(let message)?:
-                try store.failSource(message: message, progress: progress)
+                try store.endSource(progress: progress, error: message)
                 report.errors.append(message)
                 outcome.error = message
-                sinceCommit = 0
             case nil:
-                if sinceCommit >= options.commitTokens || store.uncommittedShardCloses > 0 {
-                    try store.commit(progress: progress)
-                    sinceCommit = 0
-                }
+                break
+            }
+            if finalProgress == nil, sinceCommit >= options.commitTokens || store.uncommittedShardCloses > 0 {
+                try store.commit(progress: batch.end == nil ? progress : nil)
+                sinceCommit = 0
             }
             if let end = batch.end {
                 outcome.status = end == .done ? "done" : "error"

@@ -176,6 +176,37 @@ func readDocument(_ directory: String, _ id: Int64) throws -> (eot: UInt32, toke
         #expect(try CorpusVerifier.verify(directory: dir.path).isEmpty)
     }
 
+    /// Sources ended with `endSource` are recorded by the next commit, with their documents;
+    /// killed before it, the index is as it was and a rerun reads them again.
+    @Test func endedSourcesAreDurableOnlyWithTheNextCommit() throws {
+        let corpus = TestCorpus.make(seed: 6, sources: 3, docsPerSource: 4)
+        let dir = try TempDir()
+        func write(_ store: ShardStore, _ i: Int, error: String? = nil) throws {
+            _ = try store.beginSource(path: "s\(i).gz", fileBytes: 10)
+            for doc in corpus.sources[i] { try store.append(doc.info, tokens: doc.tokens) }
+            try store.endSource(progress: SourceProgress(records: Int64(corpus.sources[i].count), duplicates: 1), error: error)
+        }
+        do {
+            let store = try ShardStore(directory: dir.path, settings: corpus.settings, vocab: corpus.vocab)
+            try write(store, 0)
+            try write(store, 1, error: "s1.gz: truncated")
+            #expect(try store.sources().map(\.status) == [.done, .error], "visible inside the transaction")
+        }  // dropped without a commit: as a kill would
+        let store = try ShardStore(directory: dir.path, settings: corpus.settings, vocab: corpus.vocab)
+        #expect(try store.sources().isEmpty && store.nextDocumentID == 0)
+        try write(store, 0)
+        try write(store, 1, error: "s1.gz: truncated")
+        try store.commit(progress: nil)
+        try write(store, 2)
+        try store.finish()
+        let states = try store.sources()
+        #expect(states.map(\.status) == [.done, .error, .done])
+        #expect(states.map(\.documents) == [4, 4, 4] && states.map(\.records) == [4, 4, 4] && states.map(\.duplicates) == [1, 1, 1])
+        #expect(states[1].error == "s1.gz: truncated")
+        for id in 0..<12 { #expect(try readDocument(dir.path, Int64(id)).tokens == corpus.sources[id / 4][id % 4].tokens) }
+        #expect(try CorpusVerifier.verify(directory: dir.path).isEmpty)
+    }
+
     @Test func tokenOutsideVocabularyIsRefusedWithoutSideEffects() throws {
         let corpus = TestCorpus.make(seed: 4, sources: 1, docsPerSource: 2)
         let dir = try TempDir()
