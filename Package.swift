@@ -30,7 +30,9 @@ let package = Package(
         // Pipeline stages, one library each.
         .target(name: "Corpus", dependencies: ["CIsal"], swiftSettings: swiftSettings),
         .target(name: "BPE", swiftSettings: swiftSettings),
-        .target(name: "Shards", dependencies: ["Corpus", "BPE", "CSQLite", "CIsal"],
+        // System calls Swift's Glibc module does not expose (sync_file_range).
+        .target(name: "CSys"),
+        .target(name: "Shards", dependencies: ["Corpus", "BPE", "CSQLite", "CIsal", "CSys"],
                 swiftSettings: swiftSettings),
         .target(name: "Loader", dependencies: ["Shards"], swiftSettings: swiftSettings),
         .target(

@@ -8,6 +8,7 @@ Writes bench/out/results.json and bench/out/results.md (the README's table comes
 """
 import argparse
 import glob
+import gzip
 import json
 import os
 import platform
@@ -197,7 +198,9 @@ def bench_shard(args):
                            "--threads", str(threads), "--quiet", "--no-dedup", "--log-json", str(log)])
             # The job's own time (what `tokenmill shard` prints): the process start and loading the
             # tokenizer left out, as the encode reference leaves them out.
-            run["job_seconds"] = json.loads(log.read_text().strip().splitlines()[-1])["elapsed"]
+            done = json.loads(log.read_text().strip().splitlines()[-1])
+            run["job_seconds"] = done["elapsed"]
+            run["tasks"] = {k: done[f"{k}_seconds"] for k in ("read", "encode", "write")}
             ours[threads].append(run)
     single = min(singles, key=lambda r: r["seconds"])
     text_mb = single["bytes"] / 1e6
@@ -214,19 +217,56 @@ def bench_shard(args):
         rows.append([threads, f"{ours_rate:.1f}", f"{text_mb / base['seconds']:.1f}",
                      f"{base['seconds'] / best['seconds']:.1f}", f"{ours_rate / bound:.0%} / {text_mb / job / bound:.0%}",
                      f"{single['seconds'] / best['cpu_seconds']:.0%}",
+                     "{read:.2f} / {encode:.2f} / {write:.2f}".format(**best["tasks"]),
+                     f"{best['tasks']['encode'] / best['tasks']['read']:.1f} / {best['tasks']['encode'] / best['tasks']['write']:.1f}",
                      f"{single['tokens'] / best['seconds'] / 1e6:.1f}", f"{best['peak_mb']:.0f}", f"{base['peak_mb']:.0f}"])
         results.setdefault("shard", []).append({"threads": threads, "ours": best, "ours_runs": ours[threads],
                                                 "baseline": base, "encode_1t": single, "encode_runs": singles})
     table(f"Shard {text_mb:.0f} MB of text (8k vocabulary; single-thread encode {single['mb_per_s']:.0f} MB/s)",
           ["threads", "ours MB/s", "baseline MB/s", "speed-up", "of encode×threads (wall / job)", "encoding share of CPU",
-           "ours Mtok/s", "ours MB", "baseline MB"], rows,
+           "read / encode / write s", "encoders fed by one reader / the writer", "ours Mtok/s", "ours MB", "baseline MB"], rows,
           f"best of {rounds} interleaved runs for ours and for the encode reference (one pass over the documents in "
           "memory). Baseline: tiktoken encode_ordinary_batch in a process pool + numpy uint16 shards (llm.c's fineweb.py). "
           "Targets: ≥ 2× baseline and ≥ 90% of single-thread encode speed × threads. Wall time includes the process "
           "start, loading the tokenizer, reading and inflating the gzip input, the index (SQLite) and writing; job "
           "time is what tokenmill shard reports (from the tokenizer loaded to the index closed). Encoding share of CPU = encode time ÷ "
           "the shard run's CPU time: with T encoders on T cores the floor needs it ≥ 90%, which the reading and writing "
-          "work rules out when no core is left for them.")
+          "work rules out when no core is left for them. Read / encode / write s: time the worker threads spent on each "
+          "kind of task. Reading one source and writing are sequential, so encode ÷ read is how many encoders one "
+          "source's reader keeps busy (several sources are read at once) and encode ÷ write how many the writer does: "
+          "how far the floor holds on a machine with more cores.")
+
+    # Many small files: the same documents in one file and in 200, two threads.
+    parts_dir = OUT / "parts-200"
+    whole = OUT / "parts-whole.jsonl.gz"
+    if not whole.exists():
+        lines = []
+        for f in files:
+            with gzip.open(f, "rt", encoding="utf-8") as fh:
+                lines += fh.readlines()
+        lines = lines[: len(lines) // 4]
+        parts_dir.mkdir(parents=True, exist_ok=True)
+        per = -(-len(lines) // 200)
+        for i in range(200):
+            with gzip.open(parts_dir / f"part{i:04d}.jsonl.gz", "wt", encoding="utf-8") as fh:
+                fh.writelines(lines[i * per:(i + 1) * per])
+        with gzip.open(whole, "wt", encoding="utf-8") as fh:
+            fh.writelines(lines)
+    parts = sorted(str(p) for p in parts_dir.glob("*.jsonl.gz"))
+    timing = {"one file": [], "200 files": []}
+    for _ in range(3):
+        for name, inputs in (("one file", [str(whole)]), ("200 files", parts)):
+            out = OUT / "shards-parts"
+            subprocess.run(["rm", "-rf", str(out)], check=True)
+            timing[name].append(measure([BIN, "shard", "--tokenizer", str(vocab), "--input", *inputs, "--output", str(out),
+                                         "--threads", "2", "--quiet", "--no-dedup"])["seconds"])
+    one, many = min(timing["one file"]), min(timing["200 files"])
+    table("Shard the same documents from one file and from 200 (2 threads)",
+          ["input", "seconds", "per extra file"],
+          [["one file", f"{one:.2f}", ""], ["200 files", f"{many:.2f}", f"{(many - one) / 199 * 1000:.1f} ms"]],
+          "best of 3. A quarter of the corpus, cut into 200 gzip files. Each file costs opening and a gzip "
+          "stream; a file's end goes into the next commit rather than a commit of its own.")
+    results["shard_files"] = {"one": one, "many": many}
 
 
 @section("loader")

@@ -1,3 +1,4 @@
+import CSys
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -79,6 +80,12 @@ final class PosixFile {
         guard ftruncate(fd, off_t(length)) == 0 else {
             throw ShardsError(.io, path: path, "cannot truncate to \(length) bytes: \(errnoMessage())")
         }
+    }
+
+    /// Starts writing `count` bytes at `offset` to the disk without waiting, so that a later
+    /// `sync` has little left to wait for. Advisory: failures are ignored (`sync` reports them).
+    func startWriteback(offset: Int64, count: Int) {
+        _ = tm_start_writeback(fd, offset, Int64(count))
     }
 
     func sync() throws {

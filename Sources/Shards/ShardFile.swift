@@ -292,6 +292,9 @@ public final class ShardWriter {
         try buffer.withUnsafeBytes { all in
             let raw = UnsafeRawBufferPointer(rebasing: all[0..<used])
             try file.write(raw, at: at)
+            // The commit's fsync then waits for the last megabyte, not for everything since the
+            // last commit (at the end of a job: the whole shard).
+            file.startWriteback(offset: at, count: raw.count)
             flushedCRC = ShardFile.crc32(raw, continuing: flushedCRC)
         }
         flushedTokens += Int64(used / width.bytes)

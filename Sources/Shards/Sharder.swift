@@ -423,8 +423,12 @@ public enum Sharder {
             self.batchBytes = batchBytes
         }
 
+        /// Encoders not in use. At most `threads` encode at once, and each takes the one used
+        /// last, so that its piece cache is warm (with one encoder, whichever thread encodes).
+        private var encoders: [TokenEncoder] = []
+        private let encodersLock = NSLock()
+
         func work() {
-            var encoder: TokenEncoder?
             scheduler.work(
                 read: { plan, index in
                     let batch = pool.batch(plan: plan, index: index)
@@ -433,8 +437,13 @@ public enum Sharder {
                     return batch
                 },
                 encode: { batch in
-                    if encoder == nil { encoder = tokenizer.makeEncoder() }
-                    Sharder.encode(batch, with: &encoder!)
+                    encodersLock.lock()
+                    var encoder = encoders.popLast() ?? tokenizer.makeEncoder()
+                    encodersLock.unlock()
+                    Sharder.encode(batch, with: &encoder)
+                    encodersLock.lock()
+                    encoders.append(encoder)
+                    encodersLock.unlock()
                 },
                 write: { batch in
                     defer { pool.recycle(batch) }
@@ -522,7 +531,10 @@ public enum Sharder {
             case nil:
                 break
             }
-            if finalProgress == nil, sinceCommit >= options.commitTokens || store.uncommittedShardCloses > 0 {
+            // At a source's end, an eighth of `commitTokens` is enough: the final commit, which
+            // nothing overlaps, then has less to write.
+            let due = batch.end == nil ? options.commitTokens : options.commitTokens / 8
+            if finalProgress == nil, sinceCommit >= due || store.uncommittedShardCloses > 0 {
                 try store.commit(progress: batch.end == nil ? progress : nil)
                 sinceCommit = 0
             }
