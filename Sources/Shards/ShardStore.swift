@@ -255,6 +255,14 @@ public final class ShardStore {
     /// the vocabulary size; nothing is written when one is not.
     @discardableResult
     public func append(_ info: DocumentInfo, tokens: UnsafeBufferPointer<UInt32>) throws -> DocumentLocation {
+        try append(info, tokens: tokens, countTokens: true)
+    }
+
+    /// `append`, leaving the document's token counts (its end-of-text token included) to the
+    /// caller when `countTokens` is false: it adds them with `addTokenCounts`, counted elsewhere
+    /// (the sharder counts on its encoding threads).
+    @discardableResult
+    public func append(_ info: DocumentInfo, tokens: UnsafeBufferPointer<UInt32>, countTokens: Bool) throws -> DocumentLocation {
         try checkUsable()
         guard var source = current else {
             throw ShardsError(.invalidArgument, path: indexPath, "append without a current source (call beginSource)")
@@ -293,9 +301,11 @@ public final class ShardStore {
             try withUnsafeMutablePointer(to: &eot) { try write(UnsafeBufferPointer(start: $0, count: 1), split) }
             try write(tokens, split)
 
-            tokenDeltas[split][Int(settings.eotID)] += 1
-            tokenDeltas[split].withUnsafeMutableBufferPointer { counts in
-                for t in tokens { counts[Int(t)] += 1 }
+            if countTokens {
+                tokenDeltas[split][Int(settings.eotID)] += 1
+                tokenDeltas[split].withUnsafeMutableBufferPointer { counts in
+                    for t in tokens { counts[Int(t)] += 1 }
+                }
             }
             lengthDeltas[split][Int64(tokens.count), default: 0] += 1
             source.state.documents += 1
@@ -313,6 +323,18 @@ public final class ShardStore {
     @discardableResult
     public func append(_ info: DocumentInfo, tokens: [UInt32]) throws -> DocumentLocation {
         try tokens.withUnsafeBufferPointer { try append(info, tokens: $0) }
+    }
+
+    /// Adds `counts[id]` occurrences of each token id to the split's counts (recorded by the
+    /// next commit, like the documents appended before it), and zeroes `counts`.
+    public func addTokenCounts(_ counts: UnsafeMutableBufferPointer<UInt32>, split: Split) {
+        precondition(counts.count == settings.vocabSize, "one count per token id")
+        tokenDeltas[split].withUnsafeMutableBufferPointer { deltas in
+            for i in 0..<counts.count where counts[i] != 0 {
+                deltas[i] += Int64(counts[i])
+                counts[i] = 0
+            }
+        }
     }
 
     /// Writes tokens to the split's open shards, closing each as it fills.

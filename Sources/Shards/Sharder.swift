@@ -172,7 +172,7 @@ public enum Sharder {
         writer.report.errors = refused
         writer.skipped = skipped
         let job = Job(scheduler: scheduler, readers: readers, pool: pool, writer: writer, tokenizer: tokenizer,
-                      batchBytes: options.batchBytes)
+                      settings: settings, batchBytes: options.batchBytes)
         let threads = DispatchGroup()
         for _ in 1..<workers { spawn(threads) { job.work() } }
         job.work()
@@ -227,6 +227,10 @@ public enum Sharder {
         /// Token ids of all documents, one after the other; document i ends at `ends[i]`.
         var tokens: [UInt32] = []
         var ends: [Int] = []
+        /// Occurrences of each token id (end-of-text tokens included) per split: train's ids
+        /// first, then val's. Counted by the encoding thread; the writer adds them to the
+        /// index's counts and leaves them zero.
+        var counts: [UInt32] = []
         /// The source's progress after this batch (what a commit records); the writer fills in
         /// the duplicates.
         var progress = SourceProgress(records: 0)
@@ -392,14 +396,30 @@ public enum Sharder {
         }
     }
 
-    /// Encodes a batch's documents into its token array (the reader made room for the ids).
-    static func encode(_ batch: Batch, with encoder: inout TokenEncoder) {
+    /// Encodes a batch's documents into its token array (the reader made room for the ids) and
+    /// counts their tokens, per split, off the writer's path.
+    static func encode(_ batch: Batch, with encoder: inout TokenEncoder, settings: CorpusSettings) {
         batch.text.withUnsafeBufferPointer { text in
             var start = 0
             for end in batch.textEnds {
                 encoder.encodeOrdinary(UnsafeBufferPointer(rebasing: text[start..<end]), into: &batch.tokens)
                 batch.ends.append(batch.tokens.count)
                 start = end
+            }
+        }
+        let vocab = settings.vocabSize
+        if batch.counts.count != 2 * vocab { batch.counts = [UInt32](repeating: 0, count: 2 * vocab) }
+        batch.counts.withUnsafeMutableBufferPointer { counts in
+            batch.tokens.withUnsafeBufferPointer { tokens in
+                var start = 0
+                for (i, end) in batch.ends.enumerated() {
+                    let split = Split.of(hash: batch.documents[i].hash, valFraction: settings.valFraction)
+                    let c = UnsafeMutableBufferPointer(rebasing: counts[(split == .train ? 0 : vocab)...])
+                    c[Int(settings.eotID)] += 1
+                    // Ids come from the tokenizer, so below `vocab`; the store checks them again.
+                    for t in tokens[start..<end] where Int(t) < vocab { c[Int(t)] += 1 }
+                    start = end
+                }
             }
         }
     }
@@ -411,10 +431,12 @@ public enum Sharder {
         let pool: BatchPool
         let writer: Writer
         let tokenizer: Tokenizer
+        let settings: CorpusSettings
         let batchBytes: Int
 
         init(scheduler: ShardScheduler, readers: [SourceReader], pool: BatchPool, writer: Writer, tokenizer: Tokenizer,
-             batchBytes: Int) {
+             settings: CorpusSettings, batchBytes: Int) {
+            self.settings = settings
             self.scheduler = scheduler
             self.readers = readers
             self.pool = pool
@@ -440,7 +462,7 @@ public enum Sharder {
                     encodersLock.lock()
                     var encoder = encoders.popLast() ?? tokenizer.makeEncoder()
                     encodersLock.unlock()
-                    Sharder.encode(batch, with: &encoder)
+                    Sharder.encode(batch, with: &encoder, settings: settings)
                     encodersLock.lock()
                     encoders.append(encoder)
                     encodersLock.unlock()
@@ -484,6 +506,14 @@ public enum Sharder {
             bytesTotal = plans.reduce(Int64(0)) { $0 + $1.fileBytes }
         }
 
+        /// Takes a dropped document's tokens back out of the batch's counts.
+        private func uncount(_ batch: Batch, document i: Int, tokens: UnsafeBufferPointer<UInt32>) {
+            let settings = store.settings
+            let base = Split.of(hash: batch.documents[i].hash, valFraction: settings.valFraction) == .train ? 0 : settings.vocabSize
+            batch.counts[base + Int(settings.eotID)] -= 1
+            for t in tokens where Int(t) < settings.vocabSize { batch.counts[base + Int(t)] -= 1 }
+        }
+
         func addSkipped(before index: Int) {
             for i in skipped.keys.sorted() where i < index { report.sources.append(skipped.removeValue(forKey: i)!) }
         }
@@ -505,9 +535,10 @@ public enum Sharder {
                     defer { start = end }
                     if dedup != nil && !keep[i] {
                         duplicates += 1
+                        uncount(batch, document: i, tokens: UnsafeBufferPointer(rebasing: tokens[start..<end]))
                         continue
                     }
-                    try store.append(info, tokens: UnsafeBufferPointer(rebasing: tokens[start..<end]))
+                    try store.append(info, tokens: UnsafeBufferPointer(rebasing: tokens[start..<end]), countTokens: false)
                     let count = Int64(end - start + 1)
                     outcome.tokens += count
                     outcome.documents += 1
@@ -516,6 +547,12 @@ public enum Sharder {
                     sinceCommit += count
                     report.textBytes += info.byteCount
                 }
+            }
+            let vocab = store.settings.vocabSize
+            batch.counts.withUnsafeMutableBufferPointer { counts in
+                guard counts.count == 2 * vocab else { return }  // no documents were encoded
+                store.addTokenCounts(UnsafeMutableBufferPointer(rebasing: counts[0..<vocab]), split: .train)
+                store.addTokenCounts(UnsafeMutableBufferPointer(rebasing: counts[vocab...]), split: .val)
             }
             var progress = batch.progress
             progress.duplicates = duplicates

@@ -160,6 +160,7 @@ func documentsFromShards(_ directory: String) throws -> [[UInt32]] {
             let got = try snapshot(dir.path)
             #expect(got.files == expected.files, "threads \(threads), workers \(workers)")
             #expect(got.tables == expected.tables, "threads \(threads), workers \(workers)")
+            #expect(try CorpusVerifier.verify(directory: dir.path).isEmpty, "token counts recounted from the shards agree")
         }
     }
 
