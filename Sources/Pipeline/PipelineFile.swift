@@ -48,6 +48,9 @@ public struct PipelineSpec: Sendable {
         public var layers = 4, heads = 4, channels = 128, context = 128, batchSize = 8
         public var steps = 200
         public var lr = 3e-4, warmup = 20, weightDecay = 0.0, gradClip = 1.0
+        /// The cosine decay's floor as a fraction of `lr`, and AdamW's β1, β2, ε
+        /// (TrainingSettings' defaults).
+        public var lrMin = 0.0, beta1 = 0.9, beta2 = 0.95, eps = 1e-8
         public var seed: UInt64 = 1337
         public var evalEvery = 50, evalBatches = 4, checkpointEvery = 100, gradAccum = 1
         public var shuffle = true
@@ -121,7 +124,8 @@ let pipelineSchema: [String: [String: ValueKind]] = [
     "shard": ["shard_tokens": .size, "val_fraction": .number],
     "train": ["layers": .integer, "heads": .integer, "channels": .integer, "context": .integer,
               "batch_size": .integer, "steps": .integer, "lr": .number, "warmup": .integer,
-              "weight_decay": .number, "grad_clip": .number, "seed": .integer, "eval_every": .integer,
+              "weight_decay": .number, "grad_clip": .number, "lr_min": .number, "beta1": .number, "beta2": .number,
+              "eps": .number, "seed": .integer, "eval_every": .integer,
               "eval_batches": .integer, "checkpoint_every": .integer, "grad_accum": .integer,
               "shuffle": .bool, "threads": .integer],
     "evaluate": ["prompts": .strings, "max_tokens": .integer, "temperature": .number, "top_k": .integer,
@@ -340,6 +344,15 @@ struct SpecReader {
             t.warmup = try int(root, "train", "warmup") ?? t.warmup
             t.weightDecay = try number(root, "train", "weight_decay") ?? t.weightDecay
             t.gradClip = try number(root, "train", "grad_clip") ?? t.gradClip
+            t.lrMin = try number(root, "train", "lr_min") ?? t.lrMin
+            t.beta1 = try number(root, "train", "beta1") ?? t.beta1
+            t.beta2 = try number(root, "train", "beta2") ?? t.beta2
+            t.eps = try number(root, "train", "eps") ?? t.eps
+            if !(0...1).contains(t.lrMin) { throw error("train", "lr_min", "train.lr_min must be in 0…1 (a fraction of lr), not \(t.lrMin)") }
+            for (key, beta) in [("beta1", t.beta1), ("beta2", t.beta2)] where !(beta >= 0 && beta < 1) {
+                throw error("train", key, "train.\(key) must be in [0, 1), not \(beta)")
+            }
+            if !(t.eps > 0) { throw error("train", "eps", "train.eps must be positive, not \(t.eps)") }
             t.seed = UInt64(try int(root, "train", "seed") ?? Int(t.seed))
             t.evalEvery = try int(root, "train", "eval_every") ?? t.evalEvery
             t.evalBatches = try int(root, "train", "eval_batches", min: 1) ?? t.evalBatches

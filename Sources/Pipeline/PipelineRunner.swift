@@ -104,7 +104,7 @@ public final class PipelineRunner {
                 let canResume = resuming && Trainer.latestCheckpoint(in: trainDirectory) != nil
                 if !canResume { try? FileManager.default.removeItem(atPath: trainDirectory) }
                 let result = try TrainJob.run(TrainJobOptions(dataDirectory: shardsDirectory, runDirectory: trainDirectory,
-                                                              settings: trainingSettings(t, threads: threads), resume: canResume)) {
+                                                              settings: t.settings(threads: threads), resume: canResume)) {
                     self.emit(.train($0))
                     return self.shouldContinue()
                 }
@@ -180,28 +180,6 @@ public final class PipelineRunner {
         emit(.stageFinished(name, summary: summary))
     }
 
-    func trainingSettings(_ t: PipelineSpec.Train, threads: Int) -> TrainingSettings {
-        var s = TrainingSettings(vocabSize: 0)
-        s.layers = t.layers
-        s.heads = t.heads
-        s.channels = t.channels
-        s.contextLength = t.context
-        s.batchSize = t.batchSize
-        s.steps = t.steps
-        s.learningRate = Float(t.lr)
-        s.warmupSteps = t.warmup
-        s.weightDecay = Float(t.weightDecay)
-        s.gradClip = Float(t.gradClip)
-        s.seed = t.seed
-        s.evalEvery = t.evalEvery
-        s.evalBatches = t.evalBatches
-        s.checkpointEvery = t.checkpointEvery
-        s.gradAccumulation = t.gradAccum
-        s.shuffle = t.shuffle
-        s.threads = t.threads > 0 ? t.threads : threads
-        return s
-    }
-
     func describe(_ t: PipelineSpec.TokenizerSource) -> String {
         switch t {
         case let .learn(c, maxBytes):
@@ -215,6 +193,9 @@ public final class PipelineRunner {
         // Thread count changes speed, not what is learned… except float summation order; keep it in.
         "\(t.layers) \(t.heads) \(t.channels) \(t.context) \(t.batchSize) \(t.steps) \(t.lr) \(t.warmup) \(t.weightDecay) "
             + "\(t.gradClip) \(t.seed) \(t.evalEvery) \(t.evalBatches) \(t.checkpointEvery) \(t.gradAccum) \(t.shuffle)"
+            // Added later: only when set, so that the runs made before keep their fingerprints.
+            + (t.lrMin != 0 ? " lr_min=\(t.lrMin)" : "") + (t.beta1 != 0.9 ? " beta1=\(t.beta1)" : "")
+            + (t.beta2 != 0.95 ? " beta2=\(t.beta2)" : "") + (t.eps != 1e-8 ? " eps=\(t.eps)" : "")
     }
 
     func fingerprint(_ parts: String...) -> String {

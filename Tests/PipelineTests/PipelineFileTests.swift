@@ -86,6 +86,21 @@ import Testing
                         contains: "multiple of train.heads")
     }
 
+    /// The optimiser keys reach the trainer's settings; out-of-range values name their line.
+    @Test func optimiserKeysReachTheTrainer() throws {
+        let spec = try load(Self.valid + "\nlr_min = 0.1\nbeta1 = 0.8\nbeta2 = 0.999\neps = 1e-6\nthreads = 3\n")
+        let train = try #require(spec.train)
+        let s = train.settings(threads: 2)
+        #expect(s.minLearningRateFraction == 0.1 && s.beta1 == 0.8 && s.beta2 == 0.999 && s.epsilon == 1e-6)
+        #expect(s.layers == 2 && s.channels == 64 && s.steps == 10 && s.threads == 3)
+        let defaults = try #require(try load(Self.valid).train).settings(threads: 2)
+        #expect(defaults.minLearningRateFraction == 0 && defaults.beta1 == 0.9 && defaults.beta2 == 0.95
+                && defaults.epsilon == 1e-8 && defaults.threads == 2)
+        try expectError(Self.valid + "\nlr_min = 1.5\n", line: 17, contains: "train.lr_min must be in 0…1")
+        try expectError(Self.valid + "\nbeta2 = 1\n", line: 17, contains: "train.beta2 must be in [0, 1)")
+        try expectError(Self.valid + "\neps = 0\n", line: 17, contains: "train.eps must be positive")
+    }
+
     @Test func shippedPipelinesLoad() throws {
         let dir = Run.repoRoot + "/pipelines"
         let files = (try? FileManager.default.contentsOfDirectory(atPath: dir).filter { $0.hasSuffix(".toml") }) ?? []
