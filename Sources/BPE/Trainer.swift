@@ -41,6 +41,8 @@ public typealias MergeProgress = (_ done: Int, _ total: Int) -> Void
 public enum TrainerError: Error, CustomStringConvertible, Equatable {
     case vocabTooSmall(Int, minimum: Int)
     case duplicateSpecial(String)
+    /// `shouldContinue` said stop before the vocabulary was complete.
+    case stopped
 
     public var description: String {
         switch self {
@@ -48,6 +50,8 @@ public enum TrainerError: Error, CustomStringConvertible, Equatable {
             return "vocabulary size \(n) is too small: the special tokens and the 256 byte tokens need \(minimum)"
         case let .duplicateSpecial(s):
             return "special token \(s.debugDescription) is given twice"
+        case .stopped:
+            return "stopped before the vocabulary was complete"
         }
     }
 }
@@ -61,8 +65,9 @@ public enum Trainer {
     ///
     /// - Complexity: O(distinct words × word length) to set up, then per merge O(occurrences of
     ///   the merged pair + log(queue)); memory is O(distinct words), never the corpus size.
+    /// `shouldContinue`, asked every 64 merges, stops the loop by throwing `TrainerError.stopped`.
     public static func train(words counter: WordCounter, config: TrainerConfig,
-                             progress: MergeProgress? = nil) throws -> BPEModel {
+                             progress: MergeProgress? = nil, shouldContinue: (() -> Bool)? = nil) throws -> BPEModel {
         // 1. Special tokens first.
         var specials: [String] = []
         for s in config.specialTokens {
@@ -107,6 +112,7 @@ public enum Trainer {
             merges.append((top, newID))
             state.applyMerge(top, newID: newID)
             progress?(merges.count, wanted)
+            if let shouldContinue, merges.count & 63 == 0, !shouldContinue() { throw TrainerError.stopped }
         }
 
         // A pair merged twice (see the header) keeps its last rank, as in HF's merge map.

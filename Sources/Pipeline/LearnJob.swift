@@ -14,6 +14,9 @@ public struct LearnSettings: Sendable {
     /// Counting threads. With 1, reading and counting share one thread; with more, one extra
     /// thread reads and decompresses while the others count.
     public var threads: Int
+    /// Asked about every document while counting and every 64 merges: false stops the learn,
+    /// which throws `LearnInterrupted` (nothing is kept; a learn starts over).
+    public var shouldContinue: (@Sendable () -> Bool)?
 
     public init(inputs: [String], ingest: IngestOptions = IngestOptions(), trainer: TrainerConfig,
                 maxBytes: Int64? = nil, threads: Int = ProcessInfo.processInfo.activeProcessorCount) {
@@ -45,6 +48,9 @@ public struct LearnResult: Sendable {
     public var sampled: Bool
 }
 
+/// A learn stopped because `LearnSettings.shouldContinue` said so.
+public struct LearnInterrupted: Error, Sendable {}
+
 public enum LearnJob {
     /// Learns a vocabulary. Per-file input errors are in `result.ingest.errors` (the other files
     /// were read); an error of the trainer itself is thrown.
@@ -60,15 +66,21 @@ public enum LearnJob {
             counted = countParallel(settings, fileStarts: fileStarts, progress: progress)
         }
         let (counter, report, sampled) = counted
+        if let keepGoing = settings.shouldContinue, !keepGoing() { throw LearnInterrupted() }
         let countSeconds = Date().timeIntervalSince(start)
 
         let mergeStart = Date()
         var lastReport = Date()
-        let model = try Trainer.train(words: counter, config: settings.trainer) { done, total in
-            if let progress, done == total || Date().timeIntervalSince(lastReport) > 0.2 {
-                lastReport = Date()
-                progress(.merging(done: done, total: total))
-            }
+        let model: BPEModel
+        do {
+            model = try Trainer.train(words: counter, config: settings.trainer, progress: { done, total in
+                if let progress, done == total || Date().timeIntervalSince(lastReport) > 0.2 {
+                    lastReport = Date()
+                    progress(.merging(done: done, total: total))
+                }
+            }, shouldContinue: settings.shouldContinue)
+        } catch TrainerError.stopped {
+            throw LearnInterrupted()
         }
         return LearnResult(model: model, ingest: report, documents: counter.documents, textBytes: counter.bytes,
                            distinctWords: counter.distinctWords, countSeconds: countSeconds,
@@ -83,6 +95,7 @@ public enum LearnJob {
             progress?(.counting(done: fileStarts[p.source] + p.compressedOffset, total: fileStarts.last!,
                                 documents: counter.documents, textBytes: counter.bytes))
         }, continueWhile: { doc in
+            if let keepGoing = s.shouldContinue, !keepGoing() { return false }
             counter.count(doc.text)
             if let max = s.maxBytes, counter.bytes >= max {
                 sampled = true
@@ -114,6 +127,7 @@ public enum LearnJob {
                     progress?(.counting(done: fileStarts[p.source] + p.compressedOffset, total: fileStarts.last!,
                                         documents: documents, textBytes: counted))
                 }, continueWhile: { doc in
+                    if let keepGoing = s.shouldContinue, !keepGoing() { return false }
                     batchSize += doc.text.count
                     counted += Int64(doc.text.count)
                     documents += 1

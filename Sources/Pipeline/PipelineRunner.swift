@@ -68,8 +68,14 @@ public final class PipelineRunner {
         try stage("vocab", vocabFP, outputs: [vocabDirectory], complete: { FileManager.default.fileExists(atPath: self.vocabTokenizerPath) }) { _ in
             switch spec.tokenizer {
             case let .learn(config, maxBytes):
-                let result = try LearnJob.run(LearnSettings(inputs: inputs, ingest: spec.ingest, trainer: config,
-                                                            maxBytes: maxBytes, threads: threads)) { self.emit(.learn($0)) }
+                var settings = LearnSettings(inputs: inputs, ingest: spec.ingest, trainer: config, maxBytes: maxBytes, threads: threads)
+                settings.shouldContinue = shouldContinue
+                let result: LearnResult
+                do {
+                    result = try LearnJob.run(settings) { self.emit(.learn($0)) }
+                } catch is LearnInterrupted {
+                    throw PipelineInterrupted(stage: "vocab")
+                }
                 inputErrors += result.ingest.errors.map(\.description)
                 try result.model.save(toDirectory: vocabDirectory)
                 return "learned \(result.model.vocabSize) tokens from \(result.documents) documents in "

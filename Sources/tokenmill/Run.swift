@@ -33,8 +33,9 @@ struct RunPipeline: ParsableCommand {
             do {
                 try runner.run()
             } catch let stop as PipelineInterrupted {
-                displays.note("interrupted in \(stop.stage): the work so far is saved (training writes a checkpoint); "
-                              + "run the same command again to continue")
+                let saved = stop.stage == "vocab" ? "a vocabulary is learned again from the start"
+                                                   : "the work so far is saved (training writes a checkpoint)"
+                displays.note("interrupted in \(stop.stage): \(saved); run the same command again to continue")
                 throw ExitCode(130)
             }
             for e in runner.inputErrors { printError(e) }

@@ -55,6 +55,26 @@ func assertHFParity(_ docs: [String], vocabSize: Int, minFrequency: UInt64 = 0,
         #expect(model.merges?.count == 3)
     }
 
+    /// `shouldContinue` is asked every 64 merges; false stops the loop with `.stopped`, and
+    /// always true changes nothing.
+    @Test func shouldContinueStopsTheMergeLoop() throws {
+        var counter = WordCounter(pattern: .gpt2)
+        counter.count(try Array(Data(contentsOf: URL(fileURLWithPath: Run.repoRoot + "/data/heldout.txt"))))
+        let config = TrainerConfig(vocabSize: 800)
+        final class Asked: @unchecked Sendable { var n = 0 }
+        let asked = Asked()
+        #expect(throws: TrainerError.stopped) {
+            try Trainer.train(words: counter, config: config, shouldContinue: {
+                asked.n += 1
+                return asked.n < 3
+            })
+        }
+        #expect(asked.n == 3)
+        let plain = try Trainer.train(words: counter, config: config)
+        let going = try Trainer.train(words: counter, config: config, shouldContinue: { true })
+        #expect(going.merges! == plain.merges! && going.tokens == plain.tokens && plain.tokens.count == 800)
+    }
+
     @Test func rejectsTooSmallVocabulary() {
         let counter = WordCounter(pattern: .gpt2)
         #expect(throws: TrainerError.vocabTooSmall(100, minimum: 257)) {
