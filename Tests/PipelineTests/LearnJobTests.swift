@@ -8,17 +8,6 @@ import Testing
 /// `LearnSettings.shouldContinue` stops a learn while counting (one thread or several) and in
 /// the merge loop; nothing is returned, `LearnInterrupted` is thrown.
 @Suite struct LearnJobTests {
-    final class Counter: @unchecked Sendable {
-        private let lock = NSLock()
-        private var n = 0
-        func next() -> Int {
-            lock.lock()
-            defer { lock.unlock() }
-            n += 1
-            return n
-        }
-    }
-
     func settings(threads: Int) -> LearnSettings {
         var ingest = IngestOptions()
         ingest.boundary = .blank
@@ -30,9 +19,9 @@ import Testing
     func stopsWhileCounting(threads: Int) throws {
         var s = settings(threads: threads)
         let asked = Counter()
-        s.shouldContinue = { asked.next() <= 100 }   // about the 100th document
+        s.shouldContinue = { asked.increment() < 100 }   // about the 100th document
         #expect(throws: LearnInterrupted.self) { try LearnJob.run(s) }
-        #expect(asked.next() < 200, "counting stopped soon after it was asked to")
+        #expect(asked.increment() < 200, "counting stopped soon after it was asked to")
     }
 
     @Test func stopsInTheMergeLoopAndOtherwiseLearnsTheSame() throws {
@@ -41,7 +30,7 @@ import Testing
         let asked = Counter()
         // Every document asks once, the check after counting once more; then every 64 merges.
         let documents = Int(plain.documents)
-        s.shouldContinue = { asked.next() <= documents + 2 }
+        s.shouldContinue = { asked.increment() < documents + 2 }
         #expect(throws: LearnInterrupted.self) { try LearnJob.run(s) }
         s.shouldContinue = { true }
         let going = try LearnJob.run(s)

@@ -269,16 +269,3 @@ func documentsFromShards(_ directory: String) throws -> [[UInt32]] {
         }
     }
 }
-
-/// A thread-safe counter for `shouldContinue` closures.
-final class Counter: @unchecked Sendable {
-    private let lock = NSLock()
-    private var value = 0
-    /// The value before this call.
-    func increment() -> Int {
-        lock.lock()
-        defer { lock.unlock() }
-        value += 1
-        return value - 1
-    }
-}
