@@ -6,7 +6,8 @@
 //   per split is open (`NAME.bin.tmp`).
 // - Nothing is durable until `commit`. A commit fsyncs the open shards' temporary files, then,
 //   in ONE SQLite transaction, records the new document rows, token-count and length deltas,
-//   the current source's progress (records consumed, duplicates, skips, status) and every
+//   the current source's progress (records consumed, duplicates, skips, status), the final
+//   status of sources ended since the last commit (`endSource`), and every
 //   touched shard's committed token count and running CRC-32 (status 'closed' for shards that
 //   filled up since the last commit). After the transaction, closed shards are renamed
 //   NAME.bin.tmp → NAME.bin.
@@ -25,6 +26,7 @@
 ///     // skip `source.records` records of the input, then for each document:
 ///     try store.append(info, tokens: ids)
 ///     try store.commit(progress: SourceProgress(records: n, …), done: true)   // at the source's end
+///     // (or `endSource(progress:)`: recorded by the next commit, for many small sources)
 ///     try store.finish()                                                  // closes the last shards
 ///
 /// Not thread-safe: one writer thread owns it.
