@@ -196,12 +196,13 @@ public final class PipelineRunner {
     }
 
     func describe(_ t: PipelineSpec.Train) -> String {
+        let d = PipelineSpec.Train()
         // Thread count changes speed, not what is learned… except float summation order; keep it in.
-        "\(t.layers) \(t.heads) \(t.channels) \(t.context) \(t.batchSize) \(t.steps) \(t.lr) \(t.warmup) \(t.weightDecay) "
+        return "\(t.layers) \(t.heads) \(t.channels) \(t.context) \(t.batchSize) \(t.steps) \(t.lr) \(t.warmup) \(t.weightDecay) "
             + "\(t.gradClip) \(t.seed) \(t.evalEvery) \(t.evalBatches) \(t.checkpointEvery) \(t.gradAccum) \(t.shuffle)"
-            // Added later: only when set, so that the runs made before keep their fingerprints.
-            + (t.lrMin != 0 ? " lr_min=\(t.lrMin)" : "") + (t.beta1 != 0.9 ? " beta1=\(t.beta1)" : "")
-            + (t.beta2 != 0.95 ? " beta2=\(t.beta2)" : "") + (t.eps != 1e-8 ? " eps=\(t.eps)" : "")
+            // Added later: only when not the default, so that the runs made before keep their fingerprints.
+            + (t.lrMin != d.lrMin ? " lr_min=\(t.lrMin)" : "") + (t.beta1 != d.beta1 ? " beta1=\(t.beta1)" : "")
+            + (t.beta2 != d.beta2 ? " beta2=\(t.beta2)" : "") + (t.eps != d.eps ? " eps=\(t.eps)" : "")
     }
 
     func fingerprint(_ parts: String...) -> String {

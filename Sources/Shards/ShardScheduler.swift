@@ -49,7 +49,7 @@ final class ShardScheduler: @unchecked Sendable {
     private var stopped = false
     private var failure: (any Error)?
     /// Seconds spent in each kind of task, over all threads.
-    private(set) var seconds = (read: 0.0, encode: 0.0, write: 0.0)
+    private(set) var seconds = ShardJobReport.TaskSeconds(read: 0, encode: 0, write: 0)
 
     init(plans: Int, encoders: Int, workers: Int, capacity: Int, window: Int) {
         self.plans = plans

@@ -513,7 +513,7 @@ public final class ShardStore {
             }
         }
         // 3. The current source.
-        if current != nil { try recordSource(progress: progress, status: status ?? .partial, error: message) }
+        try recordSource(progress: progress, status: status ?? .partial, error: message)
         try db.commit()
         inTransaction = false
         // 4. Only now may closed shards take their final names.

@@ -179,17 +179,14 @@ public enum Sharder {
         threads.wait()
         if let error = scheduler.error { throw error }
 
-        var report = writer.report
-        let taskSeconds = scheduler.seconds
-        report.taskSeconds = ShardJobReport.TaskSeconds(read: taskSeconds.read, encode: taskSeconds.encode,
-                                                        write: taskSeconds.write)
-        report.workers = workers
-        if report.completed {
+        if writer.report.completed {
             try store.finish(completing: writer.finalProgress)
             writer.addSkipped(before: Int.max)
-            report.sources = writer.report.sources
-            report.inputBytes = writer.bytesTotal
+            writer.report.inputBytes = writer.bytesTotal
         }
+        var report = writer.report
+        report.taskSeconds = scheduler.seconds
+        report.workers = workers
         let elapsed = ContinuousClock.now - started
         report.seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
         return report
@@ -234,6 +231,10 @@ public enum Sharder {
         /// The source's progress after this batch (what a commit records); the writer fills in
         /// the duplicates.
         var progress = SourceProgress(records: 0)
+        /// Where document i's split starts in `counts`.
+        func countsOffset(of i: Int, _ settings: CorpusSettings) -> Int {
+            Split.of(hash: documents[i].hash, valFraction: settings.valFraction) == .train ? 0 : settings.vocabSize
+        }
         /// Documents the reader dropped as duplicates of documents already written.
         var duplicates: Int64 = 0
         var compressedOffset: Int64 = 0
@@ -413,8 +414,7 @@ public enum Sharder {
             batch.tokens.withUnsafeBufferPointer { tokens in
                 var start = 0
                 for (i, end) in batch.ends.enumerated() {
-                    let split = Split.of(hash: batch.documents[i].hash, valFraction: settings.valFraction)
-                    let c = UnsafeMutableBufferPointer(rebasing: counts[(split == .train ? 0 : vocab)...])
+                    let c = UnsafeMutableBufferPointer(rebasing: counts[batch.countsOffset(of: i, settings)...])
                     c[Int(settings.eotID)] += 1
                     // Ids come from the tokenizer, so below `vocab`; the store checks them again.
                     for t in tokens[start..<end] where Int(t) < vocab { c[Int(t)] += 1 }
@@ -509,7 +509,7 @@ public enum Sharder {
         /// Takes a dropped document's tokens back out of the batch's counts.
         private func uncount(_ batch: Batch, document i: Int, tokens: UnsafeBufferPointer<UInt32>) {
             let settings = store.settings
-            let base = Split.of(hash: batch.documents[i].hash, valFraction: settings.valFraction) == .train ? 0 : settings.vocabSize
+            let base = batch.countsOffset(of: i, settings)
             batch.counts[base + Int(settings.eotID)] -= 1
             for t in tokens where Int(t) < settings.vocabSize { batch.counts[base + Int(t)] -= 1 }
         }
@@ -549,8 +549,7 @@ public enum Sharder {
                 }
             }
             let vocab = store.settings.vocabSize
-            batch.counts.withUnsafeMutableBufferPointer { counts in
-                guard counts.count == 2 * vocab else { return }  // no documents were encoded
+            batch.counts.withUnsafeMutableBufferPointer { counts in  // sized by `encode`, which every batch goes through
                 store.addTokenCounts(UnsafeMutableBufferPointer(rebasing: counts[0..<vocab]), split: .train)
                 store.addTokenCounts(UnsafeMutableBufferPointer(rebasing: counts[vocab...]), split: .val)
             }
