@@ -191,13 +191,19 @@ public final class Trainer {
         defer { try? log.close() }
         while step < end {
             var report = try trainStep()
+            // The step's log line goes out before its checkpoint, and reaches the disk first: a
+            // run killed between the two resumes from the checkpoint with every step logged.
+            try log.write(contentsOf: Data(Trainer.logLine(report).utf8))
             if settings.checkpointEvery > 0 && step % settings.checkpointEvery == 0 || step == settings.steps {
+                try log.synchronize()
                 report.checkpoint = try saveCheckpoint()
             }
-            try log.write(contentsOf: Data(Trainer.logLine(report).utf8))
             if let progress, !progress(report) { break }
         }
-        if step > 0 && lastCheckpointStep != step { try saveCheckpoint() }
+        if step > 0 && lastCheckpointStep != step {
+            try log.synchronize()
+            try saveCheckpoint()
+        }
     }
 
     /// One optimiser step (with validation first on eval steps); returns its report.

@@ -161,6 +161,26 @@ import Testing
         }
     }
 
+    /// A step is logged before its checkpoint is written, so a run killed between the two resumes
+    /// from that checkpoint with every step in the log (CI once caught a kill in that gap). Made
+    /// deterministic here: the checkpoint after step 3 cannot be written (a directory is in the way).
+    @Test func aStepIsLoggedBeforeItsCheckpoint() throws {
+        let dir = try TempDir()
+        let s = Self.settings(steps: 8)
+        let (train, val) = try Self.providers(s)
+        let trainer = try Trainer(settings: s, runDirectory: dir.path, train: train, validation: val)
+        let blocked = Trainer.checkpointPath(runDirectory: dir.path, step: 4)
+        try FileManager.default.createDirectory(atPath: blocked + "/x", withIntermediateDirectories: true)
+        #expect(throws: (any Error).self) { try trainer.run() }
+        #expect(try Self.log(dir.path).map { $0["step"] as? Int } == [0, 1, 2, 3])
+        // Resuming from the checkpoint after step 1 keeps the two steps before it.
+        try FileManager.default.removeItem(atPath: blocked)
+        let again = try Trainer.resume(runDirectory: dir.path, train: train, validation: val)
+        #expect(again.step == 2)
+        try again.run()
+        #expect(try Self.log(dir.path).map { $0["step"] as? Int } == Array(0..<8))
+    }
+
     @Test func badStateFilesNameTheFile() throws {
         let dir = try TempDir()
         let s = Self.settings(steps: 2)
