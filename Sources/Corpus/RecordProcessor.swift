@@ -1,0 +1,89 @@
+/// The ingest stages for one record (`RecordReader` gives them): the JSONL text field's
+/// extraction, the UTF-8 check or repair, the normalisations, the minimum length, then the
+/// content hash. Not the de-duplication, which needs the documents in order: callers do it
+/// with the hash.
+///
+/// Threads: keeps scratch buffers, so one processor per thread; the output is the same on
+/// any thread.
+public final class RecordProcessor {
+    public enum Outcome {
+        /// The document's text (borrowed from the processor or the record: valid until the next
+        /// call and while the record's bytes are) and its content hash.
+        case document(UnsafeBufferPointer<UInt8>, ContentHash)
+        case skipped(SkipReason)
+    }
+
+    public let options: IngestOptions
+    public let format: IngestOptions.Format
+    /// Records whose invalid UTF-8 (or escaped lone surrogates) was replaced by U+FFFD.
+    public private(set) var replacedInvalidUTF8: Int64 = 0
+    /// Escaped lone surrogates seen in JSONL text fields.
+    public private(set) var loneSurrogates: Int64 = 0
+
+    private let field: ByteBuffer
+    private let decoded = ByteBuffer(capacity: 64 << 10)
+    private let keyScratch = ByteBuffer(capacity: 64)
+    private let stageA = ByteBuffer(capacity: 64 << 10)
+    private let stageB = ByteBuffer(capacity: 64 << 10)
+
+    /// `format` as resolved for the source (`RecordReader.format`).
+    public init(options: IngestOptions, format: IngestOptions.Format) {
+        self.options = options
+        self.format = format
+        let fieldBytes = Array(options.textField.utf8)
+        field = ByteBuffer(capacity: fieldBytes.count)
+        fieldBytes.withUnsafeBufferPointer { bytes in
+            if let base = bytes.baseAddress { field.append(base, bytes.count) }
+        }
+    }
+
+    /// Runs the stages on one record.
+    public func process(_ record: UnsafeBufferPointer<UInt8>) -> Outcome {
+        guard format == .jsonl else {
+            return finish(record.baseAddress ?? UnsafePointer(stageA.base), record.count, loneSurrogates: 0)
+        }
+        var scanner = JSONLineScanner(record.baseAddress ?? UnsafePointer(stageA.base), count: record.count)
+        let result = scanner.extractField(UnsafeBufferPointer(start: field.base, count: field.count), into: decoded,
+                                          keyScratch: keyScratch)
+        switch result {
+        case .text:
+            return finish(decoded.base, decoded.count, loneSurrogates: scanner.loneSurrogates, knownASCII: scanner.decodedASCII)
+        case .missing: return .skipped(.missingField)
+        case .notString: return .skipped(.notString)
+        case .bad: return .skipped(.badJSON)
+        }
+    }
+
+    private func finish(_ text: UnsafePointer<UInt8>, _ length: Int, loneSurrogates: Int, knownASCII: Bool = false) -> Outcome {
+        var p = text, n = length
+        var nextIsA = true   // which scratch buffer the next stage writes
+        let invalid = !knownASCII && UTF8Check.firstInvalid(p, n) != nil
+        self.loneSurrogates += Int64(loneSurrogates)
+        if invalid || loneSurrogates > 0 {
+            if options.invalidUTF8 == .drop { return .skipped(.invalidUTF8) }
+            replacedInvalidUTF8 += 1
+            if invalid {
+                UTF8Check.repair(p, n, into: stageA)
+                (p, n, nextIsA) = (UnsafePointer(stageA.base), stageA.count, false)
+            }
+        }
+        if options.normalizeLineEndings && Normalize.needsLineEndings(p, n) {
+            let out = nextIsA ? stageA : stageB
+            Normalize.lineEndings(p, n, into: out)
+            (p, n, nextIsA) = (UnsafePointer(out.base), out.count, !nextIsA)
+        }
+        if options.normalizeNFC && Normalize.needsNFC(p, n) {
+            let out = nextIsA ? stageA : stageB
+            Normalize.nfc(p, n, into: out)
+            (p, n, nextIsA) = (UnsafePointer(out.base), out.count, !nextIsA)
+        }
+        if options.normalizeWhitespace {
+            let out = nextIsA ? stageA : stageB
+            Normalize.whitespace(p, n, into: out)
+            (p, n, nextIsA) = (UnsafePointer(out.base), out.count, !nextIsA)
+        }
+        if n < max(options.minLength, 1) { return .skipped(.tooShort) }
+        let text = UnsafeBufferPointer(start: p, count: n)
+        return .document(text, ContentHash(UnsafeRawBufferPointer(text)))
+    }
+}
