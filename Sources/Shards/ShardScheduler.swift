@@ -1,17 +1,18 @@
 import Foundation
 
-/// Hands out the sharder's three kinds of work to a pool of threads, each of which does any
+/// Hands out the sharder's four kinds of work to a pool of threads, each of which does any
 /// of them:
 ///
 /// - **read** the next batch of a source: one thread at a time per source, but several
 ///   sources at once (those within `window` of the one being written);
+/// - **process** a batch (the ingest stages): any number at once;
 /// - **encode** a batch: at most `encoders` at once;
 /// - **write** the next batch in reading order (source by source, batch by batch): one thread
 ///   at a time.
 ///
 /// With `workers == encoders` (no core to spare), a thread that finishes encoding takes the
-/// pending reading or writing itself, so no thread waits on a preempted one; with a spare
-/// worker, encoding threads keep encoding and the others read and write. Reading several
+/// pending reading, processing or writing itself, so no thread waits on a preempted one; with
+/// a spare worker, encoding threads keep encoding and the others read, process and write. Reading several
 /// sources at once keeps the encoders fed where one source's decompression could not.
 ///
 /// At most `capacity` batches are between the start of their reading and the end of their
@@ -26,6 +27,7 @@ final class ShardScheduler: @unchecked Sendable {
 
     enum Task {
         case read(plan: Int, index: Int)
+        case process(Sharder.Batch)
         case encode(Sharder.Batch)
         case write(Sharder.Batch)
     }
@@ -40,6 +42,8 @@ final class ShardScheduler: @unchecked Sendable {
     private var reading: [Bool]
     private var readDone: [Bool]
     private var nextIndex: [Int]
+    private var toProcess: [Sharder.Batch] = []
+    private var processing = 0
     private var toEncode: [Sharder.Batch] = []
     private var encoded: [Key: Sharder.Batch] = [:]
     private var writeKey = Key(plan: 0, index: 0)
@@ -49,7 +53,7 @@ final class ShardScheduler: @unchecked Sendable {
     private var stopped = false
     private var failure: (any Error)?
     /// Seconds spent in each kind of task, over all threads.
-    private(set) var seconds = ShardJobReport.TaskSeconds(read: 0, encode: 0, write: 0)
+    private(set) var seconds = ShardJobReport.TaskSeconds(read: 0, process: 0, encode: 0, write: 0)
 
     init(plans: Int, encoders: Int, workers: Int, capacity: Int, window: Int) {
         self.plans = plans
@@ -73,7 +77,7 @@ final class ShardScheduler: @unchecked Sendable {
 
     /// Runs tasks until the last batch is written, a write says stop, or a task throws.
     /// `read(plan, index)` makes the batch `index` of `plan`; `write` returns false to stop.
-    func work(read: (Int, Int) -> Sharder.Batch, encode: (Sharder.Batch) -> Void,
+    func work(read: (Int, Int) -> Sharder.Batch, process: (Sharder.Batch) -> Void, encode: (Sharder.Batch) -> Void,
               write: (Sharder.Batch) throws -> Bool) {
         var justEncoded = false
         condition.lock()
@@ -92,6 +96,12 @@ final class ShardScheduler: @unchecked Sendable {
                 seconds.read += elapsed(since: started)
                 reading[plan] = false
                 if batch.end != nil { readDone[plan] = true }
+                toProcess.append(batch)
+            case .process(let batch):
+                process(batch)
+                condition.lock()
+                seconds.process += elapsed(since: started)
+                processing -= 1
                 toEncode.append(batch)
             case .encode(let batch):
                 encode(batch)
@@ -122,30 +132,41 @@ final class ShardScheduler: @unchecked Sendable {
         condition.unlock()
     }
 
-    /// Called with the lock held: the next task for this thread, or nil to wait.
+    /// Called with the lock held: the next task for this thread, or nil to wait. Writing comes
+    /// first, then reading and processing when the encoders are short of work, then encoding;
+    /// but a thread that just encoded goes on encoding when another thread is free for the rest.
     private func pick(justEncoded: Bool) -> Task? {
-        if !writing, let batch = encoded[writeKey] {
-            // Writing comes first unless this thread is encoding and another is free for it.
-            let othersFree = workers - 1 - encoding
-            if !justEncoded || othersFree == 0 || !canEncode {
-                encoded[writeKey] = nil
-                writing = true
-                return .write(batch)
-            }
+        let leaveToOthers = justEncoded && workers - 1 - encoding > 0 && canEncode
+        if !leaveToOthers, !writing, let batch = encoded[writeKey] {
+            encoded[writeKey] = nil
+            writing = true
+            return .write(batch)
         }
         let readable = readablePlan()
-        if let plan = readable, toEncode.count < encoders, !justEncoded || workers - 1 - encoding == 0 || !canEncode {
+        if !leaveToOthers, let plan = readable, toProcess.count + processing + toEncode.count < encoders {
             return startRead(plan)
         }
+        if !leaveToOthers, !toProcess.isEmpty, processing + toEncode.count < encoders { return startProcess() }
         if canEncode {
-            var best = 0
-            for i in toEncode.indices.dropFirst() where Key(plan: toEncode[i].plan, index: toEncode[i].index)
-                < Key(plan: toEncode[best].plan, index: toEncode[best].index) { best = i }
             encoding += 1
-            return .encode(toEncode.remove(at: best))
+            return .encode(Self.takeEarliest(&toEncode))
         }
+        if !toProcess.isEmpty { return startProcess() }
         if let plan = readable { return startRead(plan) }
         return nil
+    }
+
+    /// The batch that comes first in reading order (so that the writer waits least).
+    private static func takeEarliest(_ batches: inout [Sharder.Batch]) -> Sharder.Batch {
+        var best = 0
+        for i in batches.indices.dropFirst() where Key(plan: batches[i].plan, index: batches[i].index)
+            < Key(plan: batches[best].plan, index: batches[best].index) { best = i }
+        return batches.remove(at: best)
+    }
+
+    private func startProcess() -> Task {
+        processing += 1
+        return .process(Self.takeEarliest(&toProcess))
     }
 
     private var canEncode: Bool { encoding < encoders && !toEncode.isEmpty }

@@ -200,6 +200,15 @@ public final class ShardStore {
         try sources(where: "WHERE path = ?", [.text(path)]).first
     }
 
+    /// A source's committed skips by reason (a resumed source goes on counting from them).
+    public func skips(source id: Int64) throws -> [String: SkipCount] {
+        var skips: [String: SkipCount] = [:]
+        for row in try db.prepare("SELECT reason, count, first_line FROM skips WHERE source_id = ?").rows([.int(id)]) {
+            skips[row[0].string ?? ""] = SkipCount(count: row[1].int64 ?? 0, firstLine: row[2].int64)
+        }
+        return skips
+    }
+
     /// Every source, in id order.
     public func sources() throws -> [SourceState] { try sources(where: "", []) }
 

@@ -1,10 +1,12 @@
 // `tokenmill shard`: inputs → ingest stages → BPE encoding on every core → shards + index.
 //
-// Work: sources are read (decompressed, parsed, put through the ingest stages) and cut into
-// batches of about `batchBytes` of text; batches are encoded into token ids, `threads` at a
-// time, each thread with its own encoder; the batches are written through a `ShardStore` in
-// reading order (source by source), so the output is byte-identical for any thread count.
-// Duplicates are decided in that order too, by the writer. A pool of threads (`threads + 1`
+// Work: sources are read (decompressed, cut into records: lines, paragraphs or files) in
+// batches of about `batchBytes`; each batch goes through the ingest stages (JSON field, UTF-8,
+// normalisation, length, content hash) on any thread, then is encoded into token ids,
+// `threads` batches at a time, each thread with its own encoder; the batches are written
+// through a `ShardStore` in reading order (source by source), so the output is byte-identical
+// for any thread count. Duplicates are decided in that order too, by the writer. Reading a
+// source is sequential (a gzip stream cannot be split), so it does as little as it can. A pool of threads (`threads + 1`
 // when there is a core for it, else `threads`) shares the three kinds of work
 // (`ShardScheduler`): several sources are read at once, and on a machine without a spare core
 // the thread that would wait for a preempted reader or writer does that work itself.
@@ -14,8 +16,9 @@
 // Resume: sources the index calls done are skipped; a partial (or failed) one is read again
 // from its start and its first `records` records are dropped (a gzip stream cannot seek); the
 // dedup set is reloaded from the index. Commits happen after about `commitTokens` tokens,
-// after a batch in which a shard filled up, and at the end; a source's end (status done or
-// error) goes into the next one, so a corpus of many small files is not a commit per file.
+// after a batch in which a shard filled up, and at the end, but at most one per
+// `commitSeconds` before the end; a source's end (status done or error) goes into the next
+// one, so a corpus of many small files is not a commit per file.
 import BPE
 import Corpus
 import Foundation
@@ -30,8 +33,14 @@ public struct ShardJobOptions: Sendable {
     public var valFraction: Double
     /// Encoding threads.
     public var threads: Int
-    /// Commit after about this many tokens.
+    /// Commit after about this many tokens,
     public var commitTokens: Int64 = 32_000_000
+    /// but not sooner than this many seconds after the last commit (a shard that filled up
+    /// waits too, under its temporary name). A commit costs the writer 10-20 ms (the token
+    /// counts' rows, fsyncs); with many encoders `commitTokens` come every few tens of
+    /// milliseconds, and the writer, which is sequential, would spend its time committing.
+    /// A kill loses at most about this much work, plus a batch per encoder.
+    public var commitSeconds: Double = 1
     /// Text per batch handed to an encoder.
     public var batchBytes: Int = 1 << 20
     /// Testing: after this many batches, stop as a kill would (nothing more committed).
@@ -98,10 +107,12 @@ public struct ShardJobReport: Sendable {
     public var workers = 0
     public struct TaskSeconds: Sendable, Equatable {
         public var read: Double
+        /// The ingest stages.
+        public var process: Double
         public var encode: Double
         public var write: Double
     }
-    public var taskSeconds = TaskSeconds(read: 0, encode: 0, write: 0)
+    public var taskSeconds = TaskSeconds(read: 0, process: 0, encode: 0, write: 0)
 }
 
 public enum Sharder {
@@ -150,7 +161,8 @@ public enum Sharder {
                     skipped[index] = .init(path: path, status: "skipped", error: message, documents: 0, tokens: 0)
                     continue
                 }
-                plans.append(Plan(index: index, path: path, fileBytes: size, skipRecords: state.records, duplicates: state.duplicates))
+                plans.append(Plan(index: index, path: path, fileBytes: size, skipRecords: state.records, duplicates: state.duplicates,
+                                  skips: try store.skips(source: state.id)))
             } else {
                 plans.append(Plan(index: index, path: path, fileBytes: size, skipRecords: 0, duplicates: 0))
             }
@@ -166,13 +178,13 @@ public enum Sharder {
         let workers = options.workers ?? Swift.max(options.threads, Swift.min(options.threads + 1, cores))
         let scheduler = ShardScheduler(plans: plans.count, encoders: options.threads, workers: workers,
                                        capacity: 6 + 4 * options.threads, window: Swift.max(2, workers))
-        let readers = plans.map { SourceReader(plan: $0, options: options, dedup: dedup) }
+        let readers = plans.map { SourceReader(plan: $0, options: options) }
         let pool = BatchPool()
         let writer = Writer(store: store, plans: plans, options: options, dedup: dedup, progress: progress)
         writer.report.errors = refused
         writer.skipped = skipped
         let job = Job(scheduler: scheduler, readers: readers, pool: pool, writer: writer, tokenizer: tokenizer,
-                      settings: settings, batchBytes: options.batchBytes)
+                      settings: settings, options: options, dedup: dedup)
         let threads = DispatchGroup()
         for _ in 1..<workers { spawn(threads) { job.work() } }
         job.work()
@@ -202,6 +214,8 @@ public enum Sharder {
         var skipRecords: Int64
         /// Duplicates among those records.
         var duplicates: Int64
+        /// Skips among those records, by reason.
+        var skips: [String: SkipCount] = [:]
     }
 
     enum End: Equatable {
@@ -216,11 +230,23 @@ public enum Sharder {
         private(set) var plan = 0
         private(set) var index = 0
         var first: Bool { index == 0 }
-        /// The documents' text, one after the other; document i ends at `textEnds[i]`.
+        /// The records as read, one after the other; record i ends at `rawEnds[i]`, and is
+        /// record `records[i]` of its source, starting on line `lines[i]`.
+        var raw: [UInt8] = []
+        var rawEnds: [Int] = []
+        var records: [Int64] = []
+        var lines: [Int64] = []
+        /// How to process the records (the source's format).
+        var format = IngestOptions.Format.jsonl
+        /// The documents the records gave, their text one after the other (document i ends at
+        /// `textEnds[i]`): filled by the stages.
+        var documents: [DocumentInfo] = []
         var text: [UInt8] = []
         var textEnds: [Int] = []
-        var documents: [DocumentInfo] = []
-        var textBytes: Int { text.count }
+        /// Records skipped by the ingest stages, per `SkipReason.allCases` index, and the line of
+        /// the first bad JSON one.
+        var skips = [Int64](repeating: 0, count: SkipReason.allCases.count)
+        var firstBadLine: Int64?
         /// Token ids of all documents, one after the other; document i ends at `ends[i]`.
         var tokens: [UInt32] = []
         var ends: [Int] = []
@@ -229,42 +255,68 @@ public enum Sharder {
         /// index's counts and leaves them zero.
         var counts: [UInt32] = []
         /// The source's progress after this batch (what a commit records); the writer fills in
-        /// the duplicates.
+        /// the duplicates and skips.
         var progress = SourceProgress(records: 0)
         /// Where document i's split starts in `counts`.
         func countsOffset(of i: Int, _ settings: CorpusSettings) -> Int {
             Split.of(hash: documents[i].hash, valFraction: settings.valFraction) == .train ? 0 : settings.vocabSize
         }
-        /// Documents the reader dropped as duplicates of documents already written.
+        /// Documents dropped as duplicates of documents already written (before encoding).
         var duplicates: Int64 = 0
         var compressedOffset: Int64 = 0
         /// Set on the source's last batch.
         var end: End?
 
-        /// Called by the reader when the batch is full: makes room for its ids (half an id per byte
-        /// of text, more than text needs; growing by half again at least, so that a recycled batch
-        /// rarely grows) and, when that took new memory, touches its pages here so that encoding
-        /// does not take the page faults.
+        /// Called by the stages when the batch's text is complete: makes room for its ids (half an
+        /// id per byte of text, more than text needs; growing by half again at least, so that a
+        /// recycled batch rarely grows) and, when that took new memory, touches its pages here so
+        /// that encoding does not take the page faults.
         func prepareTokens() {
-            let n = textBytes / 2 + textEnds.count
+            let n = text.count / 2 + textEnds.count
             guard tokens.capacity < n else { return }
             tokens.reserveCapacity(Swift.max(n, tokens.capacity * 3 / 2))
             // The pages ~0.4 ids per byte will use (8k vocabularies average ~0.34).
-            tokens.append(contentsOf: repeatElement(0, count: Swift.min(tokens.capacity, textBytes * 2 / 5 + textEnds.count)))
+            tokens.append(contentsOf: repeatElement(0, count: Swift.min(tokens.capacity, text.count * 2 / 5 + textEnds.count)))
             tokens.removeAll(keepingCapacity: true)
         }
 
-        /// Makes room for `n` more bytes of text, growing by half again at least.
-        func reserveText(_ n: Int) {
-            if text.capacity < text.count + n { text.reserveCapacity(Swift.max(text.count + n, text.capacity * 3 / 2)) }
+        /// Adds a record as read (the only copy of its bytes), growing by half again at least.
+        func append(_ record: RecordView) {
+            if raw.capacity < raw.count + record.bytes.count {
+                raw.reserveCapacity(Swift.max(raw.count + record.bytes.count, raw.capacity * 3 / 2))
+            }
+            raw.append(contentsOf: record.bytes)
+            rawEnds.append(raw.count)
+            records.append(Int64(record.record))
+            lines.append(Int64(record.line))
+        }
+
+        func skip(_ reason: SkipReason, line: Int64) {
+            skips[reason.index] += 1
+            if reason == .badJSON && firstBadLine == nil { firstBadLine = line }
+        }
+
+        /// Adds a document's text (the stages' output), growing by half again at least.
+        func appendText(_ bytes: UnsafeBufferPointer<UInt8>) {
+            if text.capacity < text.count + bytes.count {
+                text.reserveCapacity(Swift.max(text.count + bytes.count, text.capacity * 3 / 2))
+            }
+            text.append(contentsOf: bytes)
+            textEnds.append(text.count)
         }
 
         func reset(plan: Int, index: Int) {
             self.plan = plan
             self.index = index
+            raw.removeAll(keepingCapacity: true)
+            rawEnds.removeAll(keepingCapacity: true)
+            records.removeAll(keepingCapacity: true)
+            lines.removeAll(keepingCapacity: true)
+            documents.removeAll(keepingCapacity: true)
             text.removeAll(keepingCapacity: true)
             textEnds.removeAll(keepingCapacity: true)
-            documents.removeAll(keepingCapacity: true)
+            skips.withUnsafeMutableBufferPointer { $0.update(repeating: 0) }
+            firstBadLine = nil
             tokens.removeAll(keepingCapacity: true)
             ends.removeAll(keepingCapacity: true)
             progress = SourceProgress(records: 0)
@@ -333,28 +385,24 @@ public enum Sharder {
         thread.start()
     }
 
-    /// One source cut into batches: `next` gives the next one. The scheduler lets one thread at
-    /// a time read a source.
+    /// One source cut into batches of records: `next` gives the next one. The scheduler lets one
+    /// thread at a time read a source.
     final class SourceReader: @unchecked Sendable {
         private let plan: Plan
-        private let readerOptions: IngestOptions
-        private let dedup: SharedDeduplicator?
-        private var current: DocumentReader?
+        private let options: IngestOptions
+        private var current: RecordReader?
 
-        init(plan: Plan, options: ShardJobOptions, dedup: SharedDeduplicator?) {
+        init(plan: Plan, options: ShardJobOptions) {
             self.plan = plan
-            var readerOptions = options.ingest
-            readerOptions.dedup = false  // deduplicated by the writer, in reading order
-            self.readerOptions = readerOptions
-            self.dedup = dedup
+            self.options = options.ingest
         }
 
-        /// Batch `index` (the one after the last) of about `batchBytes` of text; the last one has
-        /// `end` set.
+        /// Batch `index` (the one after the last) of about `batchBytes` of records; the last one
+        /// has `end` set.
         func next(_ batch: Batch, batchBytes: Int) {
             if batch.index == 0 {
                 do {
-                    current = try DocumentReader(path: plan.path, source: plan.index, options: readerOptions, dedup: nil)
+                    current = try RecordReader(path: plan.path, options: options)
                 } catch {
                     batch.end = .failed(error.description)
                     batch.progress = SourceProgress(records: plan.skipRecords)
@@ -363,41 +411,63 @@ public enum Sharder {
             }
             guard let reader = current else { preconditionFailure("batches of a source are read in order") }
             while true {
-                let document: DocumentView?
-                do { document = try reader.nextView() } catch {
+                let record: RecordView?
+                do { record = try reader.next() } catch {
                     batch.end = .failed(error.description)
                     break
                 }
-                guard let document else {
+                guard let record else {
                     batch.end = .done
                     break
                 }
-                if Int64(document.record) < plan.skipRecords { continue }
-                if let dedup, dedup.contains(document.hash) {
-                    batch.duplicates += 1
-                    continue
-                }
-                batch.documents.append(DocumentInfo(record: Int64(document.record), line: Int64(document.line),
-                                                    byteCount: Int64(document.text.count),
-                                                    hash: DocumentHash(hi: document.hash.hi, lo: document.hash.lo)))
-                batch.reserveText(document.text.count)
-                batch.text.append(contentsOf: document.text)  // the only copy of the text
-                batch.textEnds.append(batch.text.count)
-                if batch.textBytes >= batchBytes { break }
+                if Int64(record.record) < plan.skipRecords { continue }
+                batch.append(record)
+                if batch.raw.count >= batchBytes { break }
             }
-            batch.prepareTokens()
-            let stats = reader.stats
-            var skips: [String: SkipCount] = [:]
-            for (reason, count) in stats.skipped where reason != .duplicate && count > 0 {
-                skips[reason.rawValue] = SkipCount(count: count, firstLine: reason == .badJSON ? stats.badLines.first.map(Int64.init) : nil)
-            }
-            batch.progress = SourceProgress(records: stats.records, skips: skips)
+            batch.format = reader.format
+            batch.progress = SourceProgress(records: Int64(reader.records))
             batch.compressedOffset = reader.compressedOffset
             if batch.end != nil { current = nil }
         }
     }
 
-    /// Encodes a batch's documents into its token array (the reader made room for the ids) and
+    /// The ingest stages for each format (with their scratch buffers): one per thread at once.
+    struct Stages {
+        let jsonl: RecordProcessor
+        let text: RecordProcessor
+
+        init(options: IngestOptions) {
+            jsonl = RecordProcessor(options: options, format: .jsonl)
+            text = RecordProcessor(options: options, format: .text)
+        }
+    }
+
+    /// Runs the ingest stages on a batch's records: documents (their text copied into the
+    /// batch) and skips. A document already written (`dedup`) is dropped here.
+    static func process(_ batch: Batch, with stages: Stages, dedup: SharedDeduplicator?) {
+        let processor = batch.format == .jsonl ? stages.jsonl : stages.text
+        batch.raw.withUnsafeBufferPointer { raw in
+            var start = 0
+            for (i, end) in batch.rawEnds.enumerated() {
+                defer { start = end }
+                switch processor.process(UnsafeBufferPointer(rebasing: raw[start..<end])) {
+                case .skipped(let reason):
+                    batch.skip(reason, line: batch.lines[i])
+                case .document(let text, let hash):
+                    if let dedup, dedup.contains(hash) {
+                        batch.duplicates += 1
+                        continue
+                    }
+                    batch.documents.append(DocumentInfo(record: batch.records[i], line: batch.lines[i], byteCount: Int64(text.count),
+                                                        hash: DocumentHash(hi: hash.hi, lo: hash.lo)))
+                    batch.appendText(text)
+                }
+            }
+        }
+        batch.prepareTokens()
+    }
+
+    /// Encodes a batch's documents into its token array (`process` made room for the ids) and
     /// counts their tokens, per split, off the writer's path.
     static func encode(_ batch: Batch, with encoder: inout TokenEncoder, settings: CorpusSettings) {
         batch.text.withUnsafeBufferPointer { text in
@@ -432,22 +502,28 @@ public enum Sharder {
         let writer: Writer
         let tokenizer: Tokenizer
         let settings: CorpusSettings
+        let ingest: IngestOptions
+        let dedup: SharedDeduplicator?
         let batchBytes: Int
 
         init(scheduler: ShardScheduler, readers: [SourceReader], pool: BatchPool, writer: Writer, tokenizer: Tokenizer,
-             settings: CorpusSettings, batchBytes: Int) {
+             settings: CorpusSettings, options: ShardJobOptions, dedup: SharedDeduplicator?) {
             self.settings = settings
+            ingest = options.ingest
+            self.dedup = dedup
+            batchBytes = options.batchBytes
             self.scheduler = scheduler
             self.readers = readers
             self.pool = pool
             self.writer = writer
             self.tokenizer = tokenizer
-            self.batchBytes = batchBytes
         }
 
         /// Encoders not in use. At most `threads` encode at once, and each takes the one used
         /// last, so that its piece cache is warm (with one encoder, whichever thread encodes).
         private var encoders: [TokenEncoder] = []
+        /// Stages not in use (one per thread processing at once).
+        private var stages: [Stages] = []
         private let encodersLock = NSLock()
 
         func work() {
@@ -457,6 +533,15 @@ public enum Sharder {
                     // The job's first batch is small, so that encoding starts sooner.
                     readers[plan].next(batch, batchBytes: plan == 0 && index == 0 ? Swift.min(64 << 10, batchBytes) : batchBytes)
                     return batch
+                },
+                process: { batch in
+                    encodersLock.lock()
+                    let mine = stages.popLast() ?? Stages(options: ingest)
+                    encodersLock.unlock()
+                    Sharder.process(batch, with: mine, dedup: dedup)
+                    encodersLock.lock()
+                    stages.append(mine)
+                    encodersLock.unlock()
                 },
                 encode: { batch in
                     encodersLock.lock()
@@ -491,9 +576,11 @@ public enum Sharder {
         var finalProgress: SourceProgress?
         private var bytesBefore: Int64 = 0
         private var sinceCommit: Int64 = 0
+        private var lastCommit = ContinuousClock.now
         private var outcome = ShardJobReport.Source(path: "", status: "", error: nil, documents: 0, tokens: 0)
-        /// Duplicates of the source being written.
+        /// Duplicates and skips of the source being written.
         private var duplicates: Int64 = 0
+        private var skips: [String: SkipCount] = [:]
         private var keep: [Bool] = []
 
         init(store: ShardStore, plans: [Plan], options: ShardJobOptions, dedup: SharedDeduplicator?,
@@ -525,8 +612,15 @@ public enum Sharder {
                 _ = try store.beginSource(path: plan.path, fileBytes: plan.fileBytes)
                 outcome = .init(path: plan.path, status: "partial", error: nil, documents: 0, tokens: 0)
                 duplicates = plan.duplicates
+                skips = plan.skips
             }
             duplicates += batch.duplicates
+            for (reason, count) in zip(SkipReason.allCases, batch.skips) where count > 0 {
+                var skip = skips[reason.rawValue] ?? SkipCount(count: 0)
+                skip.count += count
+                if reason == .badJSON && skip.firstLine == nil { skip.firstLine = batch.firstBadLine }
+                skips[reason.rawValue] = skip
+            }
             if let dedup { dedup.insert(batch.documents, keep: &keep) }
             try batch.tokens.withUnsafeBufferPointer { tokens in
                 var start = 0
@@ -555,6 +649,7 @@ public enum Sharder {
             }
             var progress = batch.progress
             progress.duplicates = duplicates
+            progress.skips = skips
             switch batch.end {
             case .done? where batch.plan == plans.count - 1:
                 finalProgress = progress  // committed by `finish`, with the last shards
@@ -570,9 +665,11 @@ public enum Sharder {
             // At a source's end, an eighth of `commitTokens` is enough: the final commit, which
             // nothing overlaps, then has less to write.
             let due = batch.end == nil ? options.commitTokens : options.commitTokens / 8
-            if finalProgress == nil, sinceCommit >= due || store.uncommittedShardCloses > 0 {
+            if finalProgress == nil, sinceCommit >= due || store.uncommittedShardCloses > 0,
+               lastCommit.duration(to: .now) >= .seconds(options.commitSeconds) {
                 try store.commit(progress: batch.end == nil ? progress : nil)
                 sinceCommit = 0
+                lastCommit = .now
             }
             if let end = batch.end {
                 outcome.status = end == .done ? "done" : "error"
@@ -633,4 +730,9 @@ public enum Sharder {
             throw ShardsError(.io, path: directory, "cannot save the tokenizer: \(error)")
         }
     }
+}
+
+extension SkipReason {
+    /// Place in `allCases` (batches count skips in an array).
+    var index: Int { Self.allCases.firstIndex(of: self)! }
 }

@@ -32,12 +32,17 @@ struct Shard: ParsableCommand {
     @Option(name: .long, help: "Encoding threads (default: all cores).")
     var threads: Int = ProcessInfo.processInfo.activeProcessorCount
 
+    @Option(name: .long, help: ArgumentHelp("Commit the index at most this often: a kill loses about this much work.",
+                                            valueName: "SECONDS"))
+    var commitSeconds: Double = 1
+
     @OptionGroup var progressOptions: ProgressOptions
 
     func validate() throws {
         if shardTokens < 1 || shardTokens > 1 << 30 { throw ValidationError("--shard-tokens must be between 1 and 2^30") }
         if !(0..<1).contains(valFraction) { throw ValidationError("--val-fraction must be in [0, 1)") }
         if threads < 1 { throw ValidationError("--threads must be at least 1") }
+        if !(commitSeconds >= 0 && commitSeconds.isFinite) { throw ValidationError("--commit-seconds must be a number of seconds, 0 or more") }
     }
 
     func run() throws {
@@ -47,6 +52,7 @@ struct Shard: ParsableCommand {
             var options = ShardJobOptions(inputs: paths, output: output, ingest: inputs.ingestOptions,
                                           shardTokens: shardTokens, valFraction: valFraction, threads: threads)
             options.threads = threads
+            options.commitSeconds = commitSeconds
             let display = try progressOptions.display("shard")
             let interrupted = Interrupt.install()
             options.shouldContinue = { !interrupted.isSet }
@@ -60,7 +66,8 @@ struct Shard: ParsableCommand {
             display.finish("sharded \(report.documents) documents, \(report.tokens) tokens (\(formatBytes(report.textBytes)) of text) in "
                            + String(format: "%.2fs, %@/s", report.seconds, formatBytes(Int64(rate))) + " → \(output)",
                            fields: ["documents": report.documents, "tokens": report.tokens, "workers": report.workers,
-                                    "read_seconds": report.taskSeconds.read, "encode_seconds": report.taskSeconds.encode,
+                                    "read_seconds": report.taskSeconds.read, "process_seconds": report.taskSeconds.process,
+                                    "encode_seconds": report.taskSeconds.encode,
                                     "write_seconds": report.taskSeconds.write])
             if !report.errors.isEmpty {
                 throw CommandError("\(report.errors.count) input file(s) had errors (listed above); the others were sharded")

@@ -62,7 +62,7 @@ import Testing
             let p = Process()
             p.executableURL = URL(fileURLWithPath: Run.tokenmillPath)
             p.arguments = ["shard", "--tokenizer", Self.vocab.path, "--input"] + Self.inputs
-                + ["--boundary", "blank", "--shard-tokens", "200000", "--output", out, "--quiet", "--threads", "2"]
+                + ["--boundary", "blank", "--shard-tokens", "200000", "--commit-seconds", "0", "--output", out, "--quiet", "--threads", "2"]
             p.standardError = FileHandle.nullDevice
             try p.run()
             Thread.sleep(forTimeInterval: delay)

@@ -57,6 +57,7 @@ final class SharderFixture: @unchecked Sendable {
                                 shardTokens: 200_000, valFraction: 0.05, threads: threads)
         o.batchBytes = 32 << 10
         o.commitTokens = 60_000
+        o.commitSeconds = 0
         return o
     }
 
@@ -211,6 +212,71 @@ func documentsFromShards(_ directory: String) throws -> [[UInt32]] {
             let got = try snapshot(out.path)
             #expect(got.files == expected.files, "stop after \(stop) batches")
             #expect(got.tables == expected.tables, "stop after \(stop) batches")
+        }
+    }
+
+    /// `commitSeconds` spaces the commits: within it, a job stopped as a kill would has committed
+    /// nothing (though shards filled up and commitTokens passed many times); without it, it has.
+    /// Either way the rerun gives the uninterrupted result.
+    @Test func commitsAreSpacedByCommitSeconds() throws {
+        let inputs = [fixture.inputs[0], fixture.inputs[2]]
+        let reference = try TempDir()
+        try Sharder.run(tokenizer: fixture.tokenizer, options: fixture.options(reference.path, inputs: inputs))
+        let expected = try snapshot(reference.path)
+        for seconds in [0, 3600.0] {
+            let out = try TempDir()
+            var options = fixture.options(out.path, inputs: inputs)
+            options.commitSeconds = seconds
+            options.stopAfterBatches = 40
+            let partial = try Sharder.run(tokenizer: fixture.tokenizer, options: options)
+            #expect(!partial.completed && partial.tokens > 2 * options.shardTokens)
+            let db = try Database(path: out.file("index.sqlite"), readOnly: true)
+            let committed = try db.scalar("SELECT count(*) FROM documents")?.int64 ?? -1
+            if seconds == 0 { #expect(committed > 0) } else { #expect(committed == 0) }
+            options.stopAfterBatches = nil
+            try Sharder.run(tokenizer: fixture.tokenizer, options: options)
+            let got = try snapshot(out.path)
+            #expect(got.files == expected.files, "commitSeconds \(seconds)")
+            #expect(got.tables == expected.tables, "commitSeconds \(seconds)")
+        }
+    }
+
+    /// A source with skipped records all through it, stopped (as a kill) after a few batches,
+    /// each committed: the rerun reads on from the committed record and counts the skips on from
+    /// the committed ones, so the skips table (first bad line included) matches an
+    /// uninterrupted run.
+    @Test func skipsCountOnAcrossAResume() throws {
+        let dir = try TempDir()
+        var lines = ""
+        for i in 1...3000 {
+            switch i {
+            case _ where i % 37 == 0: lines += "{oops \(i)\n"
+            case _ where i % 53 == 0: lines += "{\"text\": \"\"}\n"
+            case _ where i % 71 == 0: lines += "{\"title\": \"no text \(i)\"}\n"
+            default: lines += "{\"text\": \"record \(i): \(String(repeating: "lorem ipsum ", count: i % 9 + 1))\"}\n"
+            }
+        }
+        let input = try dir.write("skips.jsonl", lines)
+        func options(_ out: String) -> ShardJobOptions {
+            var o = fixture.options(out, inputs: [input])
+            o.ingest.boundary = .line
+            o.commitTokens = 1000
+            return o
+        }
+        try Sharder.run(tokenizer: fixture.tokenizer, options: options(dir.file("whole")))
+        let expected = try snapshot(dir.file("whole"))
+        let skips = try CorpusStats(directory: dir.file("whole")).sources().sources[0].skips
+        #expect(skips.map { "\($0.reason) \($0.count) \($0.firstLine.map(String.init) ?? "-")" }
+                == ["bad_json 81 37", "too_short 55 -", "missing_field 41 -"])
+        for stop in [2, 4] {
+            var o = options(dir.file("cut\(stop)"))
+            o.stopAfterBatches = stop
+            #expect(try !Sharder.run(tokenizer: fixture.tokenizer, options: o).completed)
+            let db = try Database(path: dir.file("cut\(stop)/index.sqlite"), readOnly: true)
+            #expect(try db.scalar("SELECT count(*) FROM skips WHERE count > 0")?.int64 == 3, "stop \(stop): skips committed")
+            o.stopAfterBatches = nil
+            try Sharder.run(tokenizer: fixture.tokenizer, options: o)
+            #expect(try snapshot(dir.file("cut\(stop)")).tables == expected.tables, "stop after \(stop) batches")
         }
     }
 
