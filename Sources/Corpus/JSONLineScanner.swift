@@ -36,6 +36,8 @@ struct JSONLineScanner {
     private(set) var loneSurrogates = 0
     /// Whether the last decoded string was all ASCII (so valid UTF-8 without a further check).
     private(set) var decodedASCII = false
+    /// Where the field's decoded text is after `extractFieldInPlace` returned `.text`.
+    private(set) var decoded = UnsafeMutableBufferPointer<UInt8>(start: nil, count: 0)
 
     /// Safety: `line` must point at `count` readable bytes for the scanner's lifetime.
     init(_ line: UnsafePointer<UInt8>, count: Int) {
@@ -50,6 +52,23 @@ struct JSONLineScanner {
         out.count = 0
         // A decoded string is never longer than its escaped form, so this is enough for any value.
         out.reserve(end - p)
+        let result = extract(field, into: out.base, keyScratch: keyScratch)
+        out.count = result == .text ? decoded.count : 0
+        return result
+    }
+
+    /// The same, decoding the field's string over its own escaped form in the line, so the
+    /// line must be writable (as a record in a batch or the read window is); the text is then
+    /// at `decoded`, inside the line. A decoded string is never longer than its escaped form
+    /// and is written behind the reading, so nothing not yet read is overwritten.
+    mutating func extractFieldInPlace(_ field: UnsafeBufferPointer<UInt8>, keyScratch: ByteBuffer) -> JSONFieldResult {
+        extract(field, into: nil, keyScratch: keyScratch)
+    }
+
+    /// `out` nil: in place.
+    private mutating func extract(_ field: UnsafeBufferPointer<UInt8>, into out: UnsafeMutablePointer<UInt8>?,
+                                  keyScratch: ByteBuffer) -> JSONFieldResult {
+        decoded = UnsafeMutableBufferPointer(start: nil, count: 0)
         var result = JSONFieldResult.missing
         skipWhitespace()
         guard p < end, p.pointee == UInt8(ascii: "{") else { return .bad }
@@ -77,13 +96,14 @@ struct JSONLineScanner {
                 if matches && p < end && p.pointee == UInt8(ascii: "\"") {
                     p += 1
                     loneSurrogates = 0
-                    guard let n = decodeStringBody(into: out.base) else { return .bad }
-                    out.count = n
+                    let target = out ?? UnsafeMutablePointer(mutating: p)
+                    guard let n = decodeStringBody(into: target) else { return .bad }
+                    decoded = UnsafeMutableBufferPointer(start: target, count: n)
                     result = .text
                 } else {
                     guard skipValue(depth: 1) else { return .bad }
                     if matches {
-                        out.count = 0
+                        decoded = UnsafeMutableBufferPointer(start: nil, count: 0)
                         loneSurrogates = 0
                         result = .notString
                     }
@@ -162,7 +182,8 @@ struct JSONLineScanner {
             let run = stop - p
             if run > 0 {
                 // Safety: the body fits in `out` (see `extractField`), and o only moves forward
-                // by at most what p moves.
+                // by at most what p moves. In place (o <= p) the regions may overlap, which
+                // `update(from:count:)` allows.
                 o.update(from: p, count: run)
                 o += run
             }

@@ -7,8 +7,9 @@
 /// any thread.
 public final class RecordProcessor {
     public enum Outcome {
-        /// The document's text (borrowed from the processor or the record: valid until the next
-        /// call and while the record's bytes are) and its content hash.
+        /// The document's text (in the record, which the JSON decoding overwrites, or in the
+        /// processor's scratch space: valid until the next call and while the record's bytes
+        /// are) and its content hash.
         case document(UnsafeBufferPointer<UInt8>, ContentHash)
         case skipped(SkipReason)
     }
@@ -21,7 +22,6 @@ public final class RecordProcessor {
     public private(set) var loneSurrogates: Int64 = 0
 
     private let field: ByteBuffer
-    private let decoded = ByteBuffer(capacity: 64 << 10)
     private let keyScratch = ByteBuffer(capacity: 64)
     private let stageA = ByteBuffer(capacity: 64 << 10)
     private let stageB = ByteBuffer(capacity: 64 << 10)
@@ -37,17 +37,19 @@ public final class RecordProcessor {
         }
     }
 
-    /// Runs the stages on one record.
-    public func process(_ record: UnsafeBufferPointer<UInt8>) -> Outcome {
-        guard format == .jsonl else {
-            return finish(record.baseAddress ?? UnsafePointer(stageA.base), record.count, loneSurrogates: 0)
-        }
-        var scanner = JSONLineScanner(record.baseAddress ?? UnsafePointer(stageA.base), count: record.count)
-        let result = scanner.extractField(UnsafeBufferPointer(start: field.base, count: field.count), into: decoded,
-                                          keyScratch: keyScratch)
+    /// Runs the stages on one record. A JSONL record's text field is decoded in place, over
+    /// the record's own bytes (no copy): the record is spent afterwards.
+    public func process(_ record: UnsafeMutableBufferPointer<UInt8>) -> Outcome {
+        guard let base = record.baseAddress else { return finish(stageA.base, 0, loneSurrogates: 0) }
+        guard format == .jsonl else { return finish(base, record.count, loneSurrogates: 0) }
+        var scanner = JSONLineScanner(base, count: record.count)
+        let result = scanner.extractFieldInPlace(UnsafeBufferPointer(start: field.base, count: field.count),
+                                                 keyScratch: keyScratch)
         switch result {
         case .text:
-            return finish(decoded.base, decoded.count, loneSurrogates: scanner.loneSurrogates, knownASCII: scanner.decodedASCII)
+            let text = scanner.decoded
+            return finish(text.baseAddress ?? stageA.base, text.count, loneSurrogates: scanner.loneSurrogates,
+                          knownASCII: scanner.decodedASCII)
         case .missing: return .skipped(.missingField)
         case .notString: return .skipped(.notString)
         case .bad: return .skipped(.badJSON)

@@ -8,8 +8,8 @@ import Darwin
 public struct RecordView {
     /// A JSONL line (its byte order mark and line break removed); for text, a line (without
     /// its "\r\n" or "\n"), a paragraph or a whole file. Borrowed from the reader: valid until
-    /// its next call.
-    public var bytes: UnsafeBufferPointer<UInt8>
+    /// its next call; the caller may overwrite it (`RecordProcessor` decodes JSON in place).
+    public var bytes: UnsafeMutableBufferPointer<UInt8>
     /// 0-based record number in the source.
     public var record: Int
     /// 1-based line where the record starts (1 for a whole file).
@@ -100,7 +100,7 @@ public final class RecordReader {
 
     private func view(_ from: Int, _ count: Int, line: Int) -> RecordView {
         defer { records += 1 }
-        return RecordView(bytes: UnsafeBufferPointer(start: window.base + from, count: count), record: records, line: line)
+        return RecordView(bytes: UnsafeMutableBufferPointer(start: window.base + from, count: count), record: records, line: line)
     }
 
     private func nextJSONL() throws(CorpusError) -> RecordView? {

@@ -238,11 +238,13 @@ public enum Sharder {
         var lines: [Int64] = []
         /// How to process the records (the source's format).
         var format = IngestOptions.Format.jsonl
-        /// The documents the records gave, their text one after the other (document i ends at
-        /// `textEnds[i]`): filled by the stages.
+        /// The documents the records gave, and where their text is: filled by the stages. Most
+        /// texts are in `raw` (JSON is decoded in place), those a stage rewrote in `text`.
         var documents: [DocumentInfo] = []
+        var spans: [TextSpan] = []
         var text: [UInt8] = []
-        var textEnds: [Int] = []
+        /// Bytes of the documents' text.
+        var textBytes = 0
         /// Records skipped by the ingest stages, per `SkipReason.allCases` index, and the line of
         /// the first bad JSON one.
         var skips = [Int64](repeating: 0, count: SkipReason.allCases.count)
@@ -272,11 +274,11 @@ public enum Sharder {
         /// recycled batch rarely grows) and, when that took new memory, touches its pages here so
         /// that encoding does not take the page faults.
         func prepareTokens() {
-            let n = text.count / 2 + textEnds.count
+            let n = textBytes / 2 + spans.count
             guard tokens.capacity < n else { return }
             tokens.reserveCapacity(Swift.max(n, tokens.capacity * 3 / 2))
             // The pages ~0.4 ids per byte will use (8k vocabularies average ~0.34).
-            tokens.append(contentsOf: repeatElement(0, count: Swift.min(tokens.capacity, text.count * 2 / 5 + textEnds.count)))
+            tokens.append(contentsOf: repeatElement(0, count: Swift.min(tokens.capacity, textBytes * 2 / 5 + spans.count)))
             tokens.removeAll(keepingCapacity: true)
         }
 
@@ -296,13 +298,21 @@ public enum Sharder {
             if reason == .badJSON && firstBadLine == nil { firstBadLine = line }
         }
 
-        /// Adds a document's text (the stages' output), growing by half again at least.
+        /// A document's text, in `raw` or (copied) in `text`.
+        struct TextSpan {
+            var inRaw: Bool
+            var start: Int
+            var count: Int
+        }
+
+        /// Adds a document's text (the stages' output) that is not in `raw`, growing by half
+        /// again at least.
         func appendText(_ bytes: UnsafeBufferPointer<UInt8>) {
             if text.capacity < text.count + bytes.count {
                 text.reserveCapacity(Swift.max(text.count + bytes.count, text.capacity * 3 / 2))
             }
+            spans.append(TextSpan(inRaw: false, start: text.count, count: bytes.count))
             text.append(contentsOf: bytes)
-            textEnds.append(text.count)
         }
 
         func reset(plan: Int, index: Int) {
@@ -313,8 +323,9 @@ public enum Sharder {
             records.removeAll(keepingCapacity: true)
             lines.removeAll(keepingCapacity: true)
             documents.removeAll(keepingCapacity: true)
+            spans.removeAll(keepingCapacity: true)
             text.removeAll(keepingCapacity: true)
-            textEnds.removeAll(keepingCapacity: true)
+            textBytes = 0
             skips.withUnsafeMutableBufferPointer { $0.update(repeating: 0) }
             firstBadLine = nil
             tokens.removeAll(keepingCapacity: true)
@@ -442,15 +453,17 @@ public enum Sharder {
         }
     }
 
-    /// Runs the ingest stages on a batch's records: documents (their text copied into the
-    /// batch) and skips. A document already written (`dedup`) is dropped here.
+    /// Runs the ingest stages on a batch's records: documents (their text left in `raw` where
+    /// the stages left it, else copied into the batch) and skips. A document already written
+    /// (`dedup`) is dropped here.
     static func process(_ batch: Batch, with stages: Stages, dedup: SharedDeduplicator?) {
         let processor = batch.format == .jsonl ? stages.jsonl : stages.text
-        batch.raw.withUnsafeBufferPointer { raw in
+        batch.raw.withUnsafeMutableBufferPointer { raw in
+            guard let rawBase = raw.baseAddress else { return }
             var start = 0
             for (i, end) in batch.rawEnds.enumerated() {
                 defer { start = end }
-                switch processor.process(UnsafeBufferPointer(rebasing: raw[start..<end])) {
+                switch processor.process(UnsafeMutableBufferPointer(rebasing: raw[start..<end])) {
                 case .skipped(let reason):
                     batch.skip(reason, line: batch.lines[i])
                 case .document(let text, let hash):
@@ -460,7 +473,13 @@ public enum Sharder {
                     }
                     batch.documents.append(DocumentInfo(record: batch.records[i], line: batch.lines[i], byteCount: Int64(text.count),
                                                         hash: DocumentHash(hi: hash.hi, lo: hash.lo)))
-                    batch.appendText(text)
+                    batch.textBytes += text.count
+                    if let p = text.baseAddress, p >= rawBase + start, p + text.count <= rawBase + end {
+                        batch.spans.append(Batch.TextSpan(inRaw: true, start: rawBase.distance(to: UnsafeMutablePointer(mutating: p)),
+                                                          count: text.count))
+                    } else {
+                        batch.appendText(text)
+                    }
                 }
             }
         }
@@ -470,12 +489,13 @@ public enum Sharder {
     /// Encodes a batch's documents into its token array (`process` made room for the ids) and
     /// counts their tokens, per split, off the writer's path.
     static func encode(_ batch: Batch, with encoder: inout TokenEncoder, settings: CorpusSettings) {
-        batch.text.withUnsafeBufferPointer { text in
-            var start = 0
-            for end in batch.textEnds {
-                encoder.encodeOrdinary(UnsafeBufferPointer(rebasing: text[start..<end]), into: &batch.tokens)
-                batch.ends.append(batch.tokens.count)
-                start = end
+        batch.raw.withUnsafeBufferPointer { raw in
+            batch.text.withUnsafeBufferPointer { text in
+                for span in batch.spans {
+                    let bytes = span.inRaw ? raw : text
+                    encoder.encodeOrdinary(UnsafeBufferPointer(rebasing: bytes[span.start..<span.start + span.count]), into: &batch.tokens)
+                    batch.ends.append(batch.tokens.count)
+                }
             }
         }
         let vocab = settings.vocabSize
