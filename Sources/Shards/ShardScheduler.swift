@@ -68,6 +68,15 @@ final class ShardScheduler: @unchecked Sendable {
         stopped = plans == 0
     }
 
+    /// Whether the thread writing `batch` has time to spare: the next batch is not waiting to
+    /// be written, and no batch waits for an encoder this thread could be.
+    func writerIsIdle(after batch: Sharder.Batch) -> Bool {
+        let next = batch.end == nil ? Key(plan: batch.plan, index: batch.index + 1) : Key(plan: batch.plan + 1, index: 0)
+        condition.lock()
+        defer { condition.unlock() }
+        return encoded[next] == nil && !canEncode
+    }
+
     /// The first error a task threw, if any.
     var error: (any Error)? {
         condition.lock()

@@ -16,9 +16,9 @@
 // Resume: sources the index calls done are skipped; a partial (or failed) one is read again
 // from its start and its first `records` records are dropped (a gzip stream cannot seek); the
 // dedup set is reloaded from the index. Commits happen after about `commitTokens` tokens,
-// after a batch in which a shard filled up, and at the end, but at most one per
-// `commitSeconds` before the end; a source's end (status done or error) goes into the next
-// one, so a corpus of many small files is not a commit per file.
+// after a batch in which a shard filled up, and at the end; but while the writing thread has
+// other work waiting (the next batch, or a batch to encode), at most one per `commitSeconds`. A source's end (status done or
+// error) goes into the next commit, so a corpus of many small files is not a commit per file.
 import BPE
 import Corpus
 import Foundation
@@ -35,12 +35,16 @@ public struct ShardJobOptions: Sendable {
     public var threads: Int
     /// Commit after about this many tokens,
     public var commitTokens: Int64 = 32_000_000
-    /// but not sooner than this many seconds after the last commit (a shard that filled up
-    /// waits too, under its temporary name). A commit costs the writer 10-20 ms (the token
-    /// counts' rows, fsyncs); with many encoders `commitTokens` come every few tens of
-    /// milliseconds, and the writer, which is sequential, would spend its time committing.
-    /// A kill loses at most about this much work, plus a batch per encoder.
+    /// but while the writing thread has other work waiting (the next batch to write, or a batch
+    /// to encode), not sooner than this many seconds after the last commit (a shard that filled
+    /// up waits too, under its temporary name). A commit costs 10-30 ms of the writer's time
+    /// (the token counts' rows, fsyncs): nothing on a spare core, but with many encoders
+    /// `commitTokens` come every few tens of milliseconds, and the writer, which is sequential,
+    /// would spend its time committing. A kill loses at most about this much work, plus a
+    /// batch per encoder.
     public var commitSeconds: Double = 1
+    /// Testing: false applies `commitSeconds` even when the writing thread has nothing waiting.
+    package var commitWhenIdle = true
     /// Text per batch handed to an encoder.
     public var batchBytes: Int = 1 << 20
     /// Testing: after this many batches, stop as a kill would (nothing more committed).
@@ -574,7 +578,7 @@ public enum Sharder {
                 },
                 write: { batch in
                     defer { pool.recycle(batch) }
-                    return try writer.write(batch)
+                    return try writer.write(batch) { scheduler.writerIsIdle(after: batch) }
                 })
         }
     }
@@ -626,7 +630,8 @@ public enum Sharder {
         }
 
         /// Writes the next batch in reading order; false: stop here (asked to, or the testing hook).
-        func write(_ batch: Batch) throws -> Bool {
+        /// `isIdle` says whether this thread has nothing else waiting (`ShardScheduler.writerIsIdle`).
+        func write(_ batch: Batch, isIdle: () -> Bool) throws -> Bool {
             let plan = plans[batch.plan]
             if batch.first {
                 _ = try store.beginSource(path: plan.path, fileBytes: plan.fileBytes)
@@ -686,7 +691,7 @@ public enum Sharder {
             // nothing overlaps, then has less to write.
             let due = batch.end == nil ? options.commitTokens : options.commitTokens / 8
             if finalProgress == nil, sinceCommit >= due || store.uncommittedShardCloses > 0,
-               lastCommit.duration(to: .now) >= .seconds(options.commitSeconds) {
+               options.commitWhenIdle && isIdle() || lastCommit.duration(to: .now) >= .seconds(options.commitSeconds) {
                 try store.commit(progress: batch.end == nil ? progress : nil)
                 sinceCommit = 0
                 lastCommit = .now

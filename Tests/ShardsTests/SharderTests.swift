@@ -215,9 +215,10 @@ func documentsFromShards(_ directory: String) throws -> [[UInt32]] {
         }
     }
 
-    /// `commitSeconds` spaces the commits: within it, a job stopped as a kill would has committed
-    /// nothing (though shards filled up and commitTokens passed many times); without it, it has.
-    /// Either way the rerun gives the uninterrupted result.
+    /// `commitSeconds` spaces the commits (here also while the writer has nothing waiting):
+    /// within it, a job stopped as a kill would has committed nothing (though shards filled up
+    /// and commitTokens passed many times); without it, it has. Either way the rerun gives the
+    /// uninterrupted result.
     @Test func commitsAreSpacedByCommitSeconds() throws {
         let inputs = [fixture.inputs[0], fixture.inputs[2]]
         let reference = try TempDir()
@@ -227,6 +228,7 @@ func documentsFromShards(_ directory: String) throws -> [[UInt32]] {
             let out = try TempDir()
             var options = fixture.options(out.path, inputs: inputs)
             options.commitSeconds = seconds
+            options.commitWhenIdle = false
             options.stopAfterBatches = 40
             let partial = try Sharder.run(tokenizer: fixture.tokenizer, options: options)
             #expect(!partial.completed && partial.tokens > 2 * options.shardTokens)
