@@ -6,19 +6,20 @@
 // `threads` batches at a time, each thread with its own encoder; the batches are written
 // through a `ShardStore` in reading order (source by source), so the output is byte-identical
 // for any thread count. Duplicates are decided in that order too, by the writer. Reading a
-// source is sequential (a gzip stream cannot be split), so it does as little as it can. A pool of threads (`threads + 1`
-// when there is a core for it, else `threads`) shares the three kinds of work
-// (`ShardScheduler`): several sources are read at once, and on a machine without a spare core
-// the thread that would wait for a preempted reader or writer does that work itself.
-// At most 6 + 4 × threads batches are in flight, which bounds memory (about 2.5 MiB per batch,
-// recycled) whatever the corpus size.
+// source is sequential (a gzip stream cannot be split), so it does as little as it can.
+// A pool of threads (`threads + 1` when there is a core for it, else `threads`) shares the
+// four kinds of work (`ShardScheduler`): several sources are read at once, and on a machine
+// without a spare core the thread that would wait for a preempted reader or writer does that
+// work itself. At most 6 + 4 × threads batches are in flight, which bounds memory (about
+// 2.5 MiB per batch, recycled) whatever the corpus size.
 //
 // Resume: sources the index calls done are skipped; a partial (or failed) one is read again
 // from its start and its first `records` records are dropped (a gzip stream cannot seek); the
 // dedup set is reloaded from the index. Commits happen after about `commitTokens` tokens,
 // after a batch in which a shard filled up, and at the end; but while the writing thread has
-// other work waiting (the next batch, or a batch to encode), at most one per `commitSeconds`. A source's end (status done or
-// error) goes into the next commit, so a corpus of many small files is not a commit per file.
+// other work waiting (the next batch, or a batch to encode), at most one per `commitSeconds`.
+// A source's end (status done or error) goes into the next commit, so a corpus of many small
+// files is not a commit per file.
 import BPE
 import Corpus
 import Foundation
@@ -361,7 +362,7 @@ public enum Sharder {
         }
     }
 
-    /// The dedup set, shared by the writer (which decides, in reading order) and the readers
+    /// The dedup set, shared by the writer (which decides, in reading order) and the stages
     /// (which drop a document whose hash is already there: it is a duplicate of one written,
     /// so of one that comes before it).
     final class SharedDeduplicator: @unchecked Sendable {
