@@ -200,7 +200,7 @@ def bench_shard(args):
             # tokenizer left out, as the encode reference leaves them out.
             done = json.loads(log.read_text().strip().splitlines()[-1])
             run["job_seconds"] = done["elapsed"]
-            run["tasks"] = {k: done[f"{k}_seconds"] for k in ("read", "process", "encode", "write")}
+            run["tasks"] = {k: done[f"{k}_seconds"] for k in ("read", "process", "encode", "count", "write")}
             ours[threads].append(run)
     single = min(singles, key=lambda r: r["seconds"])
     text_mb = single["bytes"] / 1e6
@@ -217,23 +217,24 @@ def bench_shard(args):
         rows.append([threads, f"{ours_rate:.1f}", f"{text_mb / base['seconds']:.1f}",
                      f"{base['seconds'] / best['seconds']:.1f}", f"{ours_rate / bound:.0%} / {text_mb / job / bound:.0%}",
                      f"{single['seconds'] / best['cpu_seconds']:.0%}",
-                     "{read:.2f} / {process:.2f} / {encode:.2f} / {write:.2f}".format(**best["tasks"]),
+                     "{read:.2f} / {process:.2f} / {encode:.2f} / {count:.2f} / {write:.2f}".format(**best["tasks"]),
                      f"{best['tasks']['encode'] / best['tasks']['read']:.1f} / {best['tasks']['encode'] / best['tasks']['write']:.1f}",
                      f"{single['tokens'] / best['seconds'] / 1e6:.1f}", f"{best['peak_mb']:.0f}", f"{base['peak_mb']:.0f}"])
         results.setdefault("shard", []).append({"threads": threads, "ours": best, "ours_runs": ours[threads],
                                                 "baseline": base, "encode_1t": single, "encode_runs": singles})
     table(f"Shard {text_mb:.0f} MB of text (8k vocabulary; single-thread encode {single['mb_per_s']:.0f} MB/s)",
           ["threads", "ours MB/s", "baseline MB/s", "speed-up", "of encode×threads (wall / job)", "encoding share of CPU",
-           "read / process / encode / write s", "encoders fed by one reader / the writer", "ours Mtok/s", "ours MB", "baseline MB"], rows,
+           "read / process / encode / count / write s", "encoders fed by one reader / the writer", "ours Mtok/s", "ours MB", "baseline MB"], rows,
           f"best of {rounds} interleaved runs for ours and for the encode reference (one pass over the documents in "
           "memory). Baseline: tiktoken encode_ordinary_batch in a process pool + numpy uint16 shards (llm.c's fineweb.py). "
           "Targets: ≥ 2× baseline and ≥ 90% of single-thread encode speed × threads. Wall time includes the process "
           "start, loading the tokenizer, reading and inflating the gzip input, the index (SQLite) and writing; job "
           "time is what tokenmill shard reports (from the tokenizer loaded to the index closed). Encoding share of CPU = encode time ÷ "
           "the shard run's CPU time: with T encoders on T cores the floor needs it ≥ 90%, which the reading, processing "
-          "and writing work rules out when no core is left for them. Read / process / encode / write s: time the worker "
-          "threads spent on each kind of task (read: decompress and cut into records; process: the ingest stages, JSON "
-          "included, and the content hash; any number of threads process at once). Reading one source and writing are "
+          "and writing work rules out when no core is left for them. Read / process / encode / count / write s: time the "
+          "worker threads spent on each kind of task (read: decompress and cut into records; process: the ingest stages, "
+          "JSON included, and the content hash; count: the tokens per id for the index; any number of threads process "
+          "and count at once). Reading one source and writing are "
           "sequential, so encode ÷ read is how many encoders one source's reader keeps busy (several sources are read at "
           "once) and encode ÷ write how many the writer does: how far the floor holds on a machine with more cores.")
 

@@ -1,18 +1,20 @@
 import Foundation
 
-/// Hands out the sharder's four kinds of work to a pool of threads, each of which does any
+/// Hands out the sharder's five kinds of work to a pool of threads, each of which does any
 /// of them:
 ///
 /// - **read** the next batch of a source: one thread at a time per source, but several
 ///   sources at once (those within `window` of the one being written);
 /// - **process** a batch (the ingest stages): any number at once;
 /// - **encode** a batch: at most `encoders` at once;
+/// - **count** a batch's tokens for the index: any number at once;
 /// - **write** the next batch in reading order (source by source, batch by batch): one thread
 ///   at a time.
 ///
 /// With `workers == encoders` (no core to spare), a thread that finishes encoding takes the
-/// pending reading, processing or writing itself, so no thread waits on a preempted one; with
-/// a spare worker, encoding threads keep encoding and the others read, process and write. Reading several
+/// pending reading, processing, counting or writing itself, so no thread waits on a preempted one; with
+/// a spare worker, encoding threads keep encoding and the others read, process, count and
+/// write. Reading several
 /// sources at once keeps the encoders fed where one source's decompression could not.
 ///
 /// At most `capacity` batches are between the start of their reading and the end of their
@@ -29,6 +31,7 @@ final class ShardScheduler: @unchecked Sendable {
         case read(plan: Int, index: Int)
         case process(Sharder.Batch)
         case encode(Sharder.Batch)
+        case count(Sharder.Batch)
         case write(Sharder.Batch)
     }
 
@@ -45,7 +48,8 @@ final class ShardScheduler: @unchecked Sendable {
     private var toProcess: [Sharder.Batch] = []
     private var processing = 0
     private var toEncode: [Sharder.Batch] = []
-    private var encoded: [Key: Sharder.Batch] = [:]
+    private var toCount: [Sharder.Batch] = []
+    private var ready: [Key: Sharder.Batch] = [:]  // counted, waiting to be written
     private var writeKey = Key(plan: 0, index: 0)
     private var writing = false
     private var encoding = 0
@@ -53,7 +57,7 @@ final class ShardScheduler: @unchecked Sendable {
     private var stopped = false
     private var failure: (any Error)?
     /// Seconds spent in each kind of task, over all threads.
-    private(set) var seconds = ShardJobReport.TaskSeconds(read: 0, process: 0, encode: 0, write: 0)
+    private(set) var seconds = ShardJobReport.TaskSeconds(read: 0, process: 0, encode: 0, count: 0, write: 0)
 
     init(plans: Int, encoders: Int, workers: Int, capacity: Int, window: Int) {
         self.plans = plans
@@ -74,7 +78,7 @@ final class ShardScheduler: @unchecked Sendable {
         let next = batch.end == nil ? Key(plan: batch.plan, index: batch.index + 1) : Key(plan: batch.plan + 1, index: 0)
         condition.lock()
         defer { condition.unlock() }
-        return encoded[next] == nil && !canEncode
+        return ready[next] == nil && !canEncode
     }
 
     /// The first error a task threw, if any.
@@ -87,7 +91,7 @@ final class ShardScheduler: @unchecked Sendable {
     /// Runs tasks until the last batch is written, a write says stop, or a task throws.
     /// `read(plan, index)` makes the batch `index` of `plan`; `write` returns false to stop.
     func work(read: (Int, Int) -> Sharder.Batch, process: (Sharder.Batch) -> Void, encode: (Sharder.Batch) -> Void,
-              write: (Sharder.Batch) throws -> Bool) {
+              count: (Sharder.Batch) -> Void, write: (Sharder.Batch) throws -> Bool) {
         var justEncoded = false
         condition.lock()
         while !stopped {
@@ -118,7 +122,12 @@ final class ShardScheduler: @unchecked Sendable {
                 condition.lock()
                 seconds.encode += elapsed(since: started)
                 encoding -= 1
-                encoded[Key(plan: batch.plan, index: batch.index)] = batch
+                toCount.append(batch)
+            case .count(let batch):
+                count(batch)
+                condition.lock()
+                seconds.count += elapsed(since: started)
+                ready[Key(plan: batch.plan, index: batch.index)] = batch
             case .write(let batch):
                 var goOn = false
                 do { goOn = try write(batch) } catch {
@@ -142,12 +151,13 @@ final class ShardScheduler: @unchecked Sendable {
     }
 
     /// Called with the lock held: the next task for this thread, or nil to wait. Writing comes
-    /// first, then reading and processing when the encoders are short of work, then encoding;
+    /// first, then reading and processing when the encoders are short of work, then counting
+    /// (the writer waits for it), then encoding;
     /// but a thread that just encoded goes on encoding when another thread is free for the rest.
     private func pick(justEncoded: Bool) -> Task? {
         let leaveToOthers = justEncoded && workers - 1 - encoding > 0 && canEncode
-        if !leaveToOthers, !writing, let batch = encoded[writeKey] {
-            encoded[writeKey] = nil
+        if !leaveToOthers, !writing, let batch = ready[writeKey] {
+            ready[writeKey] = nil
             writing = true
             return .write(batch)
         }
@@ -156,12 +166,14 @@ final class ShardScheduler: @unchecked Sendable {
             return startRead(plan)
         }
         if !leaveToOthers, !toProcess.isEmpty, processing + toEncode.count < encoders { return startProcess() }
+        if !leaveToOthers, !toCount.isEmpty { return .count(Self.takeEarliest(&toCount)) }
         if canEncode {
             encoding += 1
             return .encode(Self.takeEarliest(&toEncode))
         }
         if !toProcess.isEmpty { return startProcess() }
         if let plan = readable { return startRead(plan) }
+        if !toCount.isEmpty { return .count(Self.takeEarliest(&toCount)) }
         return nil
     }
 

@@ -3,12 +3,13 @@
 // Work: sources are read (decompressed, cut into records: lines, paragraphs or files) in
 // batches of about `batchBytes`; each batch goes through the ingest stages (JSON field, UTF-8,
 // normalisation, length, content hash) on any thread, then is encoded into token ids,
-// `threads` batches at a time, each thread with its own encoder; the batches are written
+// `threads` batches at a time, each thread with its own encoder, and its tokens are counted
+// for the index (any thread, so that encoders only encode); the batches are written
 // through a `ShardStore` in reading order (source by source), so the output is byte-identical
 // for any thread count. Duplicates are decided in that order too, by the writer. Reading a
 // source is sequential (a gzip stream cannot be split), so it does as little as it can.
 // A pool of threads (`threads + 1` when there is a core for it, else `threads`) shares the
-// four kinds of work (`ShardScheduler`): several sources are read at once, and on a machine
+// five kinds of work (`ShardScheduler`): several sources are read at once, and on a machine
 // without a spare core the thread that would wait for a preempted reader or writer does that
 // work itself. At most 6 + 4 × threads batches are in flight, which bounds memory (about
 // 2.5 MiB per batch, recycled) whatever the corpus size.
@@ -115,9 +116,11 @@ public struct ShardJobReport: Sendable {
         /// The ingest stages.
         public var process: Double
         public var encode: Double
+        /// Counting each batch's tokens for the index.
+        public var count: Double
         public var write: Double
     }
-    public var taskSeconds = TaskSeconds(read: 0, process: 0, encode: 0, write: 0)
+    public var taskSeconds = TaskSeconds(read: 0, process: 0, encode: 0, count: 0, write: 0)
 }
 
 public enum Sharder {
@@ -491,9 +494,8 @@ public enum Sharder {
         batch.prepareTokens()
     }
 
-    /// Encodes a batch's documents into its token array (`process` made room for the ids) and
-    /// counts their tokens, per split, off the writer's path.
-    static func encode(_ batch: Batch, with encoder: inout TokenEncoder, settings: CorpusSettings) {
+    /// Encodes a batch's documents into its token array (`process` made room for the ids).
+    static func encode(_ batch: Batch, with encoder: inout TokenEncoder) {
         batch.raw.withUnsafeBufferPointer { raw in
             batch.text.withUnsafeBufferPointer { text in
                 for span in batch.spans {
@@ -503,6 +505,11 @@ public enum Sharder {
                 }
             }
         }
+    }
+
+    /// Counts a batch's tokens per split (end-of-text tokens included), off the writer's path
+    /// and off the encoders'.
+    static func count(_ batch: Batch, settings: CorpusSettings) {
         let vocab = settings.vocabSize
         if batch.counts.count != 2 * vocab { batch.counts = [UInt32](repeating: 0, count: 2 * vocab) }
         batch.counts.withUnsafeMutableBufferPointer { counts in
@@ -572,11 +579,12 @@ public enum Sharder {
                     encodersLock.lock()
                     var encoder = encoders.popLast() ?? tokenizer.makeEncoder()
                     encodersLock.unlock()
-                    Sharder.encode(batch, with: &encoder, settings: settings)
+                    Sharder.encode(batch, with: &encoder)
                     encodersLock.lock()
                     encoders.append(encoder)
                     encodersLock.unlock()
                 },
+                count: { batch in Sharder.count(batch, settings: settings) },
                 write: { batch in
                     defer { pool.recycle(batch) }
                     return try writer.write(batch) { scheduler.writerIsIdle(after: batch) }

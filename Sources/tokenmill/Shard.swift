@@ -67,7 +67,7 @@ struct Shard: ParsableCommand {
                            + String(format: "%.2fs, %@/s", report.seconds, formatBytes(Int64(rate))) + " → \(output)",
                            fields: ["documents": report.documents, "tokens": report.tokens, "workers": report.workers,
                                     "read_seconds": report.taskSeconds.read, "process_seconds": report.taskSeconds.process,
-                                    "encode_seconds": report.taskSeconds.encode,
+                                    "encode_seconds": report.taskSeconds.encode, "count_seconds": report.taskSeconds.count,
                                     "write_seconds": report.taskSeconds.write])
             if !report.errors.isEmpty {
                 throw CommandError("\(report.errors.count) input file(s) had errors (listed above); the others were sharded")
