@@ -32,7 +32,7 @@ struct Shard: ParsableCommand {
     @Option(name: .long, help: "Encoding threads (default: all cores).")
     var threads: Int = ProcessInfo.processInfo.activeProcessorCount
 
-    @Option(name: .long, help: ArgumentHelp("Commit the index at most this often: a kill loses about this much work.",
+    @Option(name: .long, help: ArgumentHelp("While the writer has work queued, commit at most this often: about what a kill may lose.",
                                             valueName: "SECONDS"))
     var commitSeconds: Double = 1
 

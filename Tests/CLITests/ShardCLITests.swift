@@ -50,6 +50,21 @@ import Testing
         #expect(try indexDump(dir.file("t1")) == indexDump(dir.file("t2")))
     }
 
+    /// Out-of-range options are refused before anything is written, each with its own message.
+    @Test func badOptionsAreRefused() throws {
+        let dir = try TempDir()
+        for (option, value, message) in [("--shard-tokens", "0", "--shard-tokens must be between 1 and 2^30"),
+                                         ("--val-fraction", "1", "--val-fraction must be in [0, 1)"),
+                                         ("--threads", "0", "--threads must be at least 1"),
+                                         ("--commit-seconds", "nan", "--commit-seconds must be a number of seconds, 0 or more")] {
+            let r = try Run.tokenmill(["shard", "--tokenizer", Self.vocab.path, "--input", Self.inputs[0],
+                                       "--output", dir.file("c"), option, value])
+            #expect(r.status != 0, "\(option) \(value)")
+            #expect(r.err.contains(message), "\(option) \(value): \(r.err)")
+        }
+        #expect(!FileManager.default.fileExists(atPath: dir.file("c")))
+    }
+
     @Test func killNineAndResumeGivesTheSameCorpus() throws {
         let dir = try TempDir()
         let reference = dir.file("ref")
