@@ -125,6 +125,43 @@ func documentsFromShards(_ directory: String) throws -> [[UInt32]] {
         #expect(summary.textBytes == ingestReport.documentBytes)
     }
 
+    /// Documents that a stage rewrites (invalid UTF-8 repaired, line endings, NFC, whitespace)
+    /// leave their record and are copied into the batch; the others are encoded where the JSON
+    /// was decoded, in place. Both kinds decode from the shards to what the ingest gives.
+    @Test(arguments: [false, true])
+    func documentsRewrittenByTheStagesRoundTrip(normalize: Bool) throws {
+        let dir = try TempDir()
+        var jsonl: [UInt8] = []
+        for i in 0..<400 {
+            var line = Array("{\"id\": \(i), \"text\": \"doc \(i) ".utf8)
+            switch i % 5 {
+            case 0: line += Array("crlf\\r\\nand\\r\\nbreaks".utf8)
+            case 1: line += [0x62, 0xFF, 0xFE, 0x61, 0xC3]   // invalid UTF-8: repaired (longer)
+            case 2: line += Array("e\\u0301 combining, \\ud800 lone, \\ud83d\\ude00 pair".utf8)
+            case 3: line += Array("  spaced\\t\\tout  \\u00a0 text  ".utf8)
+            default: line += Array("plain \\\"quoted\\\" text".utf8)
+            }
+            jsonl += line + Array("\"}\n".utf8)
+        }
+        let paragraphs = (0..<200).map { "paragraph \($0)\r\nsecond line\r\n" }.joined(separator: "\r\n")
+        let inputs = [try dir.write("stages.jsonl", jsonl), try dir.write("crlf.txt", paragraphs)]
+        var options = fixture.options(dir.file("out"), inputs: inputs)
+        options.ingest.normalizeLineEndings = normalize
+        options.ingest.normalizeNFC = normalize
+        options.ingest.normalizeWhitespace = normalize
+        let report = try Sharder.run(tokenizer: fixture.tokenizer, options: options)
+        #expect(report.errors.isEmpty && report.documents == 600)
+        var expected: [[UInt8]] = []
+        Ingest(paths: inputs, options: options.ingest).forEach { expected.append($0.text) }
+        let documents = try documentsFromShards(dir.file("out"))
+        #expect(documents.count == expected.count)
+        for (i, tokens) in documents.enumerated() where i < expected.count {
+            #expect(try fixture.tokenizer.decode(tokens.dropFirst()) == expected[i], "document \(i)")
+        }
+        #expect(expected.contains { $0.contains(0x0D) } == !normalize)
+        #expect(expected.contains { String(decoding: $0, as: UTF8.self).contains("\u{FFFD}") })
+    }
+
     @Test func outputIsIdenticalForOneAndTwoThreads() throws {
         let one = try TempDir(), two = try TempDir()
         try Sharder.run(tokenizer: fixture.tokenizer, tokenizerFile: fixture.tokenizerFile, options: fixture.options(one.path, threads: 1))
