@@ -6,7 +6,7 @@ import Darwin
 
 /// What one JSONL line gave for the text field.
 enum JSONFieldResult: Equatable {
-    /// The field holds a string; its decoded UTF-8 is in the output buffer.
+    /// The field holds a string; its decoded UTF-8 is at the scanner's `decoded`.
     case text
     /// The line is a JSON object without the field.
     case missing
@@ -39,35 +39,18 @@ struct JSONLineScanner {
     /// Where the field's decoded text is after `extractFieldInPlace` returned `.text`.
     private(set) var decoded = UnsafeMutableBufferPointer<UInt8>(start: nil, count: 0)
 
-    /// Safety: `line` must point at `count` readable bytes for the scanner's lifetime.
-    init(_ line: UnsafePointer<UInt8>, count: Int) {
-        p = line
-        end = line + count
+    /// Safety: `line` must point at `count` readable and writable bytes for the scanner's lifetime.
+    init(_ line: UnsafeMutablePointer<UInt8>, count: Int) {
+        p = UnsafePointer(line)
+        end = p + count
     }
 
-    /// Scans the whole line and decodes the top-level string field `field` into `out`
-    /// (replacing its contents). `keyScratch` holds keys that contain escapes while they are compared.
-    mutating func extractField(_ field: UnsafeBufferPointer<UInt8>, into out: ByteBuffer,
-                               keyScratch: ByteBuffer) -> JSONFieldResult {
-        out.count = 0
-        // A decoded string is never longer than its escaped form, so this is enough for any value.
-        out.reserve(end - p)
-        let result = extract(field, into: out.base, keyScratch: keyScratch)
-        out.count = result == .text ? decoded.count : 0
-        return result
-    }
-
-    /// The same, decoding the field's string over its own escaped form in the line, so the
-    /// line must be writable (as a record in a batch or the read window is); the text is then
-    /// at `decoded`, inside the line. A decoded string is never longer than its escaped form
-    /// and is written behind the reading, so nothing not yet read is overwritten.
+    /// Scans the whole line and decodes the top-level string field `field` over its own escaped
+    /// form in the line, so the line must be writable (as a record in a batch or the read window
+    /// is); the text is then at `decoded`, inside the line. A decoded string is never longer
+    /// than its escaped form and is written behind the reading, so nothing not yet read is
+    /// overwritten. `keyScratch` holds keys that contain escapes while they are compared.
     mutating func extractFieldInPlace(_ field: UnsafeBufferPointer<UInt8>, keyScratch: ByteBuffer) -> JSONFieldResult {
-        extract(field, into: nil, keyScratch: keyScratch)
-    }
-
-    /// `out` nil: in place.
-    private mutating func extract(_ field: UnsafeBufferPointer<UInt8>, into out: UnsafeMutablePointer<UInt8>?,
-                                  keyScratch: ByteBuffer) -> JSONFieldResult {
         decoded = UnsafeMutableBufferPointer(start: nil, count: 0)
         var result = JSONFieldResult.missing
         skipWhitespace()
@@ -96,7 +79,7 @@ struct JSONLineScanner {
                 if matches && p < end && p.pointee == UInt8(ascii: "\"") {
                     p += 1
                     loneSurrogates = 0
-                    let target = out ?? UnsafeMutablePointer(mutating: p)
+                    let target = UnsafeMutablePointer(mutating: p)
                     guard let n = decodeStringBody(into: target) else { return .bad }
                     decoded = UnsafeMutableBufferPointer(start: target, count: n)
                     result = .text
@@ -181,9 +164,9 @@ struct JSONLineScanner {
             guard stop < end else { return nil }
             let run = stop - p
             if run > 0 {
-                // Safety: the body fits in `out` (see `extractField`), and o only moves forward
-                // by at most what p moves. In place (o <= p) the regions may overlap, which
-                // `update(from:count:)` allows.
+                // Safety: o only moves forward by at most what p moves, so the body fits in
+                // `out` (its escaped form, in place, or a buffer as long). In place (o <= p) the
+                // regions may overlap, which `update(from:count:)` allows.
                 o.update(from: p, count: run)
                 o += run
             }
