@@ -12,10 +12,10 @@ import Foundation
 ///   at a time.
 ///
 /// With `workers == encoders` (no core to spare), a thread that finishes encoding takes the
-/// pending reading, processing, counting or writing itself, so no thread waits on a preempted one; with
-/// a spare worker, encoding threads keep encoding and the others read, process, count and
-/// write. Reading several
-/// sources at once keeps the encoders fed where one source's decompression could not.
+/// pending reading, processing, counting or writing itself, so no thread waits on a preempted
+/// one; with a spare worker, encoding threads keep encoding and the others do the rest.
+/// Reading several sources at once keeps the encoders fed where one source's decompression
+/// could not.
 ///
 /// At most `capacity` batches are between the start of their reading and the end of their
 /// writing, which bounds memory. Sources after the one being written may hold only
@@ -152,8 +152,8 @@ final class ShardScheduler: @unchecked Sendable {
 
     /// Called with the lock held: the next task for this thread, or nil to wait. Writing comes
     /// first, then reading and processing when the encoders are short of work, then counting
-    /// (the writer waits for it), then encoding;
-    /// but a thread that just encoded goes on encoding when another thread is free for the rest.
+    /// (the writer waits for it), then encoding; but a thread that just encoded goes on
+    /// encoding when another thread is free for the rest.
     private func pick(justEncoded: Bool) -> Task? {
         let leaveToOthers = justEncoded && workers - 1 - encoding > 0 && canEncode
         if !leaveToOthers, !writing, let batch = ready[writeKey] {
