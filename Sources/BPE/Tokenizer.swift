@@ -55,8 +55,11 @@ public final class Tokenizer: @unchecked Sendable {
 
         var pairs = PairTable(capacity: max(model.merges?.count ?? model.tokens.count, 16))
         if let merges = model.merges {
+            var joined: [UInt8] = []
             for (rank, m) in merges.enumerated() {
-                let joined = model.tokens[Int(m.left)] + model.tokens[Int(m.right)]
+                joined.removeAll(keepingCapacity: true)
+                joined.append(contentsOf: model.tokens[Int(m.left)])
+                joined.append(contentsOf: model.tokens[Int(m.right)])
                 guard let id = whole.lookup(joined) else {
                     throw TokenizerFileError("tokenizer", "merge \(rank) makes bytes that are not a token")
                 }

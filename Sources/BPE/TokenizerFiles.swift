@@ -128,22 +128,26 @@ extension BPEModel {
         }
         let specialIDs = Set(specials.map(\.id))
         var maxID = -1
-        var byName: [String: UInt32] = [:]
-        byName.reserveCapacity(vocab.count)
+        var byName = NameTable(capacity: vocab.count)
         for (name, value) in vocab {
             guard let n = value.integer(in: 0...Int64(UInt32.max - 1)) else {
                 throw TokenizerFileError(path, "vocab entry \(name.debugDescription) has no valid id")
             }
-            byName[name] = UInt32(n)
+            byName.set(name, UInt32(n))
             maxID = max(maxID, Int(n))
         }
         for s in specials { maxID = max(maxID, Int(s.id)) }
         var tokens = [[UInt8]](repeating: [], count: maxID + 1)
-        for (name, id) in byName where !specialIDs.contains(id) {
+        for (name, _) in vocab {
+            // A name given twice keeps its last id, as a JSON object read into a dictionary would.
+            guard let id = byName[name], !specialIDs.contains(id) else { continue }
             guard let bytes = ByteLevel.decode(name) else {
                 throw TokenizerFileError(path, "vocab entry \(name.debugDescription) (id \(id)) is not byte-level text")
             }
-            if !tokens[Int(id)].isEmpty { throw TokenizerFileError(path, "id \(id) is used twice in vocab") }
+            if !tokens[Int(id)].isEmpty {
+                if tokens[Int(id)] == bytes { continue }   // that name again
+                throw TokenizerFileError(path, "id \(id) is used twice in vocab")
+            }
             tokens[Int(id)] = bytes
         }
         for s in specials { tokens[Int(s.id)] = Array(s.text.utf8) }
@@ -165,7 +169,7 @@ extension BPEModel {
             guard let l = byName[left], let r = byName[right] else {
                 throw TokenizerFileError(path, "merge \(i) (\(left) \(right)) names a token not in vocab")
             }
-            guard byName[left + right] != nil else {
+            guard byName.contains(left, right) else {
                 throw TokenizerFileError(path, "merge \(i) (\(left) \(right)) makes a token not in vocab")
             }
             merges.append(TokenPair(l, r))
@@ -316,4 +320,40 @@ func jsonString(_ s: String) -> String {
         }
     }
     return out + "\""
+}
+
+/// Vocabulary names (byte-level text) to ids, keyed by their UTF-8 bytes: hashing a `String`
+/// normalises it first, which for these mostly non-ASCII names took most of a tokenizer.json
+/// load.
+struct NameTable {
+    private var table: ByteKeyTable
+    private var joined: [UInt8] = []
+
+    init(capacity: Int) { table = ByteKeyTable(capacity: max(16, capacity)) }
+
+    private static func withBytes<R>(_ name: String, _ body: (UnsafeBufferPointer<UInt8>) -> R) -> R {
+        if let r = name.utf8.withContiguousStorageIfAvailable(body) { return r }
+        return Array(name.utf8).withUnsafeBufferPointer(body)
+    }
+
+    mutating func set(_ name: String, _ id: UInt32) {
+        Self.withBytes(name) { b in
+            let p = b.baseAddress ?? UnsafePointer(bitPattern: 1)!
+            table.set(p, b.count, UInt64(id), hash: fastHash(p, b.count))
+        }
+    }
+
+    subscript(name: String) -> UInt32? {
+        Self.withBytes(name) { b in
+            table.lookup(b.baseAddress ?? UnsafePointer(bitPattern: 1)!, b.count).map { UInt32(truncatingIfNeeded: $0) }
+        }
+    }
+
+    /// Whether `left` followed by `right` is a name.
+    mutating func contains(_ left: String, _ right: String) -> Bool {
+        joined.removeAll(keepingCapacity: true)
+        joined.append(contentsOf: left.utf8)
+        joined.append(contentsOf: right.utf8)
+        return table.lookup(joined) != nil
+    }
 }

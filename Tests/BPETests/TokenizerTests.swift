@@ -226,6 +226,35 @@ func heldOutTexts(_ seed: UInt64, count: Int) -> [String] {
         #expect(throws: TokenizerFileError.self) { try Tokenizer.load(ranksNoPattern) }
     }
 
+    /// A tokenizer.json's vocabulary and merges are checked against each other, each problem
+    /// named; a name given twice keeps its last id, as Python's json does.
+    @Test func inconsistentVocabularyAndMergesAreNamed() throws {
+        // The 256 byte tokens, then "ab" (256) made by merging "a" and "b".
+        func json(extraVocab: String = "", merges: String = "[[\"a\", \"b\"]]") -> Data {
+            var vocab = (0..<256).map { "\"\(ByteLevel.encode([UInt8($0)]).unicodeScalars.map { String(format: "\\u%04x", $0.value) }.joined())\": \($0)" }
+            vocab.append("\"ab\": 256")
+            let text = "{\"model\": {\"type\": \"BPE\", \"vocab\": {\(vocab.joined(separator: ", "))\(extraVocab)}, \"merges\": \(merges)},"
+                + " \"pre_tokenizer\": {\"type\": \"ByteLevel\", \"add_prefix_space\": false, \"use_regex\": true}}"
+            return Data(text.utf8)
+        }
+        func failure(_ data: Data) -> String {
+            do {
+                _ = try BPEModel.loadHuggingFaceJSON(data, path: "t.json")
+                return "no error"
+            } catch { return "\(error)" }
+        }
+        let good = try BPEModel.loadHuggingFaceJSON(json(), path: "t.json")
+        #expect(good.tokens[256] == Array("ab".utf8) && good.merges?.count == 1)
+        #expect(failure(json(extraVocab: ", \"ba\": 256")) == "t.json: id 256 is used twice in vocab")
+        #expect(failure(json(merges: "[[\"a\", \"zz\"]]")) == "t.json: merge 0 (a zz) names a token not in vocab")
+        #expect(failure(json(merges: "[[\"b\", \"a\"]]")) == "t.json: merge 0 (b a) makes a token not in vocab")
+        // "ab" again, with another id: the last one counts and 256 is left empty.
+        let twice = try BPEModel.loadHuggingFaceJSON(json(extraVocab: ", \"ab\": 257"), path: "t.json")
+        #expect(twice.tokens[257] == Array("ab".utf8) && twice.tokens[256].isEmpty)
+        // The same name twice with the same id is not an error.
+        #expect(failure(json(extraVocab: ", \"ab\": 256")) == "no error")
+    }
+
     @Test func llmcExportLayout() throws {
         let bytes = try sharedModel.llmcTokenizerFile(eotID: 0)
         let header = bytes.withUnsafeBytes { raw in (0..<4).map { raw.load(fromByteOffset: $0 * 4, as: UInt32.self) } }
