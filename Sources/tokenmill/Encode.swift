@@ -6,8 +6,8 @@ struct Encode: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Encode text to token ids.",
         discussion: """
-        Reads FILE (or standard input) as bytes and prints the ids of the whole input on one line,
-        separated by spaces. Special tokens in the text are encoded as ordinary text unless
+        Reads FILE (or standard input) as bytes and prints the ids of the whole input on one line, \
+        separated by spaces. Special tokens in the text are encoded as ordinary text unless \
         --allow-special is given.
           echo -n 'Hello world' | tokenmill encode --tokenizer out/vocab
         """)
@@ -36,7 +36,7 @@ struct Decode: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Decode token ids to text.",
         discussion: """
-        Reads whitespace-separated ids from FILE (or standard input) and writes the bytes they
+        Reads whitespace-separated ids from FILE (or standard input) and writes the bytes they \
         stand for, exactly (decode(encode(x)) == x for every input).
           tokenmill encode --tokenizer out/vocab notes.txt | tokenmill decode --tokenizer out/vocab
         """)

@@ -8,9 +8,9 @@ struct Learn: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Learn a byte-level BPE vocabulary from a corpus.",
         discussion: """
-        Reads the inputs through the ingest stages, counts pre-tokens on every core and learns
-        merges exactly as Hugging Face's BpeTrainer does (same merges, same ids, for the gpt2
-        pre-tokenizer). Writes DIR/tokenizer.json (loadable by HF tokenizers) and DIR/learn.json
+        Reads the inputs through the ingest stages, counts pre-tokens on every core and learns \
+        merges exactly as Hugging Face's BpeTrainer does (same merges, same ids, for the gpt2 \
+        pre-tokenizer). Writes DIR/tokenizer.json (loadable by HF tokenizers) and DIR/learn.json \
         (what was read, skipped and how long it took).
           tokenmill learn --input 'data/*.gz' --vocab-size 8192 --output out/vocab
         """)

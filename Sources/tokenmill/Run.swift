@@ -7,9 +7,9 @@ struct RunPipeline: ParsableCommand {
         commandName: "run",
         abstract: "Run a whole pipeline file: vocabulary → shards → training → samples → report.",
         discussion: """
-        Every stage writes into the run directory the file names (run_dir). A stage whose outputs
-        are complete and were made from the same inputs and settings is skipped; an interrupted
-        stage resumes; changing a setting re-runs that stage and the ones after it.
+        Every stage writes into the run directory that the file names (run_dir, or --run-dir). \
+        A stage whose outputs are complete and were made from the same inputs and settings is \
+        skipped; an interrupted stage resumes; changing a setting re-runs that stage and the ones after it.
           tokenmill run pipelines/demo.toml
         """)
 
@@ -94,9 +94,9 @@ struct ReportCommand: ParsableCommand {
         commandName: "report",
         abstract: "Write RUNDIR/report.html: loss curves, throughput, token statistics, samples.",
         discussion: """
-        One self-contained HTML file with inline SVG charts: training and validation loss against
-        steps and tokens, tokens/s, the token frequency rank plot (Zipf), the document length
-        histogram, the share of tokens per source and the generated samples. RUNDIR is a pipeline
+        One self-contained HTML file with inline SVG charts: training and validation loss against \
+        steps and tokens, tokens/s, the token frequency rank plot (Zipf), the document length \
+        histogram, the share of tokens per source and the generated samples. RUNDIR is a pipeline \
         run directory or a `tokenmill train` run directory.
           tokenmill report out/demo
         """)

@@ -8,11 +8,11 @@ struct Shard: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Encode a corpus into token shards (llm.c format) catalogued in a SQLite index.",
         discussion: """
-        Writes DIR/train_000000.bin, DIR/val_000000.bin, … (llm.c's format: a 1024-byte header,
-        then uint16 tokens, or uint32 for vocabularies over 65,536), DIR/index.sqlite and
-        DIR/tokenizer.json. Every document is preceded by the end-of-text token. The split is
-        decided per document by a hash of its content, so it does not depend on order or threads.
-        Rerunning the same command after a kill resumes it; rerunning a finished job changes
+        Writes DIR/train_000000.bin, DIR/val_000000.bin, … (llm.c's format: a 1024-byte header, \
+        then uint16 tokens, or uint32 for vocabularies over 65,536), DIR/index.sqlite and \
+        DIR/tokenizer.json. Every document is preceded by the end-of-text token. The split is \
+        decided per document by a hash of its content, so it does not depend on order or threads. \
+        Rerunning the same command after a kill resumes it; rerunning a finished job changes \
         nothing; adding input files and rerunning shards only the new ones.
           tokenmill shard --tokenizer out/vocab --input 'data/*.gz' --output out/shards
         """)
@@ -80,13 +80,13 @@ struct Stats: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Token statistics of a sharded corpus, from its index alone.",
         discussion: """
-        Views:
-          summary           documents and tokens per split, bytes per token, sources, skips (default)
-          top [--n 50]      the most frequent tokens with their text, count and share
-          token ID…         count and frequency rank of tokens; or token --text STRING
-          sources           per input file: documents, tokens, bytes per token, skipped records
-          shards            per shard: split, tokens, documents, checksum
-          docs              document length percentiles and histogram
+        Views (summary is the default):
+          summary       documents and tokens per split, bytes per token, sources, skips
+          top [--n 50]  the most frequent tokens with their text, count and share
+          token ID…     count and frequency rank of tokens; or token --text STRING
+          sources       per input file: documents, tokens, bytes per token, skips
+          shards        per shard: split, tokens, documents, checksum
+          docs          document length percentiles and histogram
         --json prints the same in the stable shape documented in the README.
           tokenmill stats out/shards top --n 20
         """)
@@ -146,8 +146,8 @@ struct Verify: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Re-read every shard and check it against the index.",
         discussion: """
-        Checks each shard's header, exact size and checksum, and that its document and token
-        counts agree with the index; reports missing shards and unindexed .bin files. Prints
+        Checks each shard's header, exact size and checksum, and that its document and token \
+        counts agree with the index; reports missing shards and unindexed .bin files. Prints \
         every problem with the file name and exits non-zero if there is any.
           tokenmill verify out/shards
         """)

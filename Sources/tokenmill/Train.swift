@@ -8,13 +8,15 @@ struct Train: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Pre-train a GPT-2 on a sharded corpus.",
         discussion: """
-        Streams batches from DIR's train split (shuffled, or llm.c's sequential order with
-        --no-shuffle), evaluates on the val split every --eval-every steps, and writes
-        RUNDIR/log.jsonl (one JSON object per step), RUNDIR/model_%08d.bin checkpoints in llm.c's
+        Streams batches from DIR's train split (shuffled, or llm.c's sequential order with \
+        --no-shuffle), evaluates on the val split every --eval-every steps, and writes \
+        RUNDIR/log.jsonl (one JSON object per step), RUNDIR/model_%08d.bin checkpoints in llm.c's \
         format with the trainer state beside them (.state), and RUNDIR/run.json.
           tokenmill train --data out/shards --output out/run --steps 200
-          tokenmill train --data out/shards --output out/run --steps 400 --resume   # 200 more, exactly
-        llm.c's CPU settings: --lr 1e-4 --weight-decay 0 --grad-clip 0 --warmup 0 --lr-min 1 --beta2 0.999 --no-shuffle
+          tokenmill train --data out/shards --output out/run --steps 400 --resume
+        The second command trains 200 more steps, exactly as one run of 400 would. llm.c's CPU \
+        settings are --lr 1e-4 --weight-decay 0 --grad-clip 0 --warmup 0 --lr-min 1 --beta2 0.999 \
+        --no-shuffle.
         """)
 
     @Option(name: .long, help: ArgumentHelp("Corpus directory written by `tokenmill shard`.", valueName: "DIR"))
@@ -155,8 +157,8 @@ struct Generate: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Continue a prompt with a trained model: predict, append, predict again.",
         discussion: """
-        Prints the prompt followed by the continuation. --temperature 0 is greedy (the most likely
-        token each time); otherwise tokens are sampled, from the --top-k most likely if given, with
+        Prints the prompt followed by the continuation. --temperature 0 is greedy (the most likely \
+        token each time); otherwise tokens are sampled, from the --top-k most likely if given, with \
         --seed making it repeatable.
           tokenmill generate --checkpoint out/run --tokenizer out/vocab --prompt 'The sun rises from the' --temperature 0
         """)
