@@ -699,8 +699,9 @@ public enum Sharder {
             // At a source's end, an eighth of `commitTokens` is enough: the final commit, which
             // nothing overlaps, then has less to write.
             let due = batch.end == nil ? options.commitTokens : options.commitTokens / 8
+            // Due, and either free (nothing else waits for this thread) or `commitSeconds` since the last.
             if finalProgress == nil, sinceCommit >= due || store.uncommittedShardCloses > 0,
-               options.commitWhenIdle && isIdle() || lastCommit.duration(to: .now) >= .seconds(options.commitSeconds) {
+               (options.commitWhenIdle && isIdle()) || lastCommit.duration(to: .now) >= .seconds(options.commitSeconds) {
                 try store.commit(progress: batch.end == nil ? progress : nil)
                 sinceCommit = 0
                 lastCommit = .now
