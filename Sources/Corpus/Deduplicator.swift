@@ -16,9 +16,13 @@ public final class Deduplicator: @unchecked Sendable {
     /// (0, 0) marks an empty slot; whether the all-zero hash itself was inserted is kept apart.
     private var hasZero = false
 
-    public init() {
-        mask = 1023
-        table = .allocate(capacity: mask + 1)
+    public convenience init() { self.init(slots: 1024) }
+
+    /// A table of `slots` slots to start with (a power of two, at least 2).
+    init(slots: Int) {
+        precondition(slots >= 2 && slots & (slots - 1) == 0, "slots must be a power of two")
+        mask = slots - 1
+        table = .allocate(capacity: slots)
         table.initialize(repeating: ContentHash(hi: 0, lo: 0), count: mask + 1)
     }
 
@@ -61,6 +65,30 @@ public final class Deduplicator: @unchecked Sendable {
         }
     }
 
+    /// Slots in the table: it holds at most half as many hashes before it doubles.
+    var slots: Int { mask + 1 }
+
+    /// Hashes in the table (the zero hash aside, which takes no slot).
+    var tableCount: Int { stored }
+
+    /// Moves the table's hashes (the zero hash aside) to its front in ascending order, hands
+    /// them to `body`, then empties the table, which keeps its size. Sorts in place: no memory
+    /// beyond the table.
+    func drainSorted(_ body: (UnsafeBufferPointer<ContentHash>) throws -> Void) rethrows {
+        let empty = ContentHash(hi: 0, lo: 0)
+        defer {
+            table.update(repeating: empty, count: mask + 1)
+            stored = 0
+        }
+        var n = 0
+        for i in 0...mask where table[i] != empty {
+            table[n] = table[i]
+            n += 1
+        }
+        sortInPlace(UnsafeMutableBufferPointer(start: table, count: n))
+        try body(UnsafeBufferPointer(start: table, count: n))
+    }
+
     private func grow() {
         let old = table, oldSize = mask + 1
         mask = 2 * oldSize - 1
@@ -74,5 +102,46 @@ public final class Deduplicator: @unchecked Sendable {
             table[i] = h
         }
         old.deallocate()
+    }
+}
+
+/// Sorts `a` ascending in place (quicksort, median of three, insertion sort below 24
+/// elements; recursing into the smaller side keeps the stack at O(log n)). The standard
+/// library's sort would allocate a buffer of half the elements.
+func sortInPlace(_ a: UnsafeMutableBufferPointer<ContentHash>) {
+    var lo = 0, hi = a.count - 1
+    while hi - lo >= 24 {
+        let mid = lo + (hi - lo) / 2
+        if a[mid] < a[lo] { a.swapAt(mid, lo) }
+        if a[hi] < a[lo] { a.swapAt(hi, lo) }
+        if a[hi] < a[mid] { a.swapAt(hi, mid) }
+        let pivot = a[mid]
+        var i = lo, j = hi
+        while i <= j {
+            while a[i] < pivot { i += 1 }
+            while pivot < a[j] { j -= 1 }
+            if i <= j {
+                a.swapAt(i, j)
+                i += 1
+                j -= 1
+            }
+        }
+        if j - lo < hi - i {
+            sortInPlace(UnsafeMutableBufferPointer(rebasing: a[lo...j]))
+            lo = i
+        } else {
+            sortInPlace(UnsafeMutableBufferPointer(rebasing: a[i...hi]))
+            hi = j
+        }
+    }
+    if lo >= hi { return }
+    for k in (lo + 1)...hi {
+        let x = a[k]
+        var m = k
+        while m > lo && x < a[m - 1] {
+            a[m] = a[m - 1]
+            m -= 1
+        }
+        a[m] = x
     }
 }

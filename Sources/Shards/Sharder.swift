@@ -47,6 +47,11 @@ public struct ShardJobOptions: Sendable {
     public var commitSeconds: Double = 1
     /// Testing: false applies `commitSeconds` even when the writing thread has nothing waiting.
     package var commitWhenIdle = true
+    /// Memory for the exact-dedup set (`SpillingDeduplicator`): half for its table, which
+    /// holds about 8.4 million documents with the default, a quarter for a filter once it
+    /// spills; beyond the table, sorted runs of hashes go to `DIR/dedup.tmp` and dedup stays
+    /// exact, at the price of a disk lookup for the documents the filter does not rule out.
+    public var dedupMemoryBytes: Int = 512 << 20
     /// Text per batch handed to an encoder.
     public var batchBytes: Int = 1 << 20
     /// Testing: after this many batches, stop as a kill would (nothing more committed).
@@ -121,6 +126,8 @@ public struct ShardJobReport: Sendable {
         public var write: Double
     }
     public var taskSeconds = TaskSeconds(read: 0, process: 0, encode: 0, count: 0, write: 0)
+    /// Times the dedup set went over `dedupMemoryBytes` and wrote its table out to disk.
+    public var dedupSpills = 0
 }
 
 public enum Sharder {
@@ -175,9 +182,13 @@ public enum Sharder {
                 plans.append(Plan(index: index, path: path, fileBytes: size, skipRecords: 0, duplicates: 0))
             }
         }
-        let dedup = options.ingest.dedup ? SharedDeduplicator() : nil
+        let dedup = options.ingest.dedup
+            ? SharedDeduplicator(memoryBytes: options.dedupMemoryBytes, directory: options.output + "/dedup.tmp") : nil
+        // Closed here, not left to deinit: a worker thread may drop the last reference after
+        // this returns, and the process may exit first.
+        defer { dedup?.close() }
         if let dedup {
-            try store.forEachDocumentHash { dedup.insert(ContentHash(hi: $0.hi, lo: $0.lo)) }
+            try store.forEachDocumentHash { try dedup.reload(ContentHash(hi: $0.hi, lo: $0.lo)) }
         }
 
         // Room for ~6 MB of text beyond the encoders' share: a commit (10-30 ms, its fsyncs
@@ -206,6 +217,7 @@ public enum Sharder {
         }
         var report = writer.report
         report.taskSeconds = scheduler.seconds
+        report.dedupSpills = dedup?.spills ?? 0
         report.workers = workers
         let elapsed = ContinuousClock.now - started
         report.seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
@@ -367,30 +379,49 @@ public enum Sharder {
 
     /// The dedup set, shared by the writer (which decides, in reading order) and the stages
     /// (which drop a document whose hash is already there: it is a duplicate of one written,
-    /// so of one that comes before it).
+    /// so of one that comes before it). Within `ShardJobOptions.dedupMemoryBytes`; beyond, it
+    /// spills sorted runs to `DIR/dedup.tmp` (`SpillingDeduplicator`).
     final class SharedDeduplicator: @unchecked Sendable {
         private let lock = NSLock()
-        private let set = Deduplicator()
+        private let set: SpillingDeduplicator
 
-        @discardableResult
-        func insert(_ hash: ContentHash) -> Bool {
-            lock.lock()
-            defer { lock.unlock() }
-            return set.insert(hash)
+        init(memoryBytes: Int, directory: String) {
+            set = SpillingDeduplicator(memoryBytes: memoryBytes, directory: directory)
         }
 
-        func contains(_ hash: ContentHash) -> Bool {
+        func close() {
             lock.lock()
             defer { lock.unlock() }
-            return set.contains(hash)
+            set.close()
+        }
+
+        var spills: Int {
+            lock.lock()
+            defer { lock.unlock() }
+            return set.spills
+        }
+
+        /// Adds a hash of a document in the index (they are distinct).
+        func reload(_ hash: ContentHash) throws {
+            lock.lock()
+            defer { lock.unlock() }
+            try set.insertDistinct(hash)
+        }
+
+        /// Whether the stages may drop a document with this hash: it is in the in-memory part
+        /// of the set (cheap; a duplicate of a spilled hash is found by the writer).
+        func isKnownDuplicate(_ hash: ContentHash) -> Bool {
+            lock.lock()
+            defer { lock.unlock() }
+            return set.containsInMemory(hash)
         }
 
         /// Inserts each document's hash in order; `keep[i]` says whether document i was new.
-        func insert(_ documents: [DocumentInfo], keep: inout [Bool]) {
+        func insert(_ documents: [DocumentInfo], keep: inout [Bool]) throws {
             keep.removeAll(keepingCapacity: true)
             lock.lock()
-            for d in documents { keep.append(set.insert(ContentHash(hi: d.hash.hi, lo: d.hash.lo))) }
-            lock.unlock()
+            defer { lock.unlock() }
+            for d in documents { keep.append(try set.insert(ContentHash(hi: d.hash.hi, lo: d.hash.lo))) }
         }
     }
 
@@ -475,7 +506,7 @@ public enum Sharder {
                 case .skipped(let reason):
                     batch.skip(reason, line: batch.lines[i])
                 case .document(let text, let hash):
-                    if let dedup, dedup.contains(hash) {
+                    if let dedup, dedup.isKnownDuplicate(hash) {
                         batch.duplicates += 1
                         continue
                     }
@@ -655,7 +686,7 @@ public enum Sharder {
                 if reason == .badJSON && skip.firstLine == nil { skip.firstLine = batch.firstBadLine }
                 skips[reason.rawValue] = skip
             }
-            if let dedup { dedup.insert(batch.documents, keep: &keep) }
+            if let dedup { try dedup.insert(batch.documents, keep: &keep) }
             try batch.tokens.withUnsafeBufferPointer { tokens in
                 var start = 0
                 for (i, info) in batch.documents.enumerated() {

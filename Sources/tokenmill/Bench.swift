@@ -10,7 +10,7 @@ import Loader
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Measurements for make bench.", shouldDisplay: false,
-        subcommands: [BenchEncode.self, BenchPattern.self, BenchTrain.self, BenchLoader.self])
+        subcommands: [BenchEncode.self, BenchPattern.self, BenchTrain.self, BenchLoader.self, BenchDedup.self])
 }
 
 struct BenchEncode: ParsableCommand {
@@ -115,6 +115,52 @@ struct BenchLoader: ParsableCommand {
             let bytes = tokens * Double(loader.settings.tokenWidth.bytes)
             let out: [String: Any] = ["batches": batches, "tokens_per_second": tokens / elapsed,
                                       "gb_per_s": bytes / elapsed / 1e9, "shuffle": !sequential, "checksum": checksum]
+            print(String(decoding: try JSONSerialization.data(withJSONObject: out, options: [.sortedKeys]), as: UTF8.self))
+        }
+    }
+}
+
+struct BenchDedup: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "dedup",
+        abstract: "Insert synthetic document hashes into the exact-dedup set within a memory budget; print JSON.",
+        discussion: "Every tenth insert repeats an earlier hash (a duplicate); the answers are checked against that.")
+    @Option(name: .long) var documents = 20_000_000
+    @Option(name: .long, help: ArgumentHelp("The set's memory budget.", valueName: "MiB")) var memory = 256
+    @Option(name: .long, help: "Directory for the spilled runs.") var directory = "bench/out/dedup.tmp"
+
+    /// SplitMix64: a bijection of the 64-bit integers, so hash i (hi = f(2i)) differs from every other.
+    static func mix(_ x: UInt64) -> UInt64 {
+        var z = x &+ 0x9E37_79B9_7F4A_7C15
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+
+    func run() throws {
+        try reportingErrors {
+            let seen = SpillingDeduplicator(memoryBytes: memory << 20, directory: directory)
+            defer { seen.close() }
+            func hash(_ i: UInt64) -> ContentHash { ContentHash(hi: Self.mix(2 &* i), lo: Self.mix(2 &* i &+ 1)) }
+            var fresh: UInt64 = 0, wrong = 0
+            let t0 = DispatchTime.now().uptimeNanoseconds
+            for k in 0..<documents {
+                if k % 10 == 9 {
+                    let earlier = Self.mix(UInt64(k) ^ 0x5555) % fresh
+                    if try seen.insert(hash(earlier)) { wrong += 1 }
+                } else {
+                    if try !seen.insert(hash(fresh)) { wrong += 1 }
+                    fresh += 1
+                }
+            }
+            let seconds = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
+            if wrong > 0 || seen.count != Int(fresh) {
+                throw CommandError("dedup gave \(wrong) wrong answers and \(seen.count) distinct hashes, expected \(fresh)")
+            }
+            let out: [String: Any] = ["documents": documents, "distinct": Int(fresh), "seconds": seconds,
+                                      "m_docs_per_s": Double(documents) / seconds / 1e6, "spills": seen.spills,
+                                      "runs": seen.runCount, "memory_mib": memory,
+                                      "run_lookups": seen.runLookups, "run_hits": seen.runHits]
             print(String(decoding: try JSONSerialization.data(withJSONObject: out, options: [.sortedKeys]), as: UTF8.self))
         }
     }

@@ -202,6 +202,43 @@ func documentsFromShards(_ directory: String) throws -> [[UInt32]] {
         }
     }
 
+    /// A dedup set over its memory budget spills to disk and stays exact: with the smallest
+    /// budget (1,024 hashes in memory) the output is the same as with the default, also when
+    /// stopped as a kill would and resumed (the set is reloaded from the index, spilling
+    /// again), and nothing of the spill is left in the directory. The inputs repeat one source,
+    /// so most duplicates are of documents spilled long before.
+    @Test func dedupOverItsMemoryBudgetGivesTheSameResult() throws {
+        let copy = fixture.dir.file("fortunes-again.jsonl.gz")
+        if !FileManager.default.fileExists(atPath: copy) { try FileManager.default.copyItem(atPath: fixture.inputs[0], toPath: copy) }
+        let inputs = fixture.inputs + [copy]
+        let reference = try TempDir()
+        let full = try Sharder.run(tokenizer: fixture.tokenizer, tokenizerFile: fixture.tokenizerFile,
+                                   options: fixture.options(reference.path, inputs: inputs))
+        #expect(full.dedupSpills == 0)
+        let expected = try snapshot(reference.path)
+        let sources = try CorpusStats(directory: reference.path).sources().sources
+        #expect(sources[4].documents == 0 && sources[4].duplicates == sources[0].documents + sources[0].duplicates)
+        for stop in [nil, 25] as [Int?] {
+            let out = try TempDir()
+            var options = fixture.options(out.path, inputs: inputs)
+            options.dedupMemoryBytes = 0
+            var spills = 0
+            if let stop {
+                options.stopAfterBatches = stop
+                let partial = try Sharder.run(tokenizer: fixture.tokenizer, tokenizerFile: fixture.tokenizerFile, options: options)
+                #expect(!partial.completed)
+                spills += partial.dedupSpills
+                options.stopAfterBatches = nil
+            }
+            let report = try Sharder.run(tokenizer: fixture.tokenizer, tokenizerFile: fixture.tokenizerFile, options: options)
+            spills += report.dedupSpills
+            #expect(report.completed && spills >= full.documents / 1024, "spilled, stop \(String(describing: stop))")
+            let got = try snapshot(out.path)
+            #expect(got.files == expected.files, "stop \(String(describing: stop))")
+            #expect(got.tables == expected.tables, "stop \(String(describing: stop))")
+        }
+    }
+
     /// Asked to stop (Ctrl-C) after k batches: what was written is committed at once, and the
     /// job run again finishes with the uninterrupted result.
     @Test func stopRequestCommitsAndResumesToTheSameResult() throws {
