@@ -271,6 +271,16 @@ def bench_shard(args):
     results["shard_files"] = {"one": one, "many": many}
 
 
+def sharded_corpus(args):
+    """The bench corpus sharded on two threads: the shard section's output, or made here."""
+    data = OUT / "shards-2"
+    if not (data / "index.sqlite").exists():
+        files = corpus(args.mb)
+        vocab = ensure_vocab(files)
+        subprocess.run([BIN, "shard", "--tokenizer", str(vocab), "--input", *files, "--output", str(data), "--quiet"], check=True)
+    return data
+
+
 @section("dedup")
 def bench_dedup(args):
     """The exact-dedup set at 20 M documents: unbounded (all in memory) against memory budgets."""
@@ -296,11 +306,7 @@ def bench_stats(args):
     import math
     import shutil
     import sqlite3
-    files = corpus(args.mb)
-    src = OUT / "shards-2"
-    if not (src / "index.sqlite").exists():
-        vocab = ensure_vocab(files)
-        subprocess.run([BIN, "shard", "--tokenizer", str(vocab), "--input", *files, "--output", str(src), "--quiet"], check=True)
+    src = sharded_corpus(args)
     big = OUT / "stats-1b"
     shutil.rmtree(big, ignore_errors=True)
     big.mkdir(parents=True)
@@ -344,11 +350,7 @@ def bench_stats(args):
 @section("loader")
 def bench_loader(args):
     """DataLoader delivery rate on the shards written by the shard section (or made here)."""
-    files = corpus(args.mb)
-    data = OUT / "shards-2"
-    if not (data / "index.sqlite").exists():
-        vocab = ensure_vocab(files)
-        subprocess.run([BIN, "shard", "--tokenizer", str(vocab), "--input", *files, "--output", str(data), "--quiet"], check=True)
+    data = sharded_corpus(args)
     rows = []
     for shuffle in (True, False):
         for (b, t) in ((16, 1024), (8, 256)):
