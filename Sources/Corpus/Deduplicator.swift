@@ -73,20 +73,27 @@ public final class Deduplicator: @unchecked Sendable {
 
     /// Moves the table's hashes (the zero hash aside) to its front in ascending order, hands
     /// them to `body`, then empties the table, which keeps its size. Sorts in place: no memory
-    /// beyond the table.
+    /// beyond the table. If `body` throws, the table is put back as it was (its hashes
+    /// rehashed) and the error passed on.
     func drainSorted(_ body: (UnsafeBufferPointer<ContentHash>) throws -> Void) rethrows {
         let empty = ContentHash(hi: 0, lo: 0)
-        defer {
-            table.update(repeating: empty, count: mask + 1)
-            stored = 0
-        }
         var n = 0
         for i in 0...mask where table[i] != empty {
             table[n] = table[i]
             n += 1
         }
         sortInPlace(UnsafeMutableBufferPointer(start: table, count: n))
-        try body(UnsafeBufferPointer(start: table, count: n))
+        do {
+            try body(UnsafeBufferPointer(start: table, count: n))
+        } catch {
+            let hashes = Array(UnsafeBufferPointer(start: table, count: n))
+            table.update(repeating: empty, count: mask + 1)
+            stored = 0
+            for h in hashes { insert(h) }
+            throw error
+        }
+        table.update(repeating: empty, count: mask + 1)
+        stored = 0
     }
 
     private func grow() {

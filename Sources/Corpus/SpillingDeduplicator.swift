@@ -156,18 +156,21 @@ public final class SpillingDeduplicator: @unchecked Sendable {
             filter = .allocate(capacity: 8 * filterBlocks)
             filter!.initialize(repeating: 0, count: 8 * filterBlocks)
         }
+        // A failure leaves the set as it was: the table keeps its hashes (`drainSorted`), the
+        // runs are replaced only by a complete merge, and a partial file goes at `close`.
         try memory.drainSorted { sorted in
             try SortedRun.save(sorted, to: path)
+            runs.append(try SortedRun(path: path))
             for h in sorted { filterAdd(h) }
             spilled += sorted.count
         }
-        runs.append(try SortedRun(path: path))
         spills += 1
         while runs.count >= 2 && runs[runs.count - 1].count >= runs[runs.count - 2].count {
-            let newer = runs.removeLast(), older = runs.removeLast()
             let merged = runPath()
-            try SortedRun.merge(older, newer, to: merged)
-            runs.append(try SortedRun(path: merged))
+            try SortedRun.merge(runs[runs.count - 2], runs[runs.count - 1], to: merged)
+            let run = try SortedRun(path: merged)
+            runs.removeLast(2)
+            runs.append(run)
         }
     }
 

@@ -6,10 +6,11 @@ import TestSupport
 /// The dedup set with a memory budget: the smallest budget (1,024 hashes in memory) makes
 /// every test below spill and merge many times.
 @Suite struct SpillingDeduplicatorTests {
-    /// Inserts `hashes` one by one, checking each answer against a `Set`; returns the set.
+    /// Inserts `hashes` one by one, checking each answer against a `Set` (holding `before` to
+    /// start with); returns the set.
     @discardableResult
-    func check(_ hashes: [ContentHash], into seen: SpillingDeduplicator) throws -> Set<ContentHash> {
-        var reference = Set<ContentHash>()
+    func check(_ hashes: [ContentHash], into seen: SpillingDeduplicator, before: Set<ContentHash> = []) throws -> Set<ContentHash> {
+        var reference = before
         for (i, h) in hashes.enumerated() {
             let new = try seen.insert(h)
             let expected = reference.insert(h).inserted
@@ -132,5 +133,23 @@ import TestSupport
         #expect(message.hasPrefix(dir + ": cannot create the dedup spill directory: "), "\(message)")
         // What was inserted before is still there.
         #expect(seen.count == 1_024)
+    }
+
+    /// A run that cannot be written (here a directory is in its place) fails the insert and
+    /// loses nothing: the table keeps its hashes, and the next spill goes on with them.
+    @Test func aFailedSpillLosesNothing() throws {
+        let tmp = try TempDir()
+        let dir = tmp.file("spill")
+        try FileManager.default.createDirectory(atPath: dir + "/run-0.bin", withIntermediateDirectories: true)
+        let seen = SpillingDeduplicator(memoryBytes: 0, directory: dir)
+        var rng = SeededRNG(seed: 17)
+        let hashes = (0..<3_000).map { _ in ContentHash(hi: rng.next(), lo: rng.next()) }
+        for h in hashes.prefix(1_024) { #expect(try seen.insert(h)) }
+        var thrown = ""
+        do { try seen.insert(hashes[1_024]) } catch { thrown = "\(error)" }
+        #expect(thrown.hasPrefix(dir + "/run-0.bin: cannot create a dedup run: "), "\(thrown)")
+        #expect(seen.count == 1_024 && seen.spills == 0)
+        try check(hashes + hashes.prefix(1_500), into: seen, before: Set(hashes.prefix(1_024)))  // spills to run-1.bin and on
+        #expect(seen.spills == 2)
     }
 }
