@@ -70,7 +70,8 @@ struct Shard: ParsableCommand {
             }
             let rate = report.seconds > 0 ? Double(report.textBytes) / report.seconds : 0
             display.finish("sharded \(report.documents) documents, \(report.tokens) tokens (\(formatBytes(report.textBytes)) of text) in "
-                           + String(format: "%.2fs, %@/s", report.seconds, formatBytes(Int64(rate))) + " → \(output)",
+                           + String(format: "%.2fs, %@/s", report.seconds, formatBytes(Int64(rate))) + " → \(output)"
+                           + (report.dedupSpills > 0 ? " (the dedup set outgrew --dedup-memory: \(report.dedupSpills) spills to disk)" : ""),
                            fields: ["documents": report.documents, "tokens": report.tokens, "workers": report.workers,
                                     "read_seconds": report.taskSeconds.read, "process_seconds": report.taskSeconds.process,
                                     "encode_seconds": report.taskSeconds.encode, "count_seconds": report.taskSeconds.count,
