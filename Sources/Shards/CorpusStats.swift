@@ -11,7 +11,8 @@ public enum StatsView: Equatable, Sendable {
     case tokens([UInt32])
     case sources
     case shards
-    case docs
+    /// Document lengths, of one split or (nil) of both.
+    case docs(Split?)
 }
 
 /// Statistics of a sharded corpus, read from its index.
@@ -41,7 +42,7 @@ public struct CorpusStats {
         case .tokens(let ids): let v = try tokens(ids); return json ? StatsFormat.json(v) : StatsFormat.text(v)
         case .sources: let v = try sources(); return json ? StatsFormat.json(v) : StatsFormat.text(v)
         case .shards: let v = try shards(); return json ? StatsFormat.json(v) : StatsFormat.text(v)
-        case .docs: let v = try documentLengths(); return json ? StatsFormat.json(v) : StatsFormat.text(v)
+        case .docs(let split): let v = try documentLengths(split: split); return json ? StatsFormat.json(v) : StatsFormat.text(v)
         }
     }
 
@@ -182,17 +183,21 @@ public struct CorpusStats {
     // MARK: document lengths
 
     /// Percentiles (nearest rank) and a log2 histogram of document lengths in tokens (the
-    /// end-of-text token excluded), over both splits.
-    public func documentLengths() throws -> LengthStats {
+    /// end-of-text token excluded), over one split or (nil) both.
+    public func documentLengths(split: Split? = nil) throws -> LengthStats {
         var byLength: [Int64: Int64] = [:]
         var perSplit: [String: Int64] = [:]
-        for row in try db.rows("SELECT split, token_count, documents FROM length_counts") {
+        let rows = try split.map { try db.rows("SELECT split, token_count, documents FROM length_counts WHERE split = ?", .text($0.rawValue)) }
+            ?? db.rows("SELECT split, token_count, documents FROM length_counts")
+        for row in rows {
             let n = row[2].int64 ?? 0
             byLength[row[1].int64 ?? 0, default: 0] += n
             perSplit[row[0].string ?? "", default: 0] += n
         }
-        return LengthStats.from(lengths: byLength.sorted { $0.key < $1.key }.map { ($0.key, $0.value) },
-                                train: perSplit[Split.train.rawValue] ?? 0, val: perSplit[Split.val.rawValue] ?? 0)
+        var stats = LengthStats.from(lengths: byLength.sorted { $0.key < $1.key }.map { ($0.key, $0.value) },
+                                     train: perSplit[Split.train.rawValue] ?? 0, val: perSplit[Split.val.rawValue] ?? 0)
+        stats.split = split?.rawValue
+        return stats
     }
 }
 
@@ -322,6 +327,8 @@ public struct LengthStats: Codable, Equatable, Sendable {
         public var upper: Int64
         public var documents: Int64
     }
+    /// The split described ("train" or "val"); nil (absent in JSON): both.
+    public var split: String?
     public var documents: Int64
     public var trainDocuments: Int64
     public var valDocuments: Int64
@@ -363,7 +370,7 @@ public struct LengthStats: Codable, Equatable, Sendable {
             let base = bucket(first.0)
             for (length, n) in lengths { histogram[bucket(length) - base].documents += n }
         }
-        return LengthStats(documents: documents, trainDocuments: train, valDocuments: val, tokens: tokens,
+        return LengthStats(split: nil, documents: documents, trainDocuments: train, valDocuments: val, tokens: tokens,
                            mean: documents > 0 ? Double(tokens) / Double(documents) : nil,
                            min: lengths.first?.0, max: lengths.last?.0, percentiles: percentiles, histogram: histogram)
     }

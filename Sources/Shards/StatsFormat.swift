@@ -74,8 +74,9 @@ public enum StatsFormat {
     }
 
     public static func text(_ d: LengthStats) -> String {
-        guard d.documents > 0 else { return "no documents\n" }
-        var out = "documents   \(group(d.documents)) (train \(group(d.trainDocuments)), val \(group(d.valDocuments)))\n"
+        guard d.documents > 0 else { return d.split.map { "no documents in \($0)\n" } ?? "no documents\n" }
+        var out = "documents   \(group(d.documents)) "
+            + (d.split.map { "(\($0) split)\n" } ?? "(train \(group(d.trainDocuments)), val \(group(d.valDocuments)))\n")
         out += "tokens/doc  mean \(fixed(d.mean))  min \(group(d.min ?? 0))  max \(group(d.max ?? 0))  (end-of-text excluded)\n\n"
         var p = TextTable(["percentile", "tokens"], right: [true, true])
         for row in d.percentiles { p.add(["p" + String(Int(row.percent)), group(row.tokens)]) }

@@ -83,6 +83,8 @@ struct Shard: ParsableCommand {
     }
 }
 
+extension Split: ExpressibleByArgument {}
+
 struct Stats: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Token statistics of a sharded corpus, from its index alone.",
@@ -93,7 +95,7 @@ struct Stats: ParsableCommand {
           token ID…     count and frequency rank of tokens; or token --text STRING
           sources       per input file: documents, tokens, bytes per token, skips
           shards        per shard: split, tokens, documents, checksum
-          docs          document length percentiles and histogram
+          docs          document length percentiles and histogram (--split train|val: one split)
         --json prints the same in the stable shape documented in the README.
           tokenmill stats out/shards top --n 20
         """)
@@ -115,6 +117,9 @@ struct Stats: ParsableCommand {
     @Option(name: .long, help: "Text whose tokens to look up (token view); encoded with the corpus's tokenizer.")
     var text: String?
 
+    @Option(name: .long, help: "One split only (docs view): train or val.")
+    var split: Split?
+
     @Flag(name: .long, help: "Machine-readable JSON.")
     var json = false
 
@@ -122,6 +127,7 @@ struct Stats: ParsableCommand {
         if view == .token && ids.isEmpty && text == nil { throw ValidationError("token view: give token ids or --text STRING") }
         if view != .token && (!ids.isEmpty || text != nil) { throw ValidationError("ids and --text go with the token view") }
         if n < 1 { throw ValidationError("--n must be at least 1") }
+        if split != nil && view != .docs { throw ValidationError("--split goes with the docs view") }
     }
 
     func run() throws {
@@ -133,7 +139,7 @@ struct Stats: ParsableCommand {
             case .top: statsView = .top(n)
             case .sources: statsView = .sources
             case .shards: statsView = .shards
-            case .docs: statsView = .docs
+            case .docs: statsView = .docs(split)
             case .token:
                 var all = ids
                 if let text {

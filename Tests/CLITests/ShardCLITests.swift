@@ -167,6 +167,14 @@ import Testing
         }
         let tok = try Run.tokenmill(["stats", out, "token", "--text", " the"])
         #expect(tok.status == 0, "\(tok.err)")
+        // The val split's lengths alone: its documents are the summary's val documents.
+        let val = try Run.tokenmill(["stats", out, "docs", "--split", "val", "--json"])
+        let valDocs = try JSONSerialization.jsonObject(with: Data(val.out.utf8)) as? [String: Any]
+        let splits = summary["splits"] as? [[String: Any]] ?? []
+        #expect(valDocs?["split"] as? String == "val")
+        #expect((valDocs?["documents"] as? NSNumber)?.intValue == (splits.last?["documents"] as? NSNumber)?.intValue)
+        let misplaced = try Run.tokenmill(["stats", out, "top", "--split", "val"])
+        #expect(misplaced.status != 0 && misplaced.err.contains("--split goes with the docs view"), "\(misplaced.err)")
 
         let shard = out + "/train_000001.bin"
         var bytes = try Data(contentsOf: URL(fileURLWithPath: shard))

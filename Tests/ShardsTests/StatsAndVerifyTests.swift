@@ -98,7 +98,22 @@ import TestSupport
             #expect(b.documents == Int64(lengths.filter { $0 >= b.lower && $0 <= b.upper }.count))
         }
         #expect(d.histogram.reduce(0) { $0 + $1.documents } == d.documents)
-        #expect(d.trainDocuments + d.valDocuments == d.documents)
+        #expect(d.trainDocuments + d.valDocuments == d.documents && d.split == nil)
+        // One split: the same, over the documents of that split only.
+        for split in Split.allCases {
+            let mine = corpus.allDocs.filter { Split.of(hash: $0.info.hash, valFraction: corpus.settings.valFraction) == split }.map { Int64($0.tokens.count) }.sorted()
+            let s = try stats.documentLengths(split: split)
+            #expect(s.split == split.rawValue && s.documents == Int64(mine.count))
+            #expect((split == .train ? s.trainDocuments : s.valDocuments) == Int64(mine.count))
+            #expect(s.min == mine.first && s.max == mine.last && s.tokens == mine.reduce(0, +))
+            for p in s.percentiles {
+                #expect(p.tokens == mine[max(1, Int((p.percent / 100 * Double(mine.count)).rounded(.up))) - 1], "\(split) p\(p.percent)")
+            }
+        }
+        let valJSON = try #require(try JSONSerialization.jsonObject(with: Data(stats.render(.docs(.val), json: true).utf8)) as? [String: Any])
+        #expect(valJSON["split"] as? String == "val")
+        let bothJSON = try #require(try JSONSerialization.jsonObject(with: Data(stats.render(.docs(nil), json: true).utf8)) as? [String: Any])
+        #expect(bothJSON["split"] == nil)
     }
 
     @Test func renderingsHaveTheDocumentedShape() throws {
@@ -119,7 +134,7 @@ import TestSupport
         #expect(lines.dropFirst().allSatisfy { $0.hasPrefix("train_0") || $0.hasPrefix("val_0") })
         let topText = try stats.render(.top(2), json: false)
         #expect(topText.hasPrefix("rank  id  token  count"))
-        #expect(try stats.render(.docs, json: false).contains("p50"))
+        #expect(try stats.render(.docs(nil), json: false).contains("p50"))
         #expect(try stats.render(.summary, json: false).contains("total"))
     }
 }
