@@ -45,6 +45,27 @@ public enum ByteLevel {
     }
 
     /// The bytes behind a byte-level string, or nil if it holds a character outside the alphabet.
+    /// `decode` for text given as UTF-8 bytes (nil for bytes that are not UTF-8, too).
+    static func decode(utf8 b: UnsafeBufferPointer<UInt8>) -> [UInt8]? {
+        var out: [UInt8] = []
+        out.reserveCapacity(b.count)
+        var i = 0
+        while i < b.count {
+            let c = b[i]
+            let length = c < 0x80 ? 1 : c < 0xE0 ? 2 : c < 0xF0 ? 3 : 4
+            guard i + length <= b.count else { return nil }
+            var v = length == 1 ? Int(c) : Int(c) & (0x7F >> length)
+            for k in 1..<length {
+                guard b[i + k] & 0xC0 == 0x80 else { return nil }
+                v = v << 6 | Int(b[i + k] & 0x3F)
+            }
+            i += length
+            guard v < byteOfScalar.count, byteOfScalar[v] >= 0 else { return nil }
+            out.append(UInt8(byteOfScalar[v]))
+        }
+        return out
+    }
+
     public static func decode(_ text: String) -> [UInt8]? {
         var out: [UInt8] = []
         out.reserveCapacity(text.utf8.count)

@@ -28,11 +28,10 @@ package enum JSONTree {
     /// lone surrogate escapes; nesting is limited to 512 levels.
     package static func parse(_ bytes: UnsafeRawBufferPointer) throws(SyntaxError) -> JSONTree {
         var parser = Parser(bytes.bindMemory(to: UInt8.self))
-        if parser.end >= 3 && parser.p[0] == 0xEF && parser.p[1] == 0xBB && parser.p[2] == 0xBF { parser.i = 3 }
+        parser.skipByteOrderMark()
         parser.skipSpace()
         let value = try parser.value(depth: 0)
-        parser.skipSpace()
-        if parser.i < parser.end { throw parser.error("unexpected data after the JSON value") }
+        try parser.expectEnd()
         return value
     }
 
@@ -89,19 +88,99 @@ package enum JSONTree {
 
     // MARK: parsing
 
-    private struct Parser {
+    /// The parser, also usable as a cursor that streams through large values (a tokenizer's
+    /// vocabulary and merges) without building a tree: `beginObject`/`nextMember`/`key`,
+    /// `beginArray`/`nextItem`, `stringBytes`, `number`, and `value` for a subtree.
+    package struct Parser {
         let p: UnsafePointer<UInt8>
         let end: Int
         var i = 0
-        var scratch: [UInt8] = []
+        /// Unescaped strings: the bytes `stringBytes` returns for them stay valid until the
+        /// next string.
+        let scratch = ScratchBytes()
 
-        init(_ buffer: UnsafeBufferPointer<UInt8>) {
+        package init(_ buffer: UnsafeBufferPointer<UInt8>) {
             // An empty buffer may have no base address; any valid pointer does for zero bytes.
             p = buffer.baseAddress ?? UnsafePointer(bitPattern: 1)!
             end = buffer.count
         }
 
-        func error(_ message: String) -> SyntaxError { SyntaxError(offset: i, message: message) }
+        package func error(_ message: String) -> SyntaxError { SyntaxError(offset: i, message: message) }
+
+        /// Skips a UTF-8 byte order mark.
+        package mutating func skipByteOrderMark() {
+            if i == 0 && end >= 3 && p[0] == 0xEF && p[1] == 0xBB && p[2] == 0xBF { i = 3 }
+        }
+
+        /// The next byte after whitespace, without consuming it; nil at the end.
+        package mutating func peek() -> UInt8? {
+            skipSpace()
+            return i < end ? p[i] : nil
+        }
+
+        /// Only whitespace is left.
+        package mutating func expectEnd() throws(SyntaxError) {
+            skipSpace()
+            if i < end { throw error("unexpected data after the JSON value") }
+        }
+
+        /// Consumes the `{` of an object.
+        package mutating func beginObject() throws(SyntaxError) {
+            guard peek() == UInt8(ascii: "{") else { throw error("expected an object") }
+            i += 1
+        }
+
+        /// Whether the object has another member (then `key` reads its key); consumes the `,`
+        /// before it, or the closing `}`. `first` starts true for each object.
+        package mutating func nextMember(_ first: inout Bool) throws(SyntaxError) -> Bool {
+            guard try next(&first, closing: UInt8(ascii: "}"), in: "an object") else { return false }
+            guard i < end, p[i] == UInt8(ascii: "\"") else { throw error("expected a string key") }
+            return true
+        }
+
+        /// `nextMember` and `nextItem`: false after the closing byte, else past the `,`.
+        private mutating func next(_ first: inout Bool, closing: UInt8, in what: String) throws(SyntaxError) -> Bool {
+            skipSpace()
+            guard i < end else { throw error("unexpected end of JSON in \(what)") }
+            if p[i] == closing {
+                i += 1
+                return false
+            }
+            if !first {
+                guard p[i] == UInt8(ascii: ",") else { throw error("expected ',' or '\(Character(Unicode.Scalar(closing)))' in \(what)") }
+                i += 1
+                skipSpace()
+            }
+            first = false
+            return true
+        }
+
+        /// A member's key and its `:`, the value's bytes next.
+        package mutating func key() throws(SyntaxError) -> UnsafeBufferPointer<UInt8> {
+            let k = try stringBytes()
+            skipSpace()
+            guard i < end, p[i] == UInt8(ascii: ":") else { throw error("expected ':' after a key") }
+            i += 1
+            skipSpace()
+            return k
+        }
+
+        /// Consumes the `[` of an array.
+        package mutating func beginArray() throws(SyntaxError) {
+            guard peek() == UInt8(ascii: "[") else { throw error("expected an array") }
+            i += 1
+        }
+
+        /// Whether the array has another item; consumes the `,` before it, or the closing `]`.
+        package mutating func nextItem(_ first: inout Bool) throws(SyntaxError) -> Bool {
+            try next(&first, closing: UInt8(ascii: "]"), in: "an array")
+        }
+
+        /// One value as a tree (for the small parts of a streamed document).
+        package mutating func value() throws(SyntaxError) -> JSONTree {
+            skipSpace()
+            return try value(depth: 2)
+        }
 
         mutating func skipSpace() {
             while i < end {
@@ -122,7 +201,8 @@ package enum JSONTree {
                 guard depth < 512 else { throw error("nested too deeply") }
                 return try array(depth: depth + 1)
             case UInt8(ascii: "\""):
-                return .string(try string())
+                let bytes = try stringBytes()
+                return .string(String(decoding: bytes, as: UTF8.self))
             case UInt8(ascii: "t"): try literal("true"); return .bool(true)
             case UInt8(ascii: "f"): try literal("false"); return .bool(false)
             case UInt8(ascii: "n"): try literal("null"); return .null
@@ -154,7 +234,7 @@ package enum JSONTree {
             while true {
                 skipSpace()
                 guard i < end, p[i] == UInt8(ascii: "\"") else { throw error("expected a string key") }
-                let key = try string()
+                let key = String(decoding: try stringBytes(), as: UTF8.self)
                 skipSpace()
                 guard i < end, p[i] == UInt8(ascii: ":") else { throw error("expected ':' after a key") }
                 i += 1
@@ -187,35 +267,37 @@ package enum JSONTree {
             }
         }
 
-        /// A string starting at the opening quote.
-        mutating func string() throws(SyntaxError) -> String {
+        /// A string starting at the opening quote, as UTF-8 bytes (checked valid): they point
+        /// into the input, or into a scratch buffer that the next string reuses.
+        package mutating func stringBytes() throws(SyntaxError) -> UnsafeBufferPointer<UInt8> {
             let start = i
+            guard i < end, p[i] == UInt8(ascii: "\"") else { throw error("expected a string") }
             i += 1
             var j = i
             // Fast path: no escapes.
             while j < end && p[j] != UInt8(ascii: "\"") && p[j] != UInt8(ascii: "\\") && p[j] >= 0x20 { j += 1 }
             if j < end && p[j] == UInt8(ascii: "\"") {
                 let bytes = UnsafeBufferPointer(start: p + i, count: j - i)
-                guard let s = String(validating: bytes, as: UTF8.self) else {
+                guard isValidUTF8(bytes) else {
                     i = start
                     throw error("string is not valid UTF-8")
                 }
                 i = j + 1
-                return s
+                return bytes
             }
-            scratch.removeAll(keepingCapacity: true)
-            scratch.append(contentsOf: UnsafeBufferPointer(start: p + i, count: j - i))
+            scratch.removeAll()
+            scratch.append(UnsafeBufferPointer(start: p + i, count: j - i))
             i = j
             while true {
                 guard i < end else { throw error("unterminated string") }
                 let c = p[i]
                 if c == UInt8(ascii: "\"") {
                     i += 1
-                    guard let s = String(validating: scratch, as: UTF8.self) else {
+                    guard isValidUTF8(scratch.bytes) else {
                         i = start
                         throw error("string is not valid UTF-8")
                     }
-                    return s
+                    return scratch.bytes
                 }
                 if c < 0x20 { throw error("control character \(describe(c)) in a string") }
                 if c != UInt8(ascii: "\\") {
@@ -246,7 +328,7 @@ package enum JSONTree {
                     } else if scalar >= 0xDC00 && scalar < 0xE000 {
                         throw error("lone surrogate \\u\(String(scalar, radix: 16)) in a string")
                     }
-                    scratch.append(contentsOf: UTF8.encode(Unicode.Scalar(scalar)!)!)
+                    for byte in UTF8.encode(Unicode.Scalar(scalar)!)! { scratch.append(byte) }
                 default:
                     i -= 2
                     throw error("invalid escape \\\(describe(e))")
@@ -272,7 +354,7 @@ package enum JSONTree {
             return v
         }
 
-        mutating func number() throws(SyntaxError) -> Double {
+        package mutating func number() throws(SyntaxError) -> Double {
             let start = i
             if p[i] == UInt8(ascii: "-") { i += 1 }
             guard i < end, p[i] >= UInt8(ascii: "0") && p[i] <= UInt8(ascii: "9") else { throw error("invalid number") }
@@ -307,5 +389,74 @@ package enum JSONTree {
             guard let v = Double(String(decoding: text, as: UTF8.self)) else { throw error("invalid number") }
             return v
         }
+    }
+}
+
+/// Whether `b` is well-formed UTF-8 (no overlong forms, surrogates or values past U+10FFFF),
+/// as `String(validating:)` decides, without making a string.
+package func isValidUTF8(_ b: UnsafeBufferPointer<UInt8>) -> Bool {
+    let n = b.count
+    var i = 0
+    while i < n {
+        let c = b[i]
+        if c < 0x80 {
+            i += 1
+            continue
+        }
+        @inline(__always) func tail(_ k: Int) -> Bool { i + k < n && b[i + k] & 0xC0 == 0x80 }
+        switch c {
+        case 0xC2...0xDF:
+            guard tail(1) else { return false }
+            i += 2
+        case 0xE0...0xEF:
+            guard tail(1), tail(2) else { return false }
+            if c == 0xE0 && b[i + 1] < 0xA0 { return false }   // overlong
+            if c == 0xED && b[i + 1] >= 0xA0 { return false }  // a surrogate
+            i += 3
+        case 0xF0...0xF4:
+            guard tail(1), tail(2), tail(3) else { return false }
+            if c == 0xF0 && b[i + 1] < 0x90 { return false }   // overlong
+            if c == 0xF4 && b[i + 1] >= 0x90 { return false }  // past U+10FFFF
+            i += 4
+        default:
+            return false
+        }
+    }
+    return true
+}
+
+/// A growable byte buffer whose bytes stay put until it is next changed (unlike an `Array`'s,
+/// which may not be used outside `withUnsafeBufferPointer`).
+final class ScratchBytes {
+    private var base = UnsafeMutablePointer<UInt8>.allocate(capacity: 64)
+    private var capacity = 64
+    private(set) var count = 0
+
+    deinit { base.deallocate() }
+
+    var bytes: UnsafeBufferPointer<UInt8> { UnsafeBufferPointer(start: base, count: count) }
+
+    func removeAll() { count = 0 }
+
+    private func reserve(_ n: Int) {
+        guard count + n > capacity else { return }
+        while count + n > capacity { capacity *= 2 }
+        let grown = UnsafeMutablePointer<UInt8>.allocate(capacity: capacity)
+        grown.update(from: base, count: count)
+        base.deallocate()
+        base = grown
+    }
+
+    func append(_ byte: UInt8) {
+        reserve(1)
+        base[count] = byte
+        count += 1
+    }
+
+    func append(_ bytes: UnsafeBufferPointer<UInt8>) {
+        guard let from = bytes.baseAddress else { return }
+        reserve(bytes.count)
+        (base + count).update(from: from, count: bytes.count)
+        count += bytes.count
     }
 }

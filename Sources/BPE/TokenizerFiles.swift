@@ -103,19 +103,45 @@ extension BPEModel {
     }
 
     /// Reads a Hugging Face `tokenizer.json` holding a byte-level BPE model.
+    ///
+    /// The document is streamed: `model.vocab` and `model.merges` (tens of thousands of
+    /// entries) go straight into byte tables, without a string or a tree node per entry;
+    /// the other members, which are small, are read as `JSONTree`s.
     public static func loadHuggingFaceJSON(_ data: Data, path: String) throws -> BPEModel {
-        let root: JSONTree
+        try data.withUnsafeBytes { raw in try loadHuggingFaceJSON(raw.bindMemory(to: UInt8.self), path: path) }
+    }
+
+    /// The parts of a tokenizer.json, as streamed.
+    private struct HuggingFaceParts {
+        var root: [(key: String, value: JSONTree)] = []
+        var model: [(key: String, value: JSONTree)]?
+        /// `model.vocab`'s names, one after the other (name k ends at `nameEnds[k]`), and ids.
+        var vocab: (names: [UInt8], nameEnds: [Int], ids: [UInt32])?
+        /// `model.merges`: left and right names one after the other (merge k's left ends at
+        /// `mergeEnds[2k]`, its right at `mergeEnds[2k + 1]`).
+        var merges: (bytes: [UInt8], ends: [Int]) = ([], [])
+    }
+
+    static func loadHuggingFaceJSON(_ bytes: UnsafeBufferPointer<UInt8>, path: String) throws -> BPEModel {
+        var parser = JSONTree.Parser(bytes)
+        parser.skipByteOrderMark()
+        if parser.peek() != UInt8(ascii: "{") {
+            do { _ = try JSONTree.parse(UnsafeRawBufferPointer(bytes)) } catch { throw TokenizerFileError(path, "invalid JSON: \(error)") }
+            throw TokenizerFileError(path, "not a JSON object")
+        }
+        let parts: HuggingFaceParts
         do {
-            root = try data.withUnsafeBytes { raw throws(JSONTree.SyntaxError) in try JSONTree.parse(raw) }
-        } catch {
+            parts = try streamHuggingFaceJSON(&parser, path: path)
+        } catch let error as JSONTree.SyntaxError {
             throw TokenizerFileError(path, "invalid JSON: \(error)")
         }
-        guard root.members != nil else { throw TokenizerFileError(path, "not a JSON object") }
-        guard let model = root["model"], model.members != nil else { throw TokenizerFileError(path, "no \"model\" object") }
+        let root = JSONTree.object(parts.root)
+        guard let modelMembers = parts.model else { throw TokenizerFileError(path, "no \"model\" object") }
+        let model = JSONTree.object(modelMembers)
         if let type = model["type"]?.string, type != "BPE" {
             throw TokenizerFileError(path, "model type \(type) is not supported (only byte-level BPE)")
         }
-        guard let vocab = model["vocab"]?.members else { throw TokenizerFileError(path, "no \"model.vocab\" object") }
+        guard let vocab = parts.vocab else { throw TokenizerFileError(path, "no \"model.vocab\" object") }
         let pattern = try detectPattern(root["pre_tokenizer"], path: path)
 
         // Special (added) tokens keep their text; everything else is byte-level text.
@@ -127,58 +153,151 @@ extension BPEModel {
             specials.append(SpecialToken(content, id: UInt32(id)))
         }
         let specialIDs = Set(specials.map(\.id))
-        var maxID = -1
-        var byName = NameTable(capacity: vocab.count)
-        for (name, value) in vocab {
-            guard let n = value.integer(in: 0...Int64(UInt32.max - 1)) else {
-                throw TokenizerFileError(path, "vocab entry \(name.debugDescription) has no valid id")
+        return try vocab.names.withUnsafeBufferPointer { names throws -> BPEModel in
+            func name(_ k: Int) -> UnsafeBufferPointer<UInt8> {
+                let from = k == 0 ? 0 : vocab.nameEnds[k - 1]
+                return UnsafeBufferPointer(rebasing: names[from..<vocab.nameEnds[k]])
             }
-            byName.set(name, UInt32(n))
-            maxID = max(maxID, Int(n))
-        }
-        for s in specials { maxID = max(maxID, Int(s.id)) }
-        var tokens = [[UInt8]](repeating: [], count: maxID + 1)
-        for (name, _) in vocab {
-            // A name given twice keeps its last id, as a JSON object read into a dictionary would.
-            guard let id = byName[name], !specialIDs.contains(id) else { continue }
-            guard let bytes = ByteLevel.decode(name) else {
-                throw TokenizerFileError(path, "vocab entry \(name.debugDescription) (id \(id)) is not byte-level text")
+            var maxID = -1
+            var byName = NameTable(capacity: vocab.ids.count)
+            for k in vocab.ids.indices {
+                byName.set(name(k), vocab.ids[k])
+                maxID = max(maxID, Int(vocab.ids[k]))
             }
-            if !tokens[Int(id)].isEmpty {
-                if tokens[Int(id)] == bytes { continue }   // that name again
-                throw TokenizerFileError(path, "id \(id) is used twice in vocab")
+            for s in specials { maxID = max(maxID, Int(s.id)) }
+            var tokens = [[UInt8]](repeating: [], count: maxID + 1)
+            for k in vocab.ids.indices {
+                // A name given twice keeps its last id, as a JSON object read into a dictionary would.
+                guard let id = byName[name(k)], !specialIDs.contains(id) else { continue }
+                guard let bytes = ByteLevel.decode(utf8: name(k)) else {
+                    throw TokenizerFileError(path, "vocab entry \(String(decoding: name(k), as: UTF8.self).debugDescription) (id \(id)) is not byte-level text")
+                }
+                if !tokens[Int(id)].isEmpty {
+                    if tokens[Int(id)] == bytes { continue }   // that name again
+                    throw TokenizerFileError(path, "id \(id) is used twice in vocab")
+                }
+                tokens[Int(id)] = bytes
             }
-            tokens[Int(id)] = bytes
-        }
-        for s in specials { tokens[Int(s.id)] = Array(s.text.utf8) }
+            for s in specials { tokens[Int(s.id)] = Array(s.text.utf8) }
 
-        var merges: [TokenPair] = []
-        let mergeList = model["merges"]?.array ?? []
-        merges.reserveCapacity(mergeList.count)
-        for (i, m) in mergeList.enumerated() {
-            let left: String, right: String
-            if let pair = m.array, pair.count == 2, let l = pair[0].string, let r = pair[1].string {
-                (left, right) = (l, r)
-            } else if let legacy = m.string {
-                let split = legacy.split(separator: " ", omittingEmptySubsequences: false)
-                guard split.count == 2 else { throw TokenizerFileError(path, "merge \(i): \(legacy.debugDescription) is not two tokens") }
-                (left, right) = (String(split[0]), String(split[1]))
-            } else {
-                throw TokenizerFileError(path, "merge \(i) is neither a [\"a\",\"b\"] pair nor an \"a b\" string")
+            var merges: [TokenPair] = []
+            merges.reserveCapacity(parts.merges.ends.count / 2)
+            try parts.merges.bytes.withUnsafeBufferPointer { all in
+                let ends = parts.merges.ends
+                for m in 0..<(ends.count / 2) {
+                    let from = m == 0 ? 0 : ends[2 * m - 1]
+                    let left = UnsafeBufferPointer(rebasing: all[from..<ends[2 * m]])
+                    let right = UnsafeBufferPointer(rebasing: all[ends[2 * m]..<ends[2 * m + 1]])
+                    guard let l = byName[left], let r = byName[right] else {
+                        throw TokenizerFileError(path, "merge \(m) (\(String(decoding: left, as: UTF8.self)) \(String(decoding: right, as: UTF8.self))) names a token not in vocab")
+                    }
+                    guard byName.contains(left, right) else {
+                        throw TokenizerFileError(path, "merge \(m) (\(String(decoding: left, as: UTF8.self)) \(String(decoding: right, as: UTF8.self))) makes a token not in vocab")
+                    }
+                    merges.append(TokenPair(l, r))
+                }
             }
-            guard let l = byName[left], let r = byName[right] else {
-                throw TokenizerFileError(path, "merge \(i) (\(left) \(right)) names a token not in vocab")
+            for b in 0..<256 where byName[ByteLevel.encode([UInt8(b)])] == nil {
+                throw TokenizerFileError(path, "vocab lacks the byte token for 0x\(String(b, radix: 16)) (not a byte-level vocabulary)")
             }
-            guard byName.contains(left, right) else {
-                throw TokenizerFileError(path, "merge \(i) (\(left) \(right)) makes a token not in vocab")
-            }
-            merges.append(TokenPair(l, r))
+            let ignore = model["ignore_merges"]?.bool ?? false
+            return BPEModel(tokens: tokens, specials: specials, merges: merges, pattern: pattern, ignoreMerges: ignore)
         }
-        for b in 0..<256 where byName[ByteLevel.encode([UInt8(b)])] == nil {
-            throw TokenizerFileError(path, "vocab lacks the byte token for 0x\(String(b, radix: 16)) (not a byte-level vocabulary)")
+    }
+
+    /// Reads the root object: `model.vocab` and `model.merges` into byte tables, every other
+    /// member as a tree. A key given twice counts once, its last time (as in `JSONTree`).
+    private static func streamHuggingFaceJSON(_ parser: inout JSONTree.Parser, path: String) throws -> HuggingFaceParts {
+        var parts = HuggingFaceParts()
+        try parser.beginObject()
+        var first = true
+        while try parser.nextMember(&first) {
+            let key = String(decoding: try parser.key(), as: UTF8.self)
+            parts.root.removeAll { $0.key == key }
+            guard key == "model" else {
+                parts.root.append((key, try parser.value()))
+                continue
+            }
+            parts.model = nil
+            parts.vocab = nil
+            parts.merges = ([], [])
+            guard parser.peek() == UInt8(ascii: "{") else {
+                parts.root.append((key, try parser.value()))   // not an object: "no model object"
+                continue
+            }
+            var members: [(key: String, value: JSONTree)] = []
+            try parser.beginObject()
+            var firstMember = true
+            while try parser.nextMember(&firstMember) {
+                let name = String(decoding: try parser.key(), as: UTF8.self)
+                members.removeAll { $0.key == name }
+                if name == "vocab" && parser.peek() == UInt8(ascii: "{") {
+                    parts.vocab = try streamVocab(&parser, path: path)
+                } else if name == "merges" && parser.peek() == UInt8(ascii: "[") {
+                    parts.merges = try streamMerges(&parser, path: path)
+                } else {
+                    if name == "vocab" { parts.vocab = nil }
+                    if name == "merges" { parts.merges = ([], []) }
+                    members.append((name, try parser.value()))
+                }
+            }
+            parts.model = members
         }
-        let ignore = model["ignore_merges"]?.bool ?? false
-        return BPEModel(tokens: tokens, specials: specials, merges: merges, pattern: pattern, ignoreMerges: ignore)
+        try parser.expectEnd()
+        return parts
+    }
+
+    private static func streamVocab(_ parser: inout JSONTree.Parser, path: String) throws -> (names: [UInt8], nameEnds: [Int], ids: [UInt32]) {
+        var names: [UInt8] = [], ends: [Int] = [], ids: [UInt32] = []
+        try parser.beginObject()
+        var first = true
+        while try parser.nextMember(&first) {
+            let name = try parser.key()
+            names.append(contentsOf: name)
+            ends.append(names.count)
+            guard let id = try parser.value().integer(in: 0...Int64(UInt32.max - 1)) else {
+                let text = String(decoding: names[(ends.count > 1 ? ends[ends.count - 2] : 0)...], as: UTF8.self)
+                throw TokenizerFileError(path, "vocab entry \(text.debugDescription) has no valid id")
+            }
+            ids.append(UInt32(id))
+        }
+        return (names, ends, ids)
+    }
+
+    /// Merges as `["a", "b"]` pairs or as legacy `"a b"` strings.
+    private static func streamMerges(_ parser: inout JSONTree.Parser, path: String) throws -> (bytes: [UInt8], ends: [Int]) {
+        var bytes: [UInt8] = [], ends: [Int] = []
+        try parser.beginArray()
+        var first = true
+        var m = 0
+        let bad = { (m: Int) in TokenizerFileError(path, "merge \(m) is neither a [\"a\",\"b\"] pair nor an \"a b\" string") }
+        while try parser.nextItem(&first) {
+            defer { m += 1 }
+            switch parser.peek() {
+            case UInt8(ascii: "["):
+                try parser.beginArray()
+                var firstItem = true
+                for _ in 0..<2 {
+                    guard try parser.nextItem(&firstItem), parser.peek() == UInt8(ascii: "\"") else { throw bad(m) }
+                    bytes.append(contentsOf: try parser.stringBytes())
+                    ends.append(bytes.count)
+                }
+                guard try !parser.nextItem(&firstItem) else { throw bad(m) }
+            case UInt8(ascii: "\""):
+                let legacy = try parser.stringBytes()
+                let spaces = legacy.indices.filter { legacy[$0] == UInt8(ascii: " ") }
+                guard spaces.count == 1 else {
+                    throw TokenizerFileError(path, "merge \(m): \(String(decoding: legacy, as: UTF8.self).debugDescription) is not two tokens")
+                }
+                bytes.append(contentsOf: legacy[..<spaces[0]])
+                ends.append(bytes.count)
+                bytes.append(contentsOf: legacy[(spaces[0] + 1)...])
+                ends.append(bytes.count)
+            default:
+                throw bad(m)
+            }
+        }
+        return (bytes, ends)
     }
 
     /// Maps a `pre_tokenizer` object to one of our hand-written patterns.
@@ -336,24 +455,24 @@ struct NameTable {
         return Array(name.utf8).withUnsafeBufferPointer(body)
     }
 
-    mutating func set(_ name: String, _ id: UInt32) {
-        Self.withBytes(name) { b in
-            let p = b.baseAddress ?? UnsafePointer(bitPattern: 1)!
-            table.set(p, b.count, UInt64(id), hash: fastHash(p, b.count))
-        }
+    mutating func set(_ name: UnsafeBufferPointer<UInt8>, _ id: UInt32) {
+        let p = name.baseAddress ?? UnsafePointer(bitPattern: 1)!
+        table.set(p, name.count, UInt64(id), hash: fastHash(p, name.count))
+    }
+
+    subscript(name: UnsafeBufferPointer<UInt8>) -> UInt32? {
+        table.lookup(name.baseAddress ?? UnsafePointer(bitPattern: 1)!, name.count).map { UInt32(truncatingIfNeeded: $0) }
     }
 
     subscript(name: String) -> UInt32? {
-        Self.withBytes(name) { b in
-            table.lookup(b.baseAddress ?? UnsafePointer(bitPattern: 1)!, b.count).map { UInt32(truncatingIfNeeded: $0) }
-        }
+        Self.withBytes(name) { self[$0] }
     }
 
     /// Whether `left` followed by `right` is a name.
-    mutating func contains(_ left: String, _ right: String) -> Bool {
+    mutating func contains(_ left: UnsafeBufferPointer<UInt8>, _ right: UnsafeBufferPointer<UInt8>) -> Bool {
         joined.removeAll(keepingCapacity: true)
-        joined.append(contentsOf: left.utf8)
-        joined.append(contentsOf: right.utf8)
+        joined.append(contentsOf: left)
+        joined.append(contentsOf: right)
         return table.lookup(joined) != nil
     }
 }

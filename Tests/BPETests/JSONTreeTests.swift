@@ -97,6 +97,36 @@ import Testing
         #expect(throws: JSONTree.SyntaxError.self) { try JSONTree.parse([0xEF, 0xBB, 0xBF, 0x7B]) }
     }
 
+    /// The UTF-8 check that every JSON string goes through agrees with the standard library's:
+    /// at the edges (overlong forms, surrogates, past U+10FFFF, cut short) and on random bytes.
+    @Test func utf8CheckAgreesWithTheStandardLibrary() {
+        var cases: [[UInt8]] = [[0xC0, 0x80], [0xC1, 0xBF], [0xC2, 0x80], [0xDF, 0xBF], [0xE0, 0x9F, 0xBF], [0xE0, 0xA0, 0x80],
+                                [0xED, 0x9F, 0xBF], [0xED, 0xA0, 0x80], [0xEF, 0xBF, 0xBF], [0xF0, 0x8F, 0xBF, 0xBF],
+                                [0xF0, 0x90, 0x80, 0x80], [0xF4, 0x8F, 0xBF, 0xBF], [0xF4, 0x90, 0x80, 0x80], [0xF5, 0x80, 0x80, 0x80],
+                                [0xE2, 0x82], [0xE2, 0x82, 0x41], [0x80], [0xFF], [], Array("Ġthe €".utf8)]
+        var rng = SeededRNG(seed: 77)
+        let pool: [UInt8] = [0x41, 0x7F, 0x80, 0x9F, 0xA0, 0xBF, 0xC0, 0xC2, 0xDF, 0xE0, 0xED, 0xEF, 0xF0, 0xF4, 0xF5, 0xFF]
+        for _ in 0..<20_000 {
+            // Whole characters (1-4 bytes) mixed with stray lead, continuation and other bytes.
+            var bytes: [UInt8] = []
+            for _ in 0..<Int.random(in: 1...4, using: &rng) {
+                switch Int.random(in: 0..<10, using: &rng) {
+                case 0..<7: bytes += Array(String(rng.scalar()).utf8)
+                case 7, 8: bytes.append(pool.randomElement(using: &rng)!)
+                default: bytes.append(UInt8.random(in: 0x80...0xBF, using: &rng))
+                }
+            }
+            cases.append(bytes)
+        }
+        var valid = 0
+        for bytes in cases {
+            let expected = String(validating: bytes, as: UTF8.self) != nil
+            valid += expected ? 1 : 0
+            #expect(bytes.withUnsafeBufferPointer { isValidUTF8($0) } == expected, "\(bytes.map { String($0, radix: 16) })")
+        }
+        #expect(valid > 1_000 && valid < cases.count - 1_000, "both kinds are tried")
+    }
+
     /// Strict RFC 8259 (Foundation, more lenient, takes the trailing comma).
     @Test func errorsNameWhatAndWhere() {
         let cases: [(String, String)] = [

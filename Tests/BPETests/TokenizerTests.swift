@@ -253,6 +253,29 @@ func heldOutTexts(_ seed: UInt64, count: Int) -> [String] {
         #expect(twice.tokens[257] == Array("ab".utf8) && twice.tokens[256].isEmpty)
         // The same name twice with the same id is not an error.
         #expect(failure(json(extraVocab: ", \"ab\": 256")) == "no error")
+        #expect(failure(json(extraVocab: ", \"ba\": \"x\"")) == "t.json: vocab entry \"ba\" has no valid id")
+        #expect(failure(json(merges: "[[\"a\", \"b\", \"c\"]]")) == "t.json: merge 0 is neither a [\"a\",\"b\"] pair nor an \"a b\" string")
+        #expect(failure(json(merges: "[\"a b c\"]")) == "t.json: merge 0: \"a b c\" is not two tokens")
+        #expect(failure(json(merges: "[[\"a\", \"b\"] [\"a\", \"b\"]]")).hasPrefix("t.json: invalid JSON: expected ',' or ']' in an array at byte "))
+    }
+
+    /// The loader streams the vocabulary and the merges; it reads the same model whatever the
+    /// file's layout: keys in another order (merges before vocab, model last), names written
+    /// with escapes, a byte order mark, a key given twice (the last counts, as in Python).
+    @Test func aTokenizerJSONLoadsTheSameWhateverItsLayout() throws {
+        let canonical = sharedModel.huggingFaceJSON()
+        let object = try JSONSerialization.jsonObject(with: Data(canonical.utf8))
+        let sorted = String(decoding: try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]), as: UTF8.self)
+        #expect(sorted.range(of: "\"merges\"")!.lowerBound < sorted.range(of: "\"vocab\"")!.lowerBound)
+        let escaped = canonical.replacingOccurrences(of: "Ġ", with: "\\u0120").replacingOccurrences(of: "Ċ", with: "\\u010A")
+        #expect(escaped != canonical)
+        let twice = "\u{FEFF}{\"model\": {\"type\": \"WordPiece\", \"vocab\": {\"x\": 0}}, " + canonical.dropFirst()
+        for (name, text) in [("canonical", canonical), ("sorted", sorted), ("escaped", escaped), ("model twice", twice)] {
+            let model = try BPEModel.loadHuggingFaceJSON(Data(text.utf8), path: name)
+            #expect(model.tokens == sharedModel.tokens, "\(name)")
+            #expect(model.merges == sharedModel.merges, "\(name)")
+            #expect(model.specials == sharedModel.specials && model.pattern == sharedModel.pattern, "\(name)")
+        }
     }
 
     @Test func llmcExportLayout() throws {
