@@ -45,15 +45,23 @@ struct CommandError: Error, CustomStringConvertible {
     init(_ description: String) { self.description = description }
 }
 
-/// Reads a whole file, or standard input for nil or "-".
+/// Reads a whole file to its end (a regular file, a pipe such as a shell's `<(…)`, a device),
+/// or standard input for nil or "-".
 func readInput(_ path: String?) throws -> [UInt8] {
-    if let path, path != "-" {
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw CommandError("\(path): cannot read file")
-        }
-        return [UInt8](data)
+    guard let path, path != "-" else { return [UInt8](FileHandle.standardInput.readDataToEndOfFile()) }
+    func failure() -> CommandError { CommandError("\(path): \(String(cString: strerror(errno)))") }
+    let fd = open(path, O_RDONLY)
+    if fd < 0 { throw failure() }
+    defer { close(fd) }
+    var out: [UInt8] = []
+    var chunk = [UInt8](repeating: 0, count: 1 << 16)
+    while true {
+        let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+        if n < 0 && errno == EINTR { continue }
+        if n < 0 { throw failure() }
+        if n == 0 { return out }
+        out.append(contentsOf: chunk[..<n])
     }
-    return [UInt8](FileHandle.standardInput.readDataToEndOfFile())
 }
 
 /// Writes bytes to standard output.

@@ -35,6 +35,21 @@ import Testing
         #expect(lines[0].split(separator: " ").allSatisfy { UInt32($0) != nil })
     }
 
+    /// The input may be any readable file: a pipe (here /dev/stdin when it is one, as with a
+    /// shell's `<(zcat x.gz)`) or a device reads to its end; a path that cannot be read says why.
+    @Test func inputFilesArePipesDevicesOrFiles() throws {
+        let fromStdin = try Run.tokenmill(["encode", "--tokenizer", Self.vocab.path], stdin: Array("Hello world".utf8))
+        let fromPipe = try Run.tokenmill(["encode", "--tokenizer", Self.vocab.path, "/dev/stdin"], stdin: Array("Hello world".utf8))
+        #expect(fromPipe.status == 0, "\(fromPipe.err)")
+        #expect(fromPipe.out == fromStdin.out && !fromStdin.out.isEmpty)
+        let empty = try Run.tokenmill(["encode", "--tokenizer", Self.vocab.path, "/dev/null"])
+        #expect(empty.status == 0 && empty.out == "\n", "\(empty.err)")
+        let missing = try Run.tokenmill(["encode", "--tokenizer", Self.vocab.path, "/no/such/file"])
+        #expect(missing.status != 0 && missing.err.contains("/no/such/file: No such file or directory"), "\(missing.err)")
+        let directory = try Run.tokenmill(["decode", "--tokenizer", Self.vocab.path, Self.vocab.path])
+        #expect(directory.status != 0 && directory.err.contains("\(Self.vocab.path): Is a directory"), "\(directory.err)")
+    }
+
     @Test func allowSpecial() throws {
         let text = Array("a<|endoftext|>b".utf8)
         let plain = try Run.tokenmill(["encode", "--tokenizer", Self.vocab.path], stdin: text)
