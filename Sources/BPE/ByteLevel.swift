@@ -44,7 +44,6 @@ public enum ByteLevel {
         return String(s)
     }
 
-    /// The bytes behind a byte-level string, or nil if it holds a character outside the alphabet.
     /// `decode` for text given as UTF-8 bytes (nil for bytes that are not UTF-8, too).
     static func decode(utf8 b: UnsafeBufferPointer<UInt8>) -> [UInt8]? {
         var out: [UInt8] = []
@@ -66,6 +65,7 @@ public enum ByteLevel {
         return out
     }
 
+    /// The bytes behind a byte-level string, or nil if it holds a character outside the alphabet.
     public static func decode(_ text: String) -> [UInt8]? {
         var out: [UInt8] = []
         out.reserveCapacity(text.utf8.count)

@@ -118,7 +118,7 @@ extension BPEModel {
         /// `model.vocab`'s names, one after the other (name k ends at `nameEnds[k]`), and ids.
         var vocab: (names: [UInt8], nameEnds: [Int], ids: [UInt32])?
         /// `model.merges`: left and right names one after the other (merge k's left ends at
-        /// `mergeEnds[2k]`, its right at `mergeEnds[2k + 1]`).
+        /// `ends[2k]`, its right at `ends[2k + 1]`).
         var merges: (bytes: [UInt8], ends: [Int]) = ([], [])
     }
 
@@ -188,12 +188,11 @@ extension BPEModel {
                     let from = m == 0 ? 0 : ends[2 * m - 1]
                     let left = UnsafeBufferPointer(rebasing: all[from..<ends[2 * m]])
                     let right = UnsafeBufferPointer(rebasing: all[ends[2 * m]..<ends[2 * m + 1]])
-                    guard let l = byName[left], let r = byName[right] else {
-                        throw TokenizerFileError(path, "merge \(m) (\(String(decoding: left, as: UTF8.self)) \(String(decoding: right, as: UTF8.self))) names a token not in vocab")
+                    func failure(_ what: String) -> TokenizerFileError {
+                        TokenizerFileError(path, "merge \(m) (\(String(decoding: left, as: UTF8.self)) \(String(decoding: right, as: UTF8.self))) \(what)")
                     }
-                    guard byName.contains(left, right) else {
-                        throw TokenizerFileError(path, "merge \(m) (\(String(decoding: left, as: UTF8.self)) \(String(decoding: right, as: UTF8.self))) makes a token not in vocab")
-                    }
+                    guard let l = byName[left], let r = byName[right] else { throw failure("names a token not in vocab") }
+                    guard byName.contains(left, right) else { throw failure("makes a token not in vocab") }
                     merges.append(TokenPair(l, r))
                 }
             }

@@ -65,9 +65,6 @@ public final class Deduplicator: @unchecked Sendable {
         }
     }
 
-    /// Slots in the table: it holds at most half as many hashes before it doubles.
-    var slots: Int { mask + 1 }
-
     /// Hashes in the table (the zero hash aside, which takes no slot).
     var tableCount: Int { stored }
 
@@ -76,9 +73,8 @@ public final class Deduplicator: @unchecked Sendable {
     /// beyond the table. If `body` throws, the table is put back as it was (its hashes
     /// rehashed) and the error passed on.
     func drainSorted(_ body: (UnsafeBufferPointer<ContentHash>) throws -> Void) rethrows {
-        let empty = ContentHash(hi: 0, lo: 0)
         var n = 0
-        for i in 0...mask where table[i] != empty {
+        for i in 0...mask where table[i] != ContentHash(hi: 0, lo: 0) {
             table[n] = table[i]
             n += 1
         }
@@ -87,12 +83,16 @@ public final class Deduplicator: @unchecked Sendable {
             try body(UnsafeBufferPointer(start: table, count: n))
         } catch {
             let hashes = Array(UnsafeBufferPointer(start: table, count: n))
-            table.update(repeating: empty, count: mask + 1)
-            stored = 0
+            empty()
             for h in hashes { insert(h) }
             throw error
         }
-        table.update(repeating: empty, count: mask + 1)
+        empty()
+    }
+
+    /// Marks every slot free, keeping the table's size.
+    private func empty() {
+        table.update(repeating: ContentHash(hi: 0, lo: 0), count: mask + 1)
         stored = 0
     }
 

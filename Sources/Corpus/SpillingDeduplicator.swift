@@ -86,9 +86,10 @@ public final class SpillingDeduplicator: @unchecked Sendable {
             defer { hasZero = true }
             return !hasZero
         }
-        if try memory.contains(h) || inRuns(h) { return false }
-        try add(h)
-        return true
+        // Before any spill the table alone decides (`add`, one probe); after, a hash the
+        // table holds must not be looked up on disk.
+        if try !runs.isEmpty && (memory.contains(h) || inRuns(h)) { return false }
+        return try add(h)
     }
 
     /// Adds `h`, which the caller knows is not in the set (hashes reloaded from an index of
@@ -98,8 +99,7 @@ public final class SpillingDeduplicator: @unchecked Sendable {
             hasZero = true
             return
         }
-        if memory.contains(h) { return }
-        try add(h)
+        _ = try add(h)
     }
 
     /// Whether `h` was inserted. Throws only when a run cannot be read.
@@ -144,9 +144,13 @@ public final class SpillingDeduplicator: @unchecked Sendable {
         return false
     }
 
-    private func add(_ h: ContentHash) throws {
-        if memory.tableCount >= tableLimit { try spill() }
-        memory.insert(h)
+    /// Puts `h` in the table, spilling the table first when it is full; false if it was there.
+    private func add(_ h: ContentHash) throws -> Bool {
+        if memory.tableCount >= tableLimit {
+            if memory.contains(h) { return false }
+            try spill()
+        }
+        return memory.insert(h)
     }
 
     private func spill() throws {

@@ -187,9 +187,8 @@ public struct CorpusStats {
     public func documentLengths(split: Split? = nil) throws -> LengthStats {
         var byLength: [Int64: Int64] = [:]
         var perSplit: [String: Int64] = [:]
-        let rows = try split.map { try db.rows("SELECT split, token_count, documents FROM length_counts WHERE split = ?", .text($0.rawValue)) }
-            ?? db.rows("SELECT split, token_count, documents FROM length_counts")
-        for row in rows {
+        let sql = "SELECT split, token_count, documents FROM length_counts" + (split == nil ? "" : " WHERE split = ?")
+        for row in try db.prepare(sql).rows(split.map { [.text($0.rawValue)] } ?? []) {
             let n = row[2].int64 ?? 0
             byLength[row[1].int64 ?? 0, default: 0] += n
             perSplit[row[0].string ?? "", default: 0] += n
