@@ -20,7 +20,7 @@ import Foundation
 /// At most `capacity` batches are between the start of their reading and the end of their
 /// writing, which bounds memory. Sources after the one being written may hold only
 /// `capacity - reserve` of them, so the one being written can always go on.
-final class ShardScheduler: @unchecked Sendable {
+package final class ShardScheduler: @unchecked Sendable {
     struct Key: Hashable, Comparable {
         var plan: Int
         var index: Int
@@ -59,7 +59,7 @@ final class ShardScheduler: @unchecked Sendable {
     /// Seconds spent in each kind of task, over all threads.
     private(set) var seconds = ShardJobReport.TaskSeconds(read: 0, process: 0, encode: 0, count: 0, write: 0)
 
-    init(plans: Int, encoders: Int, workers: Int, capacity: Int, window: Int) {
+    package init(plans: Int, encoders: Int, workers: Int, capacity: Int, window: Int) {
         self.plans = plans
         self.encoders = max(1, encoders)
         self.workers = max(1, workers)
@@ -75,14 +75,19 @@ final class ShardScheduler: @unchecked Sendable {
     /// Whether the thread writing `batch` has time to spare: the next batch is not waiting to
     /// be written, and no batch waits for an encoder this thread could be.
     func writerIsIdle(after batch: Sharder.Batch) -> Bool {
-        let next = batch.end == nil ? Key(plan: batch.plan, index: batch.index + 1) : Key(plan: batch.plan + 1, index: 0)
+        let next = Self.key(after: batch)
         condition.lock()
         defer { condition.unlock() }
         return ready[next] == nil && !canEncode
     }
 
+    /// The batch written after `batch`.
+    private static func key(after batch: Sharder.Batch) -> Key {
+        batch.end == nil ? Key(plan: batch.plan, index: batch.index + 1) : Key(plan: batch.plan + 1, index: 0)
+    }
+
     /// The first error a task threw, if any.
-    var error: (any Error)? {
+    package var error: (any Error)? {
         condition.lock()
         defer { condition.unlock() }
         return failure
@@ -90,7 +95,7 @@ final class ShardScheduler: @unchecked Sendable {
 
     /// Runs tasks until the last batch is written, a write says stop, or a task throws.
     /// `read(plan, index)` makes the batch `index` of `plan`; `write` returns false to stop.
-    func work(read: (Int, Int) -> Sharder.Batch, process: (Sharder.Batch) -> Void, encode: (Sharder.Batch) -> Void,
+    package func work(read: (Int, Int) -> Sharder.Batch, process: (Sharder.Batch) -> Void, encode: (Sharder.Batch) -> Void,
               count: (Sharder.Batch) -> Void, write: (Sharder.Batch) throws -> Bool) {
         var justEncoded = false
         condition.lock()
@@ -129,6 +134,9 @@ final class ShardScheduler: @unchecked Sendable {
                 seconds.count += elapsed(since: started)
                 ready[Key(plan: batch.plan, index: batch.index)] = batch
             case .write(let batch):
+                // `write` hands the batch back to the pool, where a reading thread may take it
+                // at once: nothing of it is read after.
+                let next = Self.key(after: batch)
                 var goOn = false
                 do { goOn = try write(batch) } catch {
                     condition.lock()
@@ -141,8 +149,7 @@ final class ShardScheduler: @unchecked Sendable {
                 seconds.write += elapsed(since: started)
                 writing = false
                 inFlight -= 1
-                writeKey = batch.end == nil ? Key(plan: writeKey.plan, index: writeKey.index + 1)
-                                            : Key(plan: writeKey.plan + 1, index: 0)
+                writeKey = next
                 if !goOn || writeKey.plan == plans { stopped = true }
             }
             condition.broadcast()

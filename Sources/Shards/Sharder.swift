@@ -238,17 +238,17 @@ public enum Sharder {
         var skips: [String: SkipCount] = [:]
     }
 
-    enum End: Equatable {
+    package enum End: Equatable {
         case done
         case failed(String)
     }
 
     /// Documents of one source on their way from the reader to the writer. Batches are recycled
     /// (`BatchPool`) so that their buffers are allocated, and their pages touched, only once.
-    final class Batch: @unchecked Sendable {
+    package final class Batch: @unchecked Sendable {
         /// Which source (index in the plans), and which of its batches (from 0).
-        private(set) var plan = 0
-        private(set) var index = 0
+        package private(set) var plan = 0
+        package private(set) var index = 0
         var first: Bool { index == 0 }
         /// The records as read, one after the other; record i ends at `rawEnds[i]`, and is
         /// record `records[i]` of its source, starting on line `lines[i]`.
@@ -287,7 +287,9 @@ public enum Sharder {
         var duplicates: Int64 = 0
         var compressedOffset: Int64 = 0
         /// Set on the source's last batch.
-        var end: End?
+        package var end: End?
+
+        package init() {}
 
         /// Called by the stages when the batch's text is complete: makes room for its ids (half an
         /// id per byte of text, more than text needs; growing by half again at least, so that a
@@ -335,7 +337,7 @@ public enum Sharder {
             text.append(contentsOf: bytes)
         }
 
-        func reset(plan: Int, index: Int) {
+        package func reset(plan: Int, index: Int) {
             self.plan = plan
             self.index = index
             raw.removeAll(keepingCapacity: true)

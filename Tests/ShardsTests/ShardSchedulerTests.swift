@@ -1,0 +1,87 @@
+import Foundation
+import Shards
+import Testing
+import TestSupport
+
+/// The scheduler on its own, with batches that carry nothing but their place: every batch is
+/// written once, in reading order, whatever the threads, and a recycled batch taken again at
+/// once by a reading thread does not change what is written next.
+@Suite struct ShardSchedulerTests {
+    /// Batches per source; a source with one batch ends in its first.
+    static let sources = [3, 1, 6, 2, 1, 4]
+
+    final class Log: @unchecked Sendable {
+        private let lock = NSLock()
+        private var written: [[Int]] = []
+        private var active = (encode: 0, maxEncode: 0)
+        func wrote(_ plan: Int, _ index: Int) {
+            lock.lock(); defer { lock.unlock() }
+            written.append([plan, index])
+        }
+        func encoding(_ delta: Int) {
+            lock.lock(); defer { lock.unlock() }
+            active.encode += delta
+            active.maxEncode = max(active.maxEncode, active.encode)
+        }
+        var order: [[Int]] { lock.lock(); defer { lock.unlock() }; return written }
+        var maxEncoders: Int { lock.lock(); defer { lock.unlock() }; return active.maxEncode }
+    }
+
+    static var expected: [[Int]] { sources.enumerated().flatMap { plan, n in (0..<n).map { [plan, $0] } } }
+
+    /// Runs the scheduler on `threads` threads. The write hands the batch back as the sharder
+    /// does, and (with `reuse`) a reader takes it at once for the last batch of some source,
+    /// before the scheduler is back: the race CI once caught, when a failing source read fast.
+    static func run(threads: Int, encoders: Int, capacity: Int, window: Int, reuse: Bool,
+                    stopAfter: Int? = nil) -> Log {
+        let log = Log()
+        let scheduler = ShardScheduler(plans: sources.count, encoders: encoders, workers: threads,
+                                       capacity: capacity, window: window)
+        let writes = Counter()
+        DispatchQueue.concurrentPerform(iterations: threads) { _ in
+            scheduler.work(
+                read: { plan, index in
+                    let batch = Sharder.Batch()
+                    batch.reset(plan: plan, index: index)
+                    if index == sources[plan] - 1 { batch.end = .done }
+                    return batch
+                },
+                process: { _ in },
+                encode: { _ in
+                    log.encoding(1)
+                    usleep(200)
+                    log.encoding(-1)
+                },
+                count: { _ in },
+                write: { batch in
+                    log.wrote(batch.plan, batch.index)
+                    if reuse {
+                        batch.reset(plan: sources.count - 1, index: sources.last! - 1)
+                        batch.end = .done
+                    }
+                    let n = writes.increment() + 1
+                    return stopAfter.map { n < $0 } ?? true
+                })
+        }
+        #expect(scheduler.error == nil)
+        return log
+    }
+
+    @Test(arguments: [(1, 1), (2, 2), (3, 2), (4, 1)])
+    func everyBatchIsWrittenOnceInReadingOrder(threads: Int, encoders: Int) {
+        for (capacity, window) in [(2, 1), (4, 2), (8, 4)] {
+            for reuse in [false, true] {
+                let log = Self.run(threads: threads, encoders: encoders, capacity: capacity, window: window, reuse: reuse)
+                #expect(log.order == Self.expected, "threads \(threads), capacity \(capacity), window \(window), reuse \(reuse)")
+                #expect(log.maxEncoders <= encoders)
+            }
+        }
+    }
+
+    @Test func aWriteThatSaysStopEndsTheWork() {
+        for stop in [1, 4, Self.expected.count - 1] {
+            let log = Self.run(threads: 3, encoders: 2, capacity: 4, window: 2, reuse: true, stopAfter: stop)
+            #expect(log.order == Array(Self.expected.prefix(stop)), "stop after \(stop)")
+        }
+    }
+}
