@@ -448,9 +448,15 @@ public final class ShardStore {
 
     /// Closes the open shards (however full), builds the index on document positions and
     /// commits. Call once every source is done; with `progress`, the current source is recorded
-    /// done with it in the same commit (one commit instead of two at the end of a job).
+    /// done with it in the same commit (one commit instead of two at the end of a job);
+    /// without, a source still current is an error.
     public func finish(completing progress: SourceProgress? = nil) throws {
         try checkUsable()
+        if progress == nil, let current {
+            // Finishing would leave it partial in an index that looks complete.
+            throw ShardsError(.invalidArgument, path: current.state.path,
+                              "source is still current at the end of the job: commit it done or fail it first")
+        }
         try ensureTransaction()
         do {
             for split in Split.allCases where open[split] != nil { try close(split) }

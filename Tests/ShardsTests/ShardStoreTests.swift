@@ -167,6 +167,9 @@ func readDocument(_ directory: String, _ id: Int64) throws -> (eot: UInt32, toke
         try store.failSource(message: "bad.gz at offset 812: invalid deflate data", progress: SourceProgress(records: 1))
         _ = try store.beginSource(path: "good.gz", fileBytes: 4)
         for doc in corpus.sources[1] { try store.append(doc.info, tokens: doc.tokens) }
+        #expect(throws: ShardsError.self, "a source still current is neither left partial nor dropped") {
+            try store.finish()
+        }
         try store.commit(progress: SourceProgress(records: 5), done: true)
         try store.finish()
         let states = try store.sources()
