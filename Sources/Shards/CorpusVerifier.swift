@@ -118,12 +118,14 @@ public enum CorpusVerifier {
         /// Checks one shard; returns the carry into the next shard of its split.
         mutating func check(_ shard: ShardRow, docs: Statement, hasDoc: inout Bool, carry: Int64, bytesDone: inout Int64) throws -> Int64 {
             let file = path(shard.name)
+            let hasTemporary = FileSystem.exists(ShardWriter.temporaryPath(for: file))
             if shard.status != "closed" {
-                problem(file, "the index says this shard is still open: sharding did not finish (rerun `tokenmill shard`)")
+                // Written under its temporary name until it is closed: that file is not a problem of its own.
+                problem(file, "the index says this shard is still open: sharding did not finish (rerun `tokenmill shard`)"
+                        + (hasTemporary ? "" : "; its temporary file .tmp is missing too"))
             }
             if !FileSystem.exists(file) {
-                let tmp = FileSystem.exists(ShardWriter.temporaryPath(for: file)) ? " (only its temporary file .tmp exists)" : ""
-                problem(file, "missing\(tmp)")
+                if shard.status == "closed" { problem(file, "missing" + (hasTemporary ? " (only its temporary file .tmp exists)" : "")) }
                 counts[shard.split] = .some(nil)
                 while hasDoc && docs.int64(1) == shard.id { hasDoc = try docs.step() }
                 return max(0, carry - shard.tokens)
@@ -246,15 +248,28 @@ public enum CorpusVerifier {
             }
         }
 
+        /// `.bin` files the index does not know, and temporary files of shards it does not list
+        /// as open. While sharding is unfinished (a shard open or a source partial), those are the
+        /// shards the job wrote after its last commit, which a rerun replaces: one problem says so.
         mutating func checkFiles() throws {
             let known = Set(shards.map(\.name))
             let openTemporaries = Set(shards.filter { $0.status == "open" }.map { ShardWriter.temporaryPath(for: $0.name) })
-            for name in try FileSystem.list(directory) {
+            var leftovers: [String] = []
+            for name in try FileSystem.list(directory).sorted() {
                 if name.hasSuffix(".bin") && !known.contains(name) {
                     problem(path(name), "not in the index")
                 } else if ShardStore.isShardTemporaryName(name) && !openTemporaries.contains(name) {
-                    problem(path(name), "leftover temporary file not in the index")
+                    leftovers.append(name)
                 }
+            }
+            let partialSources = try db.scalar("SELECT count(*) FROM sources WHERE status = 'partial'")?.int64 ?? 0
+            let unfinished = !openTemporaries.isEmpty || partialSources > 0
+            if unfinished, let first = leftovers.first, let last = leftovers.last {
+                let files = leftovers.count == 1 ? first : "\(leftovers.count) files, \(first) … \(last)"
+                problem(leftovers.count == 1 ? path(first) : directory, "temporary files of shards written after the unfinished job's "
+                        + "last commit (\(files)); rerunning `tokenmill shard` replaces them")
+            } else {
+                for name in leftovers { problem(path(name), "leftover temporary file not in the index") }
             }
         }
     }

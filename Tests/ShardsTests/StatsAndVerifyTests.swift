@@ -185,9 +185,27 @@ import TestSupport
         let corpus = TestCorpus.make(seed: 31, sources: 2, docsPerSource: 40)
         let dir = try TempDir()
         _ = try corpus.write(to: dir.path, commitEvery: 5, stopAfter: 33)
+        // Shards the job had begun after its last commit, as a kill leaves them.
+        try dir.write("train_000900.bin.tmp", [1])
+        try dir.write("val_000900.bin.tmp", [2])
         var reports: [VerifyProgress] = []
         let problems = try CorpusVerifier.verify(directory: dir.path) { reports.append($0) }
-        #expect(problems.contains { $0.message.hasPrefix("the index says this shard is still open") })
+        let db = try Database(path: dir.file("index.sqlite"), readOnly: true)
+        let open = try db.rows("SELECT path FROM shards WHERE status = 'open' ORDER BY path").map { dir.file($0[0].string ?? "") }
+        #expect(!open.isEmpty)
+        let leftovers = try FileManager.default.contentsOfDirectory(atPath: dir.path)
+            .filter { $0.hasSuffix(".bin.tmp") && !open.contains(dir.file(String($0.dropLast(4)))) }.sorted()
+        #expect(leftovers.count >= 2 && leftovers.last == "val_000900.bin.tmp")
+        // One problem per open shard (its temporary file is where it lives, not one more problem),
+        // and one for the temporary files of the shards not committed yet.
+        #expect(problems == open.map { VerifyProblem(file: $0, message:
+            "the index says this shard is still open: sharding did not finish (rerun `tokenmill shard`)") }
+            + [VerifyProblem(file: dir.path, message: "temporary files of shards written after the unfinished job's last commit "
+                             + "(\(leftovers.count) files, \(leftovers[0]) … val_000900.bin.tmp); rerunning `tokenmill shard` replaces them")])
+        // Its temporary file gone too, an open shard says so.
+        try FileManager.default.removeItem(atPath: ShardWriter.temporaryPath(for: open[0]))
+        #expect(try CorpusVerifier.verify(directory: dir.path).contains(VerifyProblem(file: open[0], message:
+            "the index says this shard is still open: sharding did not finish (rerun `tokenmill shard`); its temporary file .tmp is missing too")))
         #expect(reports.last.map { $0.bytesDone == $0.bytesTotal && $0.shardsDone == $0.shardsTotal } == true)
     }
 }
