@@ -11,6 +11,32 @@ func errnoMessage(_ code: Int32 = errno) -> String { String(cString: strerror(co
 private func systemOpen(_ path: String, _ flags: Int32) -> Int32 { open(path, flags, 0o644) }
 private func systemRename(_ from: String, _ to: String) -> Int32 { rename(from, to) }
 
+/// An exclusive lock on `path` (created if missing) held while this lives: `flock`, so the
+/// kernel releases it when the process dies, kill -9 included. The holder's pid is written into
+/// the file for the message another process gets.
+final class ExclusiveLock {
+    private let file: PosixFile
+
+    /// Throws `.busy` when another process holds it.
+    init(path: String, holder: String) throws {
+        file = try PosixFile.openForWriting(path, truncate: false)
+        var result: Int32
+        repeat { result = flock(file.fd, LOCK_EX | LOCK_NB) } while result != 0 && errno == EINTR
+        guard result == 0 else {
+            let code = errno
+            guard code == EWOULDBLOCK else { throw ShardsError(.io, path: path, "cannot lock: \(errnoMessage(code))") }
+            var bytes = [UInt8](repeating: 0, count: 64)
+            let n = (try? bytes.withUnsafeMutableBytes { try file.read(into: $0, at: 0) }) ?? 0
+            let pid = String(decoding: bytes[..<n], as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+            throw ShardsError(.busy, path: path, "\(holder) (\(pid.isEmpty ? "another process" : "pid " + pid)) is writing "
+                              + "this corpus: wait for it to end, or stop it, then run again")
+        }
+        try file.truncate(to: 0)
+        let pid = Array("\(getpid())\n".utf8)
+        try pid.withUnsafeBytes { try file.write($0, at: 0) }
+    }
+}
+
 /// An open file descriptor, closed on deinit. Thin checked wrappers over POSIX calls; every
 /// error names the file.
 final class PosixFile {

@@ -41,6 +41,10 @@ public final class ShardStore {
         return "\(split.rawValue)_" + String(repeating: "0", count: max(0, 6 - digits.count)) + digits + ".bin"
     }
 
+    /// `DIR/index.sqlite.lock`: held by the process writing the corpus.
+    public static let lockFileName = IndexSchema.fileName + ".lock"
+
+    private let lock: ExclusiveLock
     private let db: Database
     private var open = PerSplit<OpenShard?> { _ in nil }
     private var pendingClose: [ClosedShard] = []
@@ -86,6 +90,8 @@ public final class ShardStore {
     public init(directory: String, settings: CorpusSettings, vocab: [VocabEntry]) throws {
         try settings.validate()
         try FileSystem.makeDirectory(directory)
+        // One writer at a time: a second would remove the first's uncommitted shards as stale.
+        lock = try ExclusiveLock(path: FileSystem.join(directory, Self.lockFileName), holder: "tokenmill shard")
         self.directory = directory
         self.settings = settings
         let db = try Database(path: FileSystem.join(directory, IndexSchema.fileName))

@@ -17,6 +17,8 @@ public struct ShardsError: Error, CustomStringConvertible, Equatable, Sendable {
         case invalidArgument
         /// The index and the files disagree in a way that recovery cannot repair.
         case corrupt
+        /// Another process is writing the corpus.
+        case busy
     }
 
     public var kind: Kind

@@ -130,6 +130,27 @@ func readDocument(_ directory: String, _ id: Int64) throws -> (eot: UInt32, toke
         #expect(try store.sources().map(\.status) == [.done, .done, .done])
     }
 
+    /// One writer at a time: a second store on the directory is refused while the first lives
+    /// (it would remove the first's uncommitted shards as stale), and opens once it is gone.
+    @Test func aSecondWriterIsRefusedWhileTheFirstLives() throws {
+        let corpus = TestCorpus.make(seed: 9, sources: 1, docsPerSource: 3)
+        let dir = try TempDir()
+        do {
+            let first = try ShardStore(directory: dir.path, settings: corpus.settings, vocab: corpus.vocab)
+            _ = try first.beginSource(path: corpus.path(0), fileBytes: corpus.fileBytes(0))
+            try first.append(corpus.sources[0][0].info, tokens: corpus.sources[0][0].tokens)
+            #expect(throws: ShardsError(.busy, path: dir.file("index.sqlite.lock"), "tokenmill shard (pid \(getpid())) is "
+                                        + "writing this corpus: wait for it to end, or stop it, then run again")) {
+                _ = try ShardStore(directory: dir.path, settings: corpus.settings, vocab: corpus.vocab)
+            }
+            #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path).contains { $0.hasSuffix("_000000.bin.tmp") },
+                    "the first writer's open shard is left alone")
+            try first.commit(progress: SourceProgress(records: 1))
+        }
+        #expect(try corpus.write(to: dir.path))
+        #expect(try CorpusVerifier.verify(directory: dir.path).isEmpty)
+    }
+
     @Test func mismatchedSettingsAreRefused() throws {
         let corpus = TestCorpus.make(seed: 2, sources: 1, docsPerSource: 3)
         let dir = try TempDir()
