@@ -58,7 +58,8 @@ public final class SpillingDeduplicator: @unchecked Sendable {
         removeRunFiles()
     }
 
-    deinit { close() }
+    // Only when something is left: after `close`, a new set may be using the directory.
+    deinit { if !runs.isEmpty || filter != nil { close() } }
 
     /// Removes the runs and the directory (if empty). The set holds only its in-memory part
     /// afterwards: call it when done (deinit does too, but a process may exit before the last

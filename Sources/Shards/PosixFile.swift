@@ -14,11 +14,12 @@ private func systemRename(_ from: String, _ to: String) -> Int32 { rename(from, 
 /// An exclusive lock on `path` (created if missing) held while this lives: `flock`, so the
 /// kernel releases it when the process dies, kill -9 included. The holder's pid is written into
 /// the file for the message another process gets.
-final class ExclusiveLock {
+package final class ExclusiveLock {
     private let file: PosixFile
 
-    /// Throws `.busy` when another process holds it.
-    init(path: String, holder: String) throws {
+    /// Throws `.busy` when another process holds it; `holder` names the kind of job in the
+    /// message ("tokenmill shard (pid 123) is writing …").
+    package init(path: String, holder: String, writing what: String) throws {
         file = try PosixFile.openForWriting(path, truncate: false)
         var result: Int32
         repeat { result = flock(file.fd, LOCK_EX | LOCK_NB) } while result != 0 && errno == EINTR
@@ -29,11 +30,16 @@ final class ExclusiveLock {
             let n = (try? bytes.withUnsafeMutableBytes { try file.read(into: $0, at: 0) }) ?? 0
             let pid = String(decoding: bytes[..<n], as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
             throw ShardsError(.busy, path: path, "\(holder) (\(pid.isEmpty ? "another process" : "pid " + pid)) is writing "
-                              + "this corpus: wait for it to end, or stop it, then run again")
+                              + "\(what): wait for it to end, or stop it, then run again")
         }
         try file.truncate(to: 0)
         let pid = Array("\(getpid())\n".utf8)
         try pid.withUnsafeBytes { try file.write($0, at: 0) }
+    }
+
+    /// Lets another process take it now (else when this is freed or the process ends).
+    package func release() {
+        _ = flock(file.fd, LOCK_UN)
     }
 }
 

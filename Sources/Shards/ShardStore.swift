@@ -59,6 +59,7 @@ public final class ShardStore {
     private var pendingVocab: [VocabEntry]?
     /// Set when a write failed halfway: the store must be reopened (which recovers).
     private var poisoned: ShardsError?
+    private var closed = false
 
     private let insertDocument: Statement
     private let insertShard: Statement
@@ -91,7 +92,8 @@ public final class ShardStore {
         try settings.validate()
         try FileSystem.makeDirectory(directory)
         // One writer at a time: a second would remove the first's uncommitted shards as stale.
-        lock = try ExclusiveLock(path: FileSystem.join(directory, Self.lockFileName), holder: "tokenmill shard")
+        lock = try ExclusiveLock(path: FileSystem.join(directory, Self.lockFileName), holder: "tokenmill shard",
+                             writing: "this corpus")
         self.directory = directory
         self.settings = settings
         let db = try Database(path: FileSystem.join(directory, IndexSchema.fileName))
@@ -138,6 +140,18 @@ public final class ShardStore {
     deinit {
         // Uncommitted work is abandoned on purpose: the index stays at the last commit.
         if inTransaction { try? db.rollback() }
+    }
+
+    /// Abandons uncommitted work (the index stays at the last commit) and lets another writer
+    /// open the corpus at once, rather than when the store is freed, which a thread holding
+    /// the last reference may delay. The store cannot be used after.
+    public func close() {
+        if inTransaction {
+            try? db.rollback()
+            inTransaction = false
+        }
+        closed = true
+        lock.release()
     }
 
     // MARK: Recovery
@@ -406,6 +420,7 @@ public final class ShardStore {
     }
 
     private func checkUsable() throws {
+        if closed { throw ShardsError(.invalidArgument, path: indexPath, "the store is closed") }
         if let poisoned {
             throw ShardsError(.corrupt, path: indexPath, "an earlier write failed (\(poisoned)); reopen the store to recover")
         }

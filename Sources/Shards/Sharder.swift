@@ -157,6 +157,8 @@ public enum Sharder {
             VocabEntry(id: UInt32(id), bytes: tokenizer.tokenBytes(UInt32(id)) ?? [], special: specialIDs.contains(UInt32(id)))
         }
         let store = try ShardStore(directory: options.output, settings: settings, vocab: vocab)
+        // Closed here, not when freed: a worker thread may drop the last reference after this returns.
+        defer { store.close() }
         try writeTokenizer(tokenizer, from: tokenizerFile, into: options.output)
 
         // Plan: which sources to read, and from which record.

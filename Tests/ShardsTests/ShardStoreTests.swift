@@ -146,6 +146,11 @@ func readDocument(_ directory: String, _ id: Int64) throws -> (eot: UInt32, toke
             #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path).contains { $0.hasSuffix("_000000.bin.tmp") },
                     "the first writer's open shard is left alone")
             try first.commit(progress: SourceProgress(records: 1))
+            first.close()  // lets the next writer in while `first` is still referenced
+            #expect(throws: ShardsError(.invalidArgument, path: dir.file("index.sqlite"), "the store is closed")) {
+                try first.commit(progress: nil)
+            }
+            #expect(try corpus.write(to: dir.path))
         }
         #expect(try corpus.write(to: dir.path))
         #expect(try CorpusVerifier.verify(directory: dir.path).isEmpty)
