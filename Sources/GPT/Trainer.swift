@@ -1,4 +1,5 @@
 import Foundation
+import Shards
 
 /// One optimiser step as reported to the progress callback.
 public struct TrainingProgress: Sendable {
@@ -45,6 +46,8 @@ public final class Trainer {
     private var inputs: [Int32]
     private var targets: [Int32]
     private var lastCheckpointStep: Int?
+    /// `RUNDIR/train.lock`, held while this trainer lives: one run writes a directory at a time.
+    private let lock: ExclusiveLock
 
     public var logPath: String { (runDirectory as NSString).appendingPathComponent("log.jsonl") }
 
@@ -80,6 +83,8 @@ public final class Trainer {
             model = try GPT2(config: settings.modelConfig, seed: settings.seed, threads: settings.threads)
         }
         try Trainer.checkProviders(settings, train, validation)
+        try Trainer.makeDirectory(runDirectory)
+        lock = try Trainer.lock(runDirectory)
         if Trainer.latestCheckpoint(in: runDirectory) != nil { throw GPTError.runExists(directory: runDirectory) }
         self.settings = settings
         self.runDirectory = runDirectory
@@ -91,12 +96,12 @@ public final class Trainer {
         random = GPTRandom(seed: settings.seed ^ 0x7472_6169_6E65_7221)
         inputs = Array(repeating: 0, count: settings.batchSize * settings.contextLength)
         targets = inputs
-        try Trainer.makeDirectory(runDirectory)
         try FileIO.writeAtomically(logPath, [])
     }
 
     private init(settings: TrainingSettings, runDirectory: String, model: GPT2, state: TrainerState,
-                 train: BatchProvider, validation: BatchProvider?) {
+                 train: BatchProvider, validation: BatchProvider?, lock: ExclusiveLock) {
+        self.lock = lock
         self.settings = settings
         self.runDirectory = runDirectory
         self.model = model
@@ -122,6 +127,7 @@ public final class Trainer {
         guard let (fileStep, modelPath) = latestCheckpoint(in: runDirectory) else {
             throw GPTError.nothingToResume(directory: runDirectory)
         }
+        let lock = try Trainer.lock(runDirectory)
         let statePath = TrainerState.path(forCheckpoint: modelPath)
         let config = try Checkpoint.readConfig(modelPath)
         let state = try TrainerState.read(statePath, parameterCount: config.parameterCount)
@@ -145,7 +151,7 @@ public final class Trainer {
         try train.restoreState(state.loaderState)
         let model = try GPT2(checkpoint: modelPath, threads: settings.threads)
         let trainer = Trainer(settings: settings, runDirectory: runDirectory, model: model, state: state,
-                              train: train, validation: validation)
+                              train: train, validation: validation, lock: lock)
         try trainer.truncateLog(before: state.step)
         return trainer
     }
@@ -170,6 +176,16 @@ public final class Trainer {
                 throw GPTError.badBatch("the \(name) data gives \(p.batchSize)×\(p.contextLength) batches, "
                                         + "the run needs \(s.batchSize)×\(s.contextLength)")
             }
+        }
+    }
+
+    /// Takes `RUNDIR/train.lock`; a run directory another process is training into is refused.
+    private static func lock(_ runDirectory: String) throws -> ExclusiveLock {
+        do {
+            return try ExclusiveLock(path: (runDirectory as NSString).appendingPathComponent("train.lock"),
+                                     holder: "tokenmill train", writing: "this run directory")
+        } catch let error as ShardsError {
+            throw GPTError.io(path: error.path, reason: error.message)
         }
     }
 

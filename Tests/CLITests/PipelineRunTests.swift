@@ -137,7 +137,7 @@ import Testing
         let want = try Data(contentsOf: URL(fileURLWithPath: dir.file("whole/train/model_00000600.bin")))
 
         let errPath = dir.file("ctrlc.err")
-        FileManager.default.createFile(atPath: errPath, contents: nil)
+        _ = FileManager.default.createFile(atPath: errPath, contents: nil)
         let q = Process()
         q.executableURL = URL(fileURLWithPath: Run.tokenmillPath)
         q.arguments = ["run", file, "--run-dir", dir.file("ctrlc")]

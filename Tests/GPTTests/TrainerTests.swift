@@ -137,9 +137,21 @@ import Testing
         // Pretend the run died after step 5's log line but before any later checkpoint.
         try FileManager.default.removeItem(atPath: Trainer.checkpointPath(runDirectory: dir.path, step: 5))
         #expect(try Self.log(dir.path).count == 5)
-        let trainer = try Trainer.resume(runDirectory: dir.path, train: train, validation: val)
-        #expect(trainer.step == 4)
-        #expect(try Self.log(dir.path).count == 4)
+        do {
+            let trainer = try Trainer.resume(runDirectory: dir.path, train: train, validation: val)
+            #expect(trainer.step == 4)
+            #expect(try Self.log(dir.path).count == 4)
+            // One trainer per run directory while it lives (as two processes would be), new or resumed.
+            func busy(_ dir: TempDir) -> GPTError {
+                .io(path: dir.file("train.lock"), reason: "tokenmill train (pid \(getpid())) is writing this run directory: "
+                    + "wait for it to end, or stop it, then run again")
+            }
+            #expect(throws: busy(dir)) { try Trainer.resume(runDirectory: dir.path, train: train, validation: val) }
+            let fresh = try TempDir()
+            let first = try Trainer(settings: s, runDirectory: fresh.path, train: train, validation: val)
+            #expect(throws: busy(fresh)) { try Trainer(settings: s, runDirectory: fresh.path, train: train, validation: val) }
+            withExtendedLifetime(first) {}
+        }
 
         var changed = s
         changed.learningRate = 0.5
@@ -168,10 +180,12 @@ import Testing
         let dir = try TempDir()
         let s = Self.settings(steps: 8)
         let (train, val) = try Self.providers(s)
-        let trainer = try Trainer(settings: s, runDirectory: dir.path, train: train, validation: val)
         let blocked = Trainer.checkpointPath(runDirectory: dir.path, step: 4)
-        try FileManager.default.createDirectory(atPath: blocked + "/x", withIntermediateDirectories: true)
-        #expect(throws: (any Error).self) { try trainer.run() }
+        do {
+            let trainer = try Trainer(settings: s, runDirectory: dir.path, train: train, validation: val)
+            try FileManager.default.createDirectory(atPath: blocked + "/x", withIntermediateDirectories: true)
+            #expect(throws: (any Error).self) { try trainer.run() }
+        }
         #expect(try Self.log(dir.path).map { $0["step"] as? Int } == [0, 1, 2, 3])
         // Resuming from the checkpoint after step 1 keeps the two steps before it.
         try FileManager.default.removeItem(atPath: blocked)
