@@ -197,7 +197,9 @@ public final class DataLoader {
         spare = Chunk(bytes: batchBytes * perChunk, capacity: perChunk)
     }
 
-    deinit { group.wait() }
+    // No wait for the prefetch in deinit: a prefetch block holds the loader, so none runs once
+    // deinit does. (Waiting was a deadlock when the block held the last reference: deinit then
+    // ran inside the block, before the group was left.)
 
     // MARK: Batches
 
