@@ -137,10 +137,8 @@ public final class ShardStore {
         try recover()
     }
 
-    deinit {
-        // Uncommitted work is abandoned on purpose: the index stays at the last commit.
-        if inTransaction { try? db.rollback() }
-    }
+    // Uncommitted work is abandoned on purpose: the index stays at the last commit.
+    deinit { close() }
 
     /// Abandons uncommitted work (the index stays at the last commit) and lets another writer
     /// open the corpus at once, rather than when the store is freed, which a thread holding

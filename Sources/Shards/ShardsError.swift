@@ -17,7 +17,7 @@ public struct ShardsError: Error, CustomStringConvertible, Equatable, Sendable {
         case invalidArgument
         /// The index and the files disagree in a way that recovery cannot repair.
         case corrupt
-        /// Another process is writing the corpus.
+        /// Another process holds the lock on the corpus this one would write.
         case busy
     }
 
