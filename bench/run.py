@@ -187,9 +187,14 @@ def bench_shard(args):
     ranks = OUT / "vocab8k.tiktoken"
     subprocess.run([BIN, "export", "--tokenizer", str(vocab), "--format", "tiktoken", "--output", str(ranks)], check=True)
     rounds = 5
-    singles, ours = [], {1: [], 2: []}
+    singles, ours, alone = [], {1: [], 2: []}, {1: [], 2: []}
     for _ in range(rounds):
         singles.append(run_json([BIN, "bench", "encode", "--tokenizer", str(vocab), "--input", *files, "--repeats", "1"]))
+        alone[1].append(singles[-1])
+        # Encoding alone on two threads (documents in memory, nothing else on the cores): how
+        # far the encoders themselves scale here, the ceiling of a 2-thread sharding job.
+        alone[2].append(run_json([BIN, "bench", "encode", "--tokenizer", str(vocab), "--input", *files, "--repeats", "1",
+                                  "--threads", "2"]))
         for threads in (1, 2):
             out = OUT / f"shards-{threads}"
             subprocess.run(["rm", "-rf", str(out)], check=True)
@@ -212,24 +217,29 @@ def bench_shard(args):
         base = measure([PY, str(ROOT / "bench/peers/shard_baseline.py"), str(ranks), gpt2_regex(), str(base_out),
                         str(threads), "100000000", *files])
         bound = single["mb_per_s"] * threads
+        only = max(r["mb_per_s"] for r in alone[threads])
         ours_rate = text_mb / best["seconds"]
         job = min(r["job_seconds"] for r in ours[threads])
         rows.append([threads, f"{ours_rate:.1f}", f"{text_mb / base['seconds']:.1f}",
                      f"{base['seconds'] / best['seconds']:.1f}", f"{ours_rate / bound:.0%} / {text_mb / job / bound:.0%}",
+                     f"{only:.0f} ({only / bound:.0%})",
                      f"{single['seconds'] / best['cpu_seconds']:.0%}",
                      "{read:.2f} / {process:.2f} / {encode:.2f} / {count:.2f} / {write:.2f}".format(**best["tasks"]),
                      f"{best['tasks']['encode'] / best['tasks']['read']:.1f} / {best['tasks']['encode'] / best['tasks']['write']:.1f}",
                      f"{single['tokens'] / best['seconds'] / 1e6:.1f}", f"{best['peak_mb']:.0f}", f"{base['peak_mb']:.0f}"])
         results.setdefault("shard", []).append({"threads": threads, "ours": best, "ours_runs": ours[threads],
-                                                "baseline": base, "encode_1t": single, "encode_runs": singles})
+                                                "baseline": base, "encode_1t": single, "encode_runs": singles,
+                                                "encode_alone_runs": alone[threads]})
     table(f"Shard {text_mb:.0f} MB of text (8k vocabulary; single-thread encode {single['mb_per_s']:.0f} MB/s)",
-          ["threads", "ours MB/s", "baseline MB/s", "speed-up", "of encode×threads (wall / job)", "encoding share of CPU",
+          ["threads", "ours MB/s", "baseline MB/s", "speed-up", "of encode×threads (wall / job)", "encode alone MB/s (of encode×threads)", "encoding share of CPU",
            "read / process / encode / count / write s", "encoders fed by one reader / the writer", "ours Mtok/s", "ours MB", "baseline MB"], rows,
           f"best of {rounds} interleaved runs for ours and for the encode reference (one pass over the documents in "
           "memory). Baseline: tiktoken encode_ordinary_batch in a process pool + numpy uint16 shards (llm.c's fineweb.py). "
           "Targets: ≥ 2× baseline and ≥ 90% of single-thread encode speed × threads. Wall time includes the process "
           "start, loading the tokenizer, reading and inflating the gzip input, the index (SQLite) and writing; job "
-          "time is what tokenmill shard reports (from the tokenizer loaded to the index closed). Encoding share of CPU = encode time ÷ "
+          "time is what tokenmill shard reports (from the tokenizer loaded to the index closed). Encode alone: the same "
+          "documents encoded in memory on T threads, each with its own encoder, nothing else running (the encoders' own "
+          "scaling, so the sharder's ceiling on this machine). Encoding share of CPU = encode time ÷ "
           "the shard run's CPU time: with T encoders on T cores the floor needs it ≥ 90%, which the reading, processing "
           "and writing work rules out when no core is left for them. Read / process / encode / count / write s: time the "
           "worker threads spent on each kind of task (read: decompress and cut into records; process: the ingest stages, "

@@ -113,6 +113,32 @@ import Testing
             #expect(r.out.contains("USAGE"))
         }
     }
+
+    /// The encode measurement `make bench` uses counts the same tokens on any number of threads,
+    /// and as many as the sharder writes (less one end-of-text token per document).
+    @Test func benchEncodeCountsTheSameTokensOnAnyThreads() throws {
+        let dir = try TempDir()
+        let shard = try Run.tokenmill(["shard", "--tokenizer", Self.vocab.path, "--input", Self.sample,
+                                       "--output", dir.path, "--no-dedup", "--quiet"])
+        #expect(shard.status == 0, "\(shard.err)")
+        let stats = try Run.tokenmill(["stats", dir.path, "--json"])
+        let summary = try JSONSerialization.jsonObject(with: Data(stats.out.utf8)) as! [String: Any]
+        let splits = summary["splits"] as! [[String: Any]]
+        let documents = summary["documents"] as! Int
+        let expected = splits.reduce(0) { $0 + ($1["tokens"] as! Int) } - documents
+        #expect(documents > 1000 && expected > 100_000)
+        for threads in [1, 2, 3] {
+            let r = try Run.tokenmill(["bench", "encode", "--tokenizer", Self.vocab.path, "--input", Self.sample,
+                                       "--repeats", "2", "--threads", String(threads)])
+            #expect(r.status == 0, "\(r.err)")
+            let report = try JSONSerialization.jsonObject(with: Data(r.out.utf8)) as! [String: Any]
+            #expect(report["tokens"] as? Int == expected, "\(threads) threads: \(r.out)")
+            #expect(report["documents"] as? Int == documents)
+            #expect(report["threads"] as? Int == threads)
+        }
+        let none = try Run.tokenmill(["bench", "encode", "--tokenizer", Self.vocab.path, "--input", Self.sample, "--threads", "0"])
+        #expect(none.status != 0 && none.err.contains("--threads must be at least 1"), "\(none.err)")
+    }
 }
 
 /// Progress: a live line on a terminal, plain lines otherwise, nothing with --quiet, JSON events
