@@ -4,7 +4,8 @@
 ///     var ids: [UInt32] = []
 ///     text.withUnsafeBufferPointer { enc.encode($0, into: &ids) }   // appends
 ///
-/// Each piece from the pre-tokenizer is looked up in the cache; a miss runs the BPE merge: the
+/// Each piece from the pre-tokenizer is looked up in the caches (pieces of 2-7 bytes first in
+/// `ShortPieceCache`, keyed by their bytes in one word); a miss runs the BPE merge: the
 /// adjacent pair with the lowest rank merges first, the leftmost on ties, until no pair merges.
 /// Short pieces use a scan (as tiktoken does), long ones a heap over a linked list, so a
 /// megabyte without spaces costs O(n log n), not O(n²).
@@ -15,6 +16,11 @@ public struct TokenEncoder {
     let wholePieceFirst: Bool
     var cache = ByteKeyTable(capacity: 1 << 14)
     var cacheIDs: [UInt32] = []
+    /// Pieces of 2-7 bytes that encode to one or two ids, looked up before `cache`.
+    let short = ShortPieceCache()
+    /// The end of the text being encoded: a short piece's key is read as one 8-byte word when
+    /// the word does not reach past it.
+    var textEnd = UnsafePointer<UInt8>(bitPattern: 1)!
     var scratch = EncoderScratch()
     /// Ids of the text being encoded, written through a pointer (no uniqueness check or call per
     /// id as `Array.append` has) and appended to the caller's array in blocks.
@@ -58,6 +64,7 @@ public struct TokenEncoder {
     public mutating func encodeOrdinary(_ text: UnsafeBufferPointer<UInt8>, into ids: inout [UInt32]) {
         guard let base = text.baseAddress, text.count > 0 else { return }
         output.count = 0
+        textEnd = base + text.count
         tokenizer.preTokenizer.split(text) { start, end in
             self.encodePiece(base + start, end - start, into: &ids)
         }
@@ -106,6 +113,23 @@ public struct TokenEncoder {
             output.count += 1
             return
         }
+        var shortKey: UInt64 = 0
+        if n <= ShortPieceCache.maxPiece {
+            shortKey = ShortPieceCache.key(p, n, end: textEnd)
+            let slot = ShortPieceCache.slot(shortKey)
+            if short.slots[slot] == shortKey {
+                // Both ids are written (there is room for n ≥ 2); the count says how many hold.
+                let v = short.slots[slot + 1]
+                out[output.count] = UInt32(truncatingIfNeeded: v & ShortPieceCache.idMask)
+                out[output.count + 1] = UInt32(truncatingIfNeeded: (v >> 31) & ShortPieceCache.idMask)
+                output.count += Int(truncatingIfNeeded: v >> 62)
+                return
+            }
+        }
+        let before = output.count
+        defer {
+            if shortKey != 0 { short.remember(shortKey, out + before, output.count - before) }
+        }
         let h = fastHash(p, n)
         if let v = cache.lookup(p, n, hash: h) {
             let offset = Int(v >> 32), count = Int(v & 0xFFFF_FFFF)
@@ -116,7 +140,6 @@ public struct TokenEncoder {
             output.count += count
             return
         }
-        let before = output.count
         if wholePieceFirst, let id = wholeTokens.lookup(p, n, hash: h) {
             out[output.count] = UInt32(id)
             output.count += 1
@@ -284,6 +307,59 @@ public struct TokenEncoder {
         piece.withUnsafeBufferPointer { merge(&self, $0.baseAddress!, $0.count) }
         output.flush(into: &ids)
         return ids
+    }
+}
+
+/// A direct-mapped cache of the pieces of 2-7 bytes that encode to one or two ids, in front of
+/// the encoder's general piece cache. Most pieces of text are this short (" the", ",", " of"),
+/// and their key is the piece itself in one word (its bytes, and its length in the top byte),
+/// so a hit costs a load, a multiply and a compare: no hashing of bytes, no key compared in an
+/// arena, no ids copied from a side array. A slot another piece takes is overwritten (the
+/// newest wins); 2^14 slots (256 KB) stay near the core.
+final class ShortPieceCache {
+    static let maxPiece = 7
+    static let bits = 14
+    static let idMask: UInt64 = 0x7FFF_FFFF
+    /// Slot i is words 2i (the key; 0 when empty, as a key's length byte is never 0) and 2i + 1
+    /// (the value: first id in bits 0-30, second in 31-61, the number of ids, 1 or 2, in 62-63),
+    /// so that a lookup touches one cache line.
+    let slots: UnsafeMutablePointer<UInt64>
+
+    init() {
+        slots = .allocate(capacity: 2 << Self.bits)
+        slots.initialize(repeating: 0, count: 2 << Self.bits)
+    }
+
+    deinit { slots.deallocate() }
+
+    /// The key of a piece of 2-7 bytes: read as one word when it does not reach past `end`.
+    @inline(__always)
+    static func key(_ p: UnsafePointer<UInt8>, _ n: Int, end: UnsafePointer<UInt8>) -> UInt64 {
+        var v: UInt64
+        if end - p >= 8 {
+            v = UInt64(littleEndian: UnsafeRawPointer(p).loadUnaligned(as: UInt64.self)) & (1 &<< UInt64(8 * n) &- 1)
+        } else {
+            v = 0
+            for i in 0..<n { v |= UInt64(p[i]) << UInt64(8 * i) }
+        }
+        return v | UInt64(n) << 56
+    }
+
+    /// The key's word in `slots` (its value follows).
+    @inline(__always)
+    static func slot(_ key: UInt64) -> Int {
+        Int(truncatingIfNeeded: (key &* 0x9E37_79B9_7F4A_7C15) >> UInt64(64 - bits)) << 1
+    }
+
+    /// Keeps the ids of the piece with this key when they are one or two small enough to pack.
+    @inline(__always)
+    func remember(_ key: UInt64, _ ids: UnsafePointer<UInt32>, _ count: Int) {
+        guard count == 1 || count == 2 else { return }
+        let first = UInt64(ids[0]), second = count == 2 ? UInt64(ids[1]) : 0
+        guard first <= Self.idMask && second <= Self.idMask else { return }
+        let slot = Self.slot(key)
+        slots[slot] = key
+        slots[slot + 1] = first | second << 31 | UInt64(count) << 62
     }
 }
 

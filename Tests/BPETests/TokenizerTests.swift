@@ -108,6 +108,34 @@ func heldOutTexts(_ seed: UInt64, count: Int) -> [String] {
         #expect(whole == chunked)
     }
 
+    /// The cache of 2-7 byte pieces: more distinct pieces than its slots (so slots are taken
+    /// over), each piece alone (its key read byte by byte, at the end of the text) and inside
+    /// a long text (read a word at a time, bytes past the piece masked off), give the ids of the
+    /// reference merge every time, hit or miss; pieces of 8-9 bytes pass beside it.
+    @Test func shortPieceCacheKeepsIdsExact() throws {
+        var rng = SeededRNG(seed: 21)
+        let letters = Array("abcdefghijklmnopqrstuvwxyz").map(String.init) + ["é", "東", "ß"]
+        var distinct = Set<[UInt8]>()
+        while distinct.count < 40_000 {
+            var piece = Array(" ".utf8)
+            for _ in 0..<Int.random(in: 1...8, using: &rng) { piece += Array(letters.randomElement(using: &rng)!.utf8) }
+            if piece.count <= 9 { distinct.insert(piece) }
+        }
+        let pieces = distinct.sorted { $0.lexicographicallyPrecedes($1) }
+        var enc = sharedTokenizer.makeEncoder()
+        let reference = pieces.map { enc.referenceMerge($0) }   // no cache involved
+        var draws: [Int] = []
+        for _ in 0..<120_000 { draws.append(Int.random(in: 0..<min(pieces.count, draws.count / 4 + 64), using: &rng)) }
+        var mismatches = 0
+        for i in draws where enc.encode(pieces[i]) != reference[i] { mismatches += 1 }
+        #expect(mismatches == 0)
+        let text = Array(draws.map { pieces[$0] }.joined())
+        #expect(enc.encode(text) == Array(draws.map { reference[$0] }.joined()))
+        var fresh = sharedTokenizer.makeEncoder()
+        #expect(fresh.encode(text) == Array(draws.map { reference[$0] }.joined()))
+        #expect(try sharedTokenizer.decode(fresh.encode(text)) == text)
+    }
+
     @Test func byteKeyTableRemoveAllKeepsWorking() {
         var table = ByteKeyTable(capacity: 16)
         for i in 0..<5000 { table.add(Array("key\(i)".utf8), UInt64(i)) }
