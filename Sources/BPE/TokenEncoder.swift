@@ -1,11 +1,13 @@
-/// Encodes text to token ids for one thread, with a cache of frequent pieces.
+/// Encodes text to token ids for one thread, with a cache of frequent pieces. A copy shares the
+/// original's caches and buffers: give each thread its own `tokenizer.makeEncoder()`.
 ///
 ///     var enc = tokenizer.makeEncoder()
 ///     var ids: [UInt32] = []
 ///     text.withUnsafeBufferPointer { enc.encode($0, into: &ids) }   // appends
 ///
-/// Each piece from the pre-tokenizer is looked up in the caches (pieces of 2-7 bytes first in
-/// `ShortPieceCache`, keyed by their bytes in one word); a miss runs the BPE merge: the
+/// Each piece from the pre-tokenizer is looked up in the caches (pieces of 2-7 and 8-15 bytes
+/// first in `ShortPieceCache` and `MediumPieceCache`, keyed by their bytes in one or two
+/// words); a miss runs the BPE merge: the
 /// adjacent pair with the lowest rank merges first, the leftmost on ties, until no pair merges.
 /// Short pieces use a scan (as tiktoken does), long ones a heap over a linked list, so a
 /// megabyte without spaces costs O(n log n), not O(n²).
@@ -18,6 +20,8 @@ public struct TokenEncoder {
     var cacheIDs: [UInt32] = []
     /// Pieces of 2-7 bytes that encode to one or two ids, looked up before `cache`.
     let short = ShortPieceCache()
+    /// Pieces of 8-15 bytes that encode to at most three ids, looked up before `cache`.
+    let medium = MediumPieceCache()
     /// The end of the text being encoded: a short piece's key is read as one 8-byte word when
     /// the word does not reach past it.
     var textEnd = UnsafePointer<UInt8>(bitPattern: 1)!
@@ -126,9 +130,28 @@ public struct TokenEncoder {
                 return
             }
         }
+        var mediumKey: (UInt64, UInt64) = (0, 0)
+        if n > ShortPieceCache.maxPiece && n <= MediumPieceCache.maxPiece {
+            mediumKey = MediumPieceCache.key(p, n, end: textEnd)
+            let slot = medium.slots + MediumPieceCache.slot(mediumKey.0, mediumKey.1)
+            if slot[0] == mediumKey.0 && slot[1] == mediumKey.1 {
+                // All three ids are written (there is room for n ≥ 8); the count says how many hold.
+                let ids01 = slot[2], id2 = slot[3]
+                let at = out + output.count
+                at[0] = UInt32(truncatingIfNeeded: ids01)
+                at[1] = UInt32(truncatingIfNeeded: ids01 >> 32)
+                at[2] = UInt32(truncatingIfNeeded: id2)
+                output.count += Int(truncatingIfNeeded: id2 >> 32)
+                return
+            }
+        }
         let before = output.count
         defer {
-            if shortKey != 0 { short.remember(shortKey, out + before, output.count - before) }
+            if shortKey != 0 {
+                short.remember(shortKey, out + before, output.count - before)
+            } else if mediumKey.1 != 0 {
+                medium.remember(mediumKey.0, mediumKey.1, out + before, output.count - before)
+            }
         }
         let h = fastHash(p, n)
         if let v = cache.lookup(p, n, hash: h) {
@@ -316,21 +339,15 @@ public struct TokenEncoder {
 /// so a hit costs a load, a multiply and a compare: no hashing of bytes, no key compared in an
 /// arena, no ids copied from a side array. A slot another piece takes is overwritten (the
 /// newest wins); 2^14 slots (256 KB) stay near the core.
-final class ShortPieceCache {
+struct ShortPieceCache {
     static let maxPiece = 7
     static let bits = 14
     static let idMask: UInt64 = 0x7FFF_FFFF
+    let storage = ZeroedWords(count: 2 << bits)
     /// Slot i is words 2i (the key; 0 when empty, as a key's length byte is never 0) and 2i + 1
     /// (the value: first id in bits 0-30, second in 31-61, the number of ids, 1 or 2, in 62-63),
     /// so that a lookup touches one cache line.
-    let slots: UnsafeMutablePointer<UInt64>
-
-    init() {
-        slots = .allocate(capacity: 2 << Self.bits)
-        slots.initialize(repeating: 0, count: 2 << Self.bits)
-    }
-
-    deinit { slots.deallocate() }
+    var slots: UnsafeMutablePointer<UInt64> { storage.base }
 
     /// The key of a piece of 2-7 bytes: read as one word when it does not reach past `end`.
     @inline(__always)
@@ -361,6 +378,62 @@ final class ShortPieceCache {
         slots[slot] = key
         slots[slot + 1] = first | second << 31 | UInt64(count) << 62
     }
+}
+
+/// `ShortPieceCache`'s twin for pieces of 8-15 bytes (" language", " government") that encode
+/// to at most three ids: the key is the piece in two words (the second with the length in its
+/// top byte), a slot is 32 bytes with the ids, 2^13 slots (256 KB).
+struct MediumPieceCache {
+    static let maxPiece = 15
+    static let bits = 13
+    let storage = ZeroedWords(count: 4 << bits)
+    /// Slot i is words 4i...4i+3: the two key words (0, 0 when empty: a key's length byte is
+    /// never 0), the first two ids, and the third id with the number of ids (1-3) in bits 32-63.
+    var slots: UnsafeMutablePointer<UInt64> { storage.base }
+
+    /// The two key words of a piece of 8-15 bytes: the second read as a word when that does
+    /// not reach past `end`.
+    @inline(__always)
+    static func key(_ p: UnsafePointer<UInt8>, _ n: Int, end: UnsafePointer<UInt8>) -> (UInt64, UInt64) {
+        let raw = UnsafeRawPointer(p)
+        let k0 = UInt64(littleEndian: raw.loadUnaligned(as: UInt64.self))
+        var k1: UInt64 = 0
+        if end - p >= 16 {
+            k1 = UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: 8, as: UInt64.self)) & (1 &<< UInt64(8 * (n - 8)) &- 1)
+        } else {
+            for i in 8..<n { k1 |= UInt64(p[i]) << UInt64(8 * (i - 8)) }
+        }
+        return (k0, k1 | UInt64(n) << 56)
+    }
+
+    /// The first word of the key's slot.
+    @inline(__always)
+    static func slot(_ k0: UInt64, _ k1: UInt64) -> Int {
+        Int(truncatingIfNeeded: ((k0 &* 0xC2B2_AE3D_27D4_EB4F ^ k1) &* 0x9E37_79B9_7F4A_7C15) >> UInt64(64 - bits)) << 2
+    }
+
+    /// Keeps the ids of the piece with this key when there are at most three.
+    @inline(__always)
+    func remember(_ k0: UInt64, _ k1: UInt64, _ ids: UnsafePointer<UInt32>, _ count: Int) {
+        guard count >= 1 && count <= 3 else { return }
+        let s = slots + Self.slot(k0, k1)
+        s[0] = k0
+        s[1] = k1
+        s[2] = UInt64(ids[0]) | (count > 1 ? UInt64(ids[1]) << 32 : 0)
+        s[3] = (count > 2 ? UInt64(ids[2]) : 0) | UInt64(count) << 32
+    }
+}
+
+/// Words set to zero, owned by a piece cache (freed with the last encoder copy holding them).
+final class ZeroedWords {
+    let base: UnsafeMutablePointer<UInt64>
+
+    init(count: Int) {
+        base = .allocate(capacity: count)
+        base.initialize(repeating: 0, count: count)
+    }
+
+    deinit { base.deallocate() }
 }
 
 /// Scratch buffers of the scan merge, owned by the encoder and reused between pieces.
