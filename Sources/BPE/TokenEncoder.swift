@@ -28,7 +28,7 @@ public struct TokenEncoder {
     var scratch = EncoderScratch()
     /// Ids of the text being encoded, written through a pointer (no uniqueness check or call per
     /// id as `Array.append` has) and appended to the caller's array in blocks.
-    var output = EncoderOutput(capacity: 1 << 14)
+    var output = EncoderOutput(capacity: EncoderOutput.usualCapacity)
     /// Pieces longer than this are not cached. When the cache reaches `cacheLimit` entries it
     /// starts afresh, so memory stays bounded and the pieces frequent *now* get back in at once.
     /// 2^16 entries (a ~3 MB table, near the core's L2) encode 3-7% faster than 2^18 (~13 MB,
@@ -73,6 +73,7 @@ public struct TokenEncoder {
             self.encodePiece(base + start, end - start, into: &ids)
         }
         output.flush(into: &ids)
+        if output.capacity > EncoderOutput.usualCapacity { output.shrink() }
     }
 
     mutating func encodeWithSpecials(_ text: UnsafeBufferPointer<UInt8>, into ids: inout [UInt32]) {
@@ -461,6 +462,17 @@ final class EncoderOutput {
     func flush(into target: inout [UInt32]) {
         if count > 0 { target.append(contentsOf: UnsafeBufferPointer(start: ids, count: count)) }
         count = 0
+    }
+
+    static let usualCapacity = 1 << 14
+
+    /// Back to the usual size (empty), after a piece of more ids than that (a megabyte without
+    /// spaces) made the buffer grow: an encoder does not keep room for the longest piece it met.
+    func shrink() {
+        precondition(count == 0, "flush before shrinking")
+        ids.deallocate()
+        capacity = EncoderOutput.usualCapacity
+        ids = .allocate(capacity: capacity)
     }
 
     /// Flushes, and grows the buffer when `n` ids would still not fit.

@@ -37,6 +37,17 @@ final class ByteBuffer {
         capacity = newCapacity
     }
 
+    /// Gives back the memory of a buffer that grew past `limit` bytes (for a large document):
+    /// empty, at `capacity` bytes again. Scratch buffers call it between documents, so that a
+    /// reader does not keep room for the largest document it met.
+    func shrink(ifOver limit: Int, to capacity: Int) {
+        guard self.capacity > limit else { return }
+        base.deallocate()
+        self.capacity = max(capacity, 16)
+        base = .allocate(capacity: self.capacity)
+        count = 0
+    }
+
     /// Appends `n` bytes from `bytes`.
     func append(_ bytes: UnsafePointer<UInt8>, _ n: Int) {
         reserve(count + n)

@@ -37,6 +37,14 @@ public final class RecordProcessor {
         }
     }
 
+    /// Frees the scratch buffers that grew past 4 MiB for a large document (the texts they
+    /// held are spent): call it between batches, so that a processor does not keep room for
+    /// the largest document it met.
+    public func releaseLargeBuffers() {
+        stageA.shrink(ifOver: 4 << 20, to: 64 << 10)
+        stageB.shrink(ifOver: 4 << 20, to: 64 << 10)
+    }
+
     /// Runs the stages on one record. A JSONL record's text field is decoded in place, over
     /// the record's own bytes (no copy): the record is spent afterwards.
     public func process(_ record: UnsafeMutableBufferPointer<UInt8>) -> Outcome {

@@ -200,7 +200,7 @@ public enum Sharder {
         let scheduler = ShardScheduler(plans: plans.count, encoders: options.threads, workers: workers,
                                        capacity: 6 + 4 * options.threads, window: Swift.max(2, workers))
         let readers = plans.map { SourceReader(plan: $0, options: options) }
-        let pool = BatchPool()
+        let pool = BatchPool(batchBytes: options.batchBytes)
         let writer = Writer(store: store, plans: plans, options: options, dedup: dedup, progress: progress)
         writer.report.errors = refused
         writer.skipped = skipped
@@ -254,7 +254,7 @@ public enum Sharder {
         var first: Bool { index == 0 }
         /// The records as read, one after the other; record i ends at `rawEnds[i]`, and is
         /// record `records[i]` of its source, starting on line `lines[i]`.
-        var raw: [UInt8] = []
+        package var raw: [UInt8] = []
         var rawEnds: [Int] = []
         var records: [Int64] = []
         var lines: [Int64] = []
@@ -264,7 +264,7 @@ public enum Sharder {
         /// texts are in `raw` (JSON is decoded in place), those a stage rewrote in `text`.
         var documents: [DocumentInfo] = []
         var spans: [TextSpan] = []
-        var text: [UInt8] = []
+        package var text: [UInt8] = []
         /// Bytes of the documents' text.
         var textBytes = 0
         /// Records skipped by the ingest stages, per `SkipReason.allCases` index, and the line of
@@ -272,7 +272,7 @@ public enum Sharder {
         var skips = [Int64](repeating: 0, count: SkipReason.allCases.count)
         var firstBadLine: Int64?
         /// Token ids of all documents, one after the other; document i ends at `ends[i]`.
-        var tokens: [UInt32] = []
+        package var tokens: [UInt32] = []
         var ends: [Int] = []
         /// Occurrences of each token id (end-of-text tokens included) per split: train's ids
         /// first, then val's. Counted by the encoding thread; the writer adds them to the
@@ -339,6 +339,14 @@ public enum Sharder {
             text.append(contentsOf: bytes)
         }
 
+        /// Frees the buffers that grew past what a batch of `batchBytes` of text needs (twice
+        /// the text, or an id per byte of it): the next batch starts them afresh.
+        func shrink(toFit batchBytes: Int) {
+            if raw.capacity > 2 * batchBytes { raw = [] }
+            if text.capacity > 2 * batchBytes { text = [] }
+            if tokens.capacity > batchBytes { tokens = [] }
+        }
+
         package func reset(plan: Int, index: Int) {
             self.plan = plan
             self.index = index
@@ -361,12 +369,20 @@ public enum Sharder {
         }
     }
 
-    /// Written batches, for the readers to fill again. Holds at most what was in flight at once.
-    final class BatchPool: @unchecked Sendable {
+    /// Written batches, for the readers to fill again. Holds at most what was in flight at once,
+    /// each batch at about `batchBytes` of text: one that grew past it for a large record gives
+    /// the extra memory back when it returns (else every pooled batch would in time keep room
+    /// for the largest document of the corpus, times the pool's size).
+    package final class BatchPool: @unchecked Sendable {
         private let lock = NSLock()
         private var free: [Batch] = []
+        private let batchBytes: Int
 
-        func batch(plan: Int, index: Int) -> Batch {
+        package init(batchBytes: Int) {
+            self.batchBytes = batchBytes
+        }
+
+        package func batch(plan: Int, index: Int) -> Batch {
             lock.lock()
             let batch = free.popLast() ?? Batch()
             lock.unlock()
@@ -374,7 +390,8 @@ public enum Sharder {
             return batch
         }
 
-        func recycle(_ batch: Batch) {
+        package func recycle(_ batch: Batch) {
+            batch.shrink(toFit: batchBytes)
             lock.lock()
             free.append(batch)
             lock.unlock()
@@ -526,6 +543,7 @@ public enum Sharder {
                 }
             }
         }
+        processor.releaseLargeBuffers()   // the texts are in the batch now
         batch.prepareTokens()
     }
 

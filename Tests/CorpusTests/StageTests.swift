@@ -57,6 +57,33 @@ import TestSupport
         #expect(texts(docs) == ["a\nb\nc\n\n\nd"])
     }
 
+    /// A document larger than the processor keeps room for (4 MiB) goes through its scratch
+    /// buffers, which are then given back; the documents after it come out as from a processor
+    /// that never gave anything back.
+    @Test func scratchGivenBackAfterALargeDocument() throws {
+        let options = IngestOptions.with { $0.normalizeLineEndings = true; $0.normalizeWhitespace = true }
+        let processor = RecordProcessor(options: options, format: .text)
+        let reference = RecordProcessor(options: options, format: .text)
+        func run(_ p: RecordProcessor, _ text: String) -> [UInt8]? {
+            var bytes = Array(text.utf8)
+            return bytes.withUnsafeMutableBufferPointer { record in
+                guard case .document(let out, _) = p.process(record) else { return nil }
+                return Array(out)
+            }
+        }
+        let large = String(repeating: "word \r\n\t", count: 800_000)   // every stage rewrites it
+        let small = ["a\r\nb  c", "x\ty", "plain"]
+        let expectedLarge = try #require(run(reference, large))
+        #expect(expectedLarge.count > 4 << 20)
+        #expect(run(processor, large) == expectedLarge)
+        processor.releaseLargeBuffers()
+        for text in small { #expect(run(processor, text) == run(reference, text)) }
+        processor.releaseLargeBuffers()   // nothing to give back now
+        #expect(run(processor, large) == expectedLarge)
+        processor.releaseLargeBuffers()
+        for text in small { #expect(run(processor, text) == run(reference, text)) }
+    }
+
     @Test func whitespace() throws {
         let dir = try TempDir()
         let o = IngestOptions.with { $0.normalizeWhitespace = true }

@@ -85,3 +85,29 @@ import TestSupport
         }
     }
 }
+
+/// The pool of batches keeps each batch's buffers for the next one, except those that grew
+/// past a batch's usual size for a large record: those go back, so the pool does not end up
+/// holding room for the corpus's largest document in every batch.
+@Suite struct BatchPoolTests {
+    @Test func largeBuffersAreGivenBackUsualOnesKept() {
+        let pool = Sharder.BatchPool(batchBytes: 1 << 16)
+        let batch = pool.batch(plan: 0, index: 0)
+        batch.raw = [UInt8](repeating: 1, count: 3 << 16)     // a record of 192 KiB
+        batch.text = [UInt8](repeating: 2, count: 3 << 16)
+        batch.tokens = [UInt32](repeating: 3, count: 1 << 17)
+        pool.recycle(batch)
+        let again = pool.batch(plan: 0, index: 1)
+        #expect(again === batch)
+        #expect(again.raw.isEmpty && again.raw.capacity <= 2 << 16)
+        #expect(again.text.isEmpty && again.text.capacity <= 2 << 16)
+        #expect(again.tokens.isEmpty && again.tokens.capacity <= 1 << 16)
+        // A batch of the usual size keeps its buffers (allocated and touched once).
+        again.raw = [UInt8](repeating: 1, count: 1 << 16)
+        again.tokens = [UInt32](repeating: 3, count: 1 << 15)
+        pool.recycle(again)
+        let third = pool.batch(plan: 1, index: 0)
+        #expect(third === batch && third.raw.isEmpty && third.tokens.isEmpty)
+        #expect(third.raw.capacity >= 1 << 16 && third.tokens.capacity >= 1 << 15)
+    }
+}
