@@ -22,8 +22,8 @@ public struct TokenEncoder {
     let short = ShortPieceCache()
     /// Pieces of 8-15 bytes that encode to at most three ids, looked up before `cache`.
     let medium = MediumPieceCache()
-    /// The end of the text being encoded: a short piece's key is read as one 8-byte word when
-    /// the word does not reach past it.
+    /// The end of the text being encoded: a short or medium piece's key is read a word (8
+    /// bytes) at a time when the word does not reach past it.
     var textEnd = UnsafePointer<UInt8>(bitPattern: 1)!
     var scratch = EncoderScratch()
     /// Ids of the text being encoded, written through a pointer (no uniqueness check or call per
