@@ -350,17 +350,10 @@ struct ShortPieceCache {
     /// so that a lookup touches one cache line.
     var slots: UnsafeMutablePointer<UInt64> { storage.base }
 
-    /// The key of a piece of 2-7 bytes: read as one word when it does not reach past `end`.
+    /// The key of a piece of 2-7 bytes.
     @inline(__always)
     static func key(_ p: UnsafePointer<UInt8>, _ n: Int, end: UnsafePointer<UInt8>) -> UInt64 {
-        var v: UInt64
-        if end - p >= 8 {
-            v = UInt64(littleEndian: UnsafeRawPointer(p).loadUnaligned(as: UInt64.self)) & (1 &<< UInt64(8 * n) &- 1)
-        } else {
-            v = 0
-            for i in 0..<n { v |= UInt64(p[i]) << UInt64(8 * i) }
-        }
-        return v | UInt64(n) << 56
+        packedBytes(p, n, end: end) | UInt64(n) << 56
     }
 
     /// The key's word in `slots` (its value follows).
@@ -392,19 +385,10 @@ struct MediumPieceCache {
     /// never 0), the first two ids, and the third id with the number of ids (1-3) in bits 32-63.
     var slots: UnsafeMutablePointer<UInt64> { storage.base }
 
-    /// The two key words of a piece of 8-15 bytes: the second read as a word when that does
-    /// not reach past `end`.
+    /// The two key words of a piece of 8-15 bytes.
     @inline(__always)
     static func key(_ p: UnsafePointer<UInt8>, _ n: Int, end: UnsafePointer<UInt8>) -> (UInt64, UInt64) {
-        let raw = UnsafeRawPointer(p)
-        let k0 = UInt64(littleEndian: raw.loadUnaligned(as: UInt64.self))
-        var k1: UInt64 = 0
-        if end - p >= 16 {
-            k1 = UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: 8, as: UInt64.self)) & (1 &<< UInt64(8 * (n - 8)) &- 1)
-        } else {
-            for i in 8..<n { k1 |= UInt64(p[i]) << UInt64(8 * (i - 8)) }
-        }
-        return (k0, k1 | UInt64(n) << 56)
+        (packedBytes(p, 8, end: end), packedBytes(p + 8, n - 8, end: end) | UInt64(n) << 56)
     }
 
     /// The first word of the key's slot.
@@ -423,6 +407,19 @@ struct MediumPieceCache {
         s[2] = UInt64(ids[0]) | (count > 1 ? UInt64(ids[1]) << 32 : 0)
         s[3] = (count > 2 ? UInt64(ids[2]) : 0) | UInt64(count) << 32
     }
+}
+
+/// Bytes `p[0..<n]` (n ≤ 8) in one little-endian word, the rest zero: one 8-byte read when it
+/// does not reach past `end`, else byte by byte. The piece caches' keys.
+@inline(__always)
+func packedBytes(_ p: UnsafePointer<UInt8>, _ n: Int, end: UnsafePointer<UInt8>) -> UInt64 {
+    if end - p >= 8 {
+        let word = UInt64(littleEndian: UnsafeRawPointer(p).loadUnaligned(as: UInt64.self))
+        return n == 8 ? word : word & (1 &<< UInt64(8 * n) &- 1)
+    }
+    var v: UInt64 = 0
+    for i in 0..<n { v |= UInt64(p[i]) << UInt64(8 * i) }
+    return v
 }
 
 /// Words set to zero, owned by a piece cache (freed with the last encoder copy holding them).
