@@ -187,10 +187,10 @@ def bench_shard(args):
     ranks = OUT / "vocab8k.tiktoken"
     subprocess.run([BIN, "export", "--tokenizer", str(vocab), "--format", "tiktoken", "--output", str(ranks)], check=True)
     rounds = 5
-    singles, ours, alone = [], {1: [], 2: []}, {1: [], 2: []}
+    singles, ours = [], {1: [], 2: []}
+    alone = {1: singles, 2: []}
     for _ in range(rounds):
         singles.append(run_json([BIN, "bench", "encode", "--tokenizer", str(vocab), "--input", *files, "--repeats", "1"]))
-        alone[1].append(singles[-1])
         # Encoding alone on two threads (documents in memory, nothing else on the cores): how
         # far the encoders themselves scale here, the ceiling of a 2-thread sharding job.
         alone[2].append(run_json([BIN, "bench", "encode", "--tokenizer", str(vocab), "--input", *files, "--repeats", "1",

@@ -45,7 +45,7 @@ struct BenchEncode: ParsableCommand {
             for pass in 0..<repeats {
                 // A fresh (cold) cache each pass, as a sharding job starts with.
                 let t0 = DispatchTime.now().uptimeNanoseconds
-                tokens += threads == 1 ? Self.encode(docs, tokenizer) : Self.encode(docs, tokenizer, threads: threads)
+                tokens += Self.encode(docs, tokenizer, threads: threads)
                 let dt = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
                 if pass == 0 { firstPass = dt }
                 best = min(best, dt)
@@ -58,23 +58,10 @@ struct BenchEncode: ParsableCommand {
         }
     }
 
-    /// One encoder over every document, in order; returns the token count.
-    static func encode(_ docs: [[UInt8]], _ tokenizer: Tokenizer) -> Int {
-        var enc = tokenizer.makeEncoder()
-        var ids: [UInt32] = []
-        ids.reserveCapacity(1 << 20)
-        var tokens = 0
-        for d in docs {
-            ids.removeAll(keepingCapacity: true)
-            d.withUnsafeBufferPointer { enc.encode($0, into: &ids) }
-            tokens += ids.count
-        }
-        return tokens
-    }
-
     /// `threads` encoders, each with its own cache, taking batches of 64 documents in turn (as the
-    /// sharder's encoders take batches): how far encoding alone scales on this machine, with nothing else
-    /// (reading, inflating, writing) sharing the cores.
+    /// sharder's encoders take batches), and the token count: how far encoding alone scales on
+    /// this machine, with nothing else (reading, inflating, writing) sharing the cores. One
+    /// thread goes through the documents in order.
     static func encode(_ docs: [[UInt8]], _ tokenizer: Tokenizer, threads: Int) -> Int {
         let batch = 64
         let next = BatchCounter()
