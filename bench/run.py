@@ -248,6 +248,23 @@ def bench_shard(args):
           "sequential, so encode ÷ read is how many encoders one source's reader keeps busy (several sources are read at "
           "once) and encode ÷ write how many the writer does: how far the floor holds on a machine with more cores.")
 
+    # Memory by thread count, with a 32k vocabulary (the bound: under 1 GiB whatever the
+    # corpus). More threads than cores here, so these runs say nothing about speed.
+    vocab32 = ensure_vocab(files, 32768)
+    mem_rows = []
+    for threads in (1, 2, 8, 16, 64):
+        out = OUT / "shards-memory"
+        subprocess.run(["rm", "-rf", str(out)], check=True)
+        m = measure([BIN, "shard", "--tokenizer", str(vocab32), "--input", *files, "--output", str(out),
+                     "--threads", str(threads), "--quiet", "--no-dedup"])
+        mem_rows.append([threads, f"{m['peak_mb']:.0f}"])
+        results.setdefault("shard_memory", []).append({"threads": threads, "peak_mb": m["peak_mb"]})
+    subprocess.run(["rm", "-rf", str(OUT / "shards-memory")], check=True)
+    table(f"Shard peak memory by thread count ({text_mb:.0f} MB of text, 32k vocabulary)", ["threads", "peak MB"], mem_rows,
+          "peak resident memory of the whole process. Above 2 threads there are more threads than cores here: "
+          "memory figures, not speed. Each thread adds its encoder's caches (~4.5 MB) and up to 4 batches in flight "
+          "of ~2.3 MB each; a corpus's largest documents add room for themselves.")
+
     # Many small files: the same documents in one file and in 200, two threads.
     parts_dir = OUT / "parts-200"
     whole = OUT / "parts-whole.jsonl.gz"
