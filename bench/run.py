@@ -263,7 +263,7 @@ def bench_shard(args):
     table(f"Shard peak memory by thread count ({text_mb:.0f} MB of text, 32k vocabulary)", ["threads", "peak MB"], mem_rows,
           "peak resident memory of the whole process. Above 2 threads there are more threads than cores here: "
           "memory figures, not speed. Each thread adds its encoder's caches (~4.5 MB) and up to 4 batches in flight "
-          "of ~2.3 MB each; a corpus's largest documents add room for themselves.")
+          "(2 beyond 16 threads) of ~2.3 MB each; a corpus's largest documents add room for themselves.")
 
     # Many small files: the same documents in one file and in 200, two threads.
     parts_dir = OUT / "parts-200"

@@ -11,9 +11,10 @@
 // A pool of threads (`threads + 1` when there is a core for it, else `threads`) shares the
 // five kinds of work (`ShardScheduler`): several sources are read at once, and on a machine
 // without a spare core the thread that would wait for a preempted reader or writer does that
-// work itself. At most 6 + 4 × threads batches are in flight, which bounds memory (about
-// 2.5 MiB per batch, recycled) whatever the corpus size; and malloc gives blocks of 1 MiB and
-// more back to the system when they are freed (see `run`).
+// work itself. At most `batchCapacity(threads:)` batches are in flight (6 + 4 × threads, 2 per
+// thread beyond 16), which bounds memory (about 2.5 MiB per batch, recycled) whatever the corpus
+// size; and malloc gives blocks of 1 MiB and more back to the system when they are freed (see
+// `run`).
 //
 // Resume: sources the index calls done are skipped; a partial (or failed) one is read again
 // from its start and its first `records` records are dropped (a gzip stream cannot seek); the
@@ -150,9 +151,9 @@ public enum Sharder {
         // after a source's 1 MiB read window or a large document's buffers are freed, such
         // blocks come from the per-thread heaps, where freed memory stays with the process.
         // A fixed 1 MiB threshold gives them back. Peak memory, 981 MB of text with a 9.4 MB
-        // document, 32k vocabulary: 176 → 118 MB on 1 thread, 635 → 349 MB on 16, 1078 → 849
-        // MB on 64; for 1-2% of speed on 2 threads (more fresh pages to fault in). 2 MiB kept
-        // more (820 MB on 64); 256 KiB cost 4% of speed.
+        // document, 32k vocabulary: 176 → 118 MB on 1 thread, 635 → 349 MB on 16, and with
+        // `batchCapacity` 1078 → 620 MB on 64; for 1-2% of speed on 2 threads (more fresh
+        // pages to fault in). 2 MiB kept more (820 MB on 64); 256 KiB cost 4% of speed.
         _ = tm_set_mmap_threshold(1 << 20)
         guard let eot = tokenizer.eotID else {
             throw ShardsError(.invalidArgument, path: tokenizerFile ?? "tokenizer",
@@ -208,7 +209,7 @@ public enum Sharder {
         let cores = ProcessInfo.processInfo.activeProcessorCount
         let workers = options.workers ?? Swift.max(options.threads, Swift.min(options.threads + 1, cores))
         let scheduler = ShardScheduler(plans: plans.count, encoders: options.threads, workers: workers,
-                                       capacity: 6 + 4 * options.threads, window: Swift.max(2, workers))
+                                       capacity: batchCapacity(threads: options.threads), window: Swift.max(2, workers))
         let readers = plans.map { SourceReader(plan: $0, options: options) }
         let pool = BatchPool(batchBytes: options.batchBytes)
         let writer = Writer(store: store, plans: plans, options: options, dedup: dedup, progress: progress)
@@ -234,6 +235,16 @@ public enum Sharder {
         let elapsed = ContinuousClock.now - started
         report.seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
         return report
+    }
+
+    /// How many batches may be in flight: 4 per encoding thread (one encoding, one waiting for
+    /// an encoder, one being read or processed, one done but waiting for the batches before it
+    /// to be written) and 6 more, so that a commit's pause does not stall the encoders; beyond
+    /// 16 threads, 2 per thread. Each batch holds ~2.3 MB at 32k ids: on 64 threads, 166
+    /// batches instead of 262 keep the peak at ~620 MB rather than ~850. (Measured on 2 cores,
+    /// so for memory only: whether 2 per thread keep 64 encoders busy is not measured.)
+    static func batchCapacity(threads: Int) -> Int {
+        6 + 4 * Swift.min(threads, 16) + 2 * Swift.max(0, threads - 16)
     }
 
     // MARK: pieces
