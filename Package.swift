@@ -41,7 +41,7 @@ let package = Package(
         .target(name: "GPT", dependencies: ["Loader", "CBLAS", "CKernels"], swiftSettings: swiftSettings),
         .target(
             name: "Pipeline",
-            dependencies: ["Corpus", "BPE", "Shards", "Loader", "GPT", .product(name: "TOMLKit", package: "TOMLKit")],
+            dependencies: ["Corpus", "BPE", "CSys", "Shards", "Loader", "GPT", .product(name: "TOMLKit", package: "TOMLKit")],
             swiftSettings: swiftSettings),
         .executableTarget(
             name: "tokenmill",

@@ -1,5 +1,6 @@
 import BPE
 import Corpus
+import CSys
 import Foundation
 
 /// What `tokenmill learn` does: read documents through the ingest stages, count pre-tokens on
@@ -55,6 +56,10 @@ public enum LearnJob {
     /// Learns a vocabulary. Per-file input errors are in `result.ingest.errors` (the other files
     /// were read); an error of the trainer itself is thrown.
     public static func run(_ settings: LearnSettings, progress: (@Sendable (LearnProgress) -> Void)? = nil) throws -> LearnResult {
+        // As `Sharder.run` does: freed blocks of 1 MiB and more go back to the system instead of
+        // staying in per-thread heaps. Learning 32k from 89 MB of text on 2 threads: peak
+        // 250 → 181 MB, same time.
+        _ = tm_set_mmap_threshold(1 << 20)
         // Where each input starts in the concatenation of all inputs (compressed bytes), for progress.
         var fileStarts: [Int64] = [0]
         for path in settings.inputs { fileStarts.append(fileStarts.last! + fileSize(path)) }
