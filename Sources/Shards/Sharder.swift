@@ -43,10 +43,11 @@ public struct ShardJobOptions: Sendable {
     /// but while the writing thread has other work waiting (the next batch to write, or a batch
     /// to encode), not sooner than this many seconds after the last commit (a shard that filled
     /// up waits too, under its temporary name). A commit costs 10-30 ms of the writer's time
-    /// (the token counts' rows, fsyncs): nothing on a spare core, but with many encoders
+    /// (the token counts' rows, fsyncs; more with a larger vocabulary): with many encoders
     /// `commitTokens` come every few tens of milliseconds, and the writer, which is sequential,
-    /// would spend its time committing. A kill loses at most about this much work, plus a
-    /// batch per encoder.
+    /// would spend its time committing. (When it has nothing waiting it commits sooner, but
+    /// commits then take at most a tenth of its time.) A kill loses at most about this much
+    /// work, plus a batch per encoder.
     public var commitSeconds: Double = 1
     /// Testing: false applies `commitSeconds` even when the writing thread has nothing waiting.
     package var commitWhenIdle = true
