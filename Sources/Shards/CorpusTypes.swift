@@ -173,6 +173,16 @@ public struct VocabEntry: Equatable, Sendable {
     ///     VocabEntry.displayText([0x20, 0x68, 0x69])  // " hi"
     ///     VocabEntry.displayText([0x0A, 0xE2, 0x82])  // "\\n\\xE2\\x82"
     public static func displayText(_ bytes: [UInt8]) -> String {
+        // Most tokens need no escape: valid UTF-8 without control characters or backslashes
+        // is its own display form.
+        if !bytes.contains(where: { $0 < 0x20 || $0 == 0x7F || $0 == 0x5C }), let s = String(validating: bytes, as: UTF8.self) {
+            return s
+        }
+        return escapedDisplayText(bytes)
+    }
+
+    /// `displayText` character by character (what the shortcut must agree with).
+    package static func escapedDisplayText(_ bytes: [UInt8]) -> String {
         var out = ""
         var i = 0
         func hex(_ b: UInt8) -> String {

@@ -158,4 +158,25 @@ func readFile(_ path: String) throws -> [UInt8] { Array(try Data(contentsOf: URL
         #expect(VocabEntry.displayText([0xE2, 0x82]) == "\\xE2\\x82")
         #expect(VocabEntry.displayText([0x41, 0xFF, 0x00]) == "A\\xFF\\x00")
     }
+
+    /// The shortcut for tokens that need no escape (valid UTF-8, no control character or
+    /// backslash) gives what escaping character by character gives, for tokens of all kinds:
+    /// text, text with escapes, cut UTF-8, C1 controls, surrogates and overlong forms.
+    @Test func displayTextShortcutAgreesWithEscaping() {
+        var rng = SeededRNG(seed: 7)
+        let pieces: [[UInt8]] = [Array(" the".utf8), Array("é".utf8), Array("€".utf8), Array("😀".utf8), Array("\u{85}".utf8),
+                                 [0x0A], [0x5C], [0x7F], [0x00], [0xE2, 0x82], [0xFF], [0xC0, 0xAF], [0xED, 0xA0, 0x80],
+                                 [0xF4, 0x90, 0x80, 0x80], Array("語".utf8), [0x80]]
+        var shortcuts = 0
+        for _ in 0..<20_000 {
+            var bytes: [UInt8] = []
+            for _ in 0..<Int.random(in: 1...4, using: &rng) { bytes += pieces[Int.random(in: 0..<pieces.count, using: &rng)] }
+            let shown = VocabEntry.displayText(bytes)
+            #expect(shown == VocabEntry.escapedDisplayText(bytes), "\(bytes)")
+            if !bytes.contains(where: { $0 < 0x20 || $0 == 0x7F || $0 == 0x5C }) && String(validating: bytes, as: UTF8.self) != nil {
+                shortcuts += 1
+            }
+        }
+        #expect(shortcuts > 1000, "the shortcut was taken \(shortcuts) times")
+    }
 }
