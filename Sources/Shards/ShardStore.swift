@@ -297,7 +297,7 @@ public final class ShardStore {
             throw ShardsError(.invalidArgument, path: indexPath, "append without a current source (call beginSource)")
         }
         let vocab = UInt32(settings.vocabSize)
-        if ShardWriter.maximum(tokens) >= vocab, let bad = tokens.first(where: { $0 >= vocab }) {
+        if !ShardWriter.allBelow(vocab, tokens), let bad = tokens.first(where: { $0 >= vocab }) {
             throw ShardsError(.invalidArgument, path: source.state.path,
                               "record \(info.record): token id \(bad) is outside the vocabulary of \(vocab)")
         }

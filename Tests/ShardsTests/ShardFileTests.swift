@@ -151,6 +151,23 @@ func readFile(_ path: String) throws -> [UInt8] { Array(try Data(contentsOf: URL
         #expect(result.out.trimmingCharacters(in: .whitespacesAndNewlines) == tokens.map(String.init).joined(separator: " "))
     }
 
+    /// A uint16 shard refuses an id over 65,535, naming it and the file, and keeps what came
+    /// before: the ids are checked before any is written.
+    @Test func uint16ShardRefusesWiderIds() throws {
+        let dir = try TempDir()
+        let path = dir.file("train_000000.bin")
+        let writer = try ShardWriter.create(path: path, width: .uint16)
+        try writer.append([1, 65_535, 2])
+        for bad: UInt32 in [65_536, 70_000, .max] {
+            let error = #expect(throws: ShardsError.self) { try writer.append([3, bad, 4]) }
+            #expect(error?.description.contains("token id \(bad) does not fit a uint16 shard") == true, "\(String(describing: error))")
+        }
+        let (count, _) = try writer.finish()
+        #expect(count == 3)
+        try ShardWriter.publish(path: path)
+        #expect(try ShardFile.readTokens(path, 0..<3) == [1, 65_535, 2])
+    }
+
     @Test func displayTextEscapes() {
         #expect(VocabEntry.displayText(Array(" hello".utf8)) == " hello")
         #expect(VocabEntry.displayText([0x0A, 0x09, 0x5C]) == "\\n\\t\\\\")

@@ -130,6 +130,49 @@ func readDocument(_ directory: String, _ id: Int64) throws -> (eot: UInt32, toke
         #expect(try store.sources().map(\.status) == [.done, .done, .done])
     }
 
+    /// An id outside the vocabulary is refused with the source and record, and nothing of that
+    /// document is written: with 1,000 ids, 1,000 and 1,023 (whose OR stays below 1,024, so the
+    /// quick check cannot decide alone) as much as 70,000.
+    @Test func idsOutsideTheVocabularyAreRefused() throws {
+        let corpus = TestCorpus.make(seed: 11, sources: 1, docsPerSource: 2, vocabSize: 1000)
+        let dir = try TempDir()
+        let store = try ShardStore(directory: dir.path, settings: corpus.settings, vocab: corpus.vocab)
+        _ = try store.beginSource(path: "in.jsonl", fileBytes: 1)
+        let good = corpus.allDocs[0]
+        try store.append(good.info, tokens: good.tokens)
+        for bad: UInt32 in [1000, 1023, 70_000] {
+            var info = good.info
+            info.record = 5
+            let error = #expect(throws: ShardsError.self) { try store.append(info, tokens: [1, 2, bad, 3]) }
+            #expect(error?.description.contains("in.jsonl") == true && error?.description.contains("record 5") == true
+                    && error?.description.contains("token id \(bad) is outside the vocabulary of 1000") == true,
+                    "\(String(describing: error))")
+        }
+        try store.append(good.info, tokens: [999, 0, 998])
+        try store.endSource(progress: SourceProgress(records: 2))
+        try store.finish()
+        let db = try Database(path: dir.file("index.sqlite"), readOnly: true)
+        #expect(try db.scalar("SELECT count(*) FROM documents")?.int64 == 2)
+        #expect(try readDocument(dir.path, 1).tokens == [999, 0, 998])
+    }
+
+    /// `allBelow` (OR first, then the maximum) agrees with a plain check, for limits that are
+    /// powers of two and limits that are not, at the boundary and far from it.
+    @Test func allBelowAgreesWithAPlainCheck() {
+        var rng = SeededRNG(seed: 5)
+        for limit: UInt32 in [1, 1000, 1024, 50_257, 65_536, 100_277, 1 << 20] {
+            for _ in 0..<300 {
+                let count = Int.random(in: 0...40, using: &rng)
+                var ids = (0..<count).map { _ in UInt32.random(in: 0..<limit, using: &rng) }
+                if count > 0 && Bool.random(using: &rng) {
+                    ids[Int.random(in: 0..<count, using: &rng)] = [limit, limit | 1, limit * 2 - 1, .max].randomElement(using: &rng)!
+                }
+                let plain = ids.allSatisfy { $0 < limit }
+                #expect(ids.withUnsafeBufferPointer { ShardWriter.allBelow(limit, $0) } == plain, "limit \(limit): \(ids)")
+            }
+        }
+    }
+
     /// One writer at a time: a second store on the directory is refused while the first lives
     /// (it would remove the first's uncommitted shards as stale), and opens once it is gone.
     @Test func aSecondWriterIsRefusedWhileTheFirstLives() throws {
