@@ -159,6 +159,23 @@ import TestSupport
         #expect(problems.contains { $0.file == dir.file("index.sqlite") && $0.message.hasPrefix("token_counts for train differ") })
     }
 
+    /// An id outside the vocabulary (1,000 ids here) is reported with its offset, once per
+    /// shard, besides the checksum; a valid id changed elsewhere is not reported as one.
+    @Test func catchesAnIDOutsideTheVocabulary() throws {
+        let (dir, _) = try written()
+        let path = dir.file("train_000000.bin")
+        var bytes = try readFile(path)
+        for (token, id) in [(7, 1000), (9, 65_535), (11, 999)] {
+            bytes[1024 + 2 * token] = UInt8(id & 0xFF)
+            bytes[1024 + 2 * token + 1] = UInt8(id >> 8)
+        }
+        try dir.write("train_000000.bin", bytes)
+        let problems = try CorpusVerifier.verify(directory: dir.path).filter { $0.file == path }
+        #expect(problems.contains(VerifyProblem(file: path, message: "token 7 is 1000, outside the vocabulary of 1000")))
+        #expect(problems.filter { $0.message.contains("outside the vocabulary") }.count == 1)
+        #expect(problems.contains { $0.message.hasPrefix("checksum mismatch") })
+    }
+
     @Test func catchesATruncatedShard() throws {
         let (dir, _) = try written()
         let path = dir.file("val_000000.bin")
