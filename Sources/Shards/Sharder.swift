@@ -707,8 +707,10 @@ public enum Sharder {
         private func uncount(_ batch: Batch, document i: Int, tokens: UnsafeBufferPointer<UInt32>) {
             let settings = store.settings
             let base = batch.countsOffset(of: i, settings)
-            batch.counts[base + Int(settings.eotID)] -= 1
-            for t in tokens where Int(t) < settings.vocabSize { batch.counts[base + Int(t)] -= 1 }
+            batch.counts.withUnsafeMutableBufferPointer { counts in  // no uniqueness check per id
+                counts[base + Int(settings.eotID)] -= 1
+                for t in tokens where Int(t) < settings.vocabSize { counts[base + Int(t)] -= 1 }
+            }
         }
 
         func addSkipped(before index: Int) {
