@@ -275,11 +275,10 @@ public final class ShardWriter {
         }
     }
 
-    /// The largest id in `tokens` (0 for none), in one vectorized pass.
     /// Whether every id is below `limit`. The ids are OR-ed first, which SSE2 vectorizes (an
     /// unsigned maximum needs SSE4.1, so the plain loop ran one id at a time: 1.4% of a
     /// sharding job's CPU, on the writer, the one sequential task); when the OR is not below
-    /// `limit` (a limit that is not a power of two), the maximum decides.
+    /// `limit` (an id is not, or the limit is not a power of two), the maximum decides.
     package static func allBelow(_ limit: UInt32, _ tokens: UnsafeBufferPointer<UInt32>) -> Bool {
         guard let p = tokens.baseAddress else { return true }
         var bits: UInt32 = 0
