@@ -785,9 +785,8 @@ public enum Sharder {
             // batches meant a commit each time the writer was free: half the writer's time at
             // 32k ids on one encoding thread, and the encoder 3-5% slower beside it.
             let sinceLast = lastCommit.duration(to: .now)
-            let free = options.commitWhenIdle && isIdle() && sinceLast >= lastCommitCost * 9
             if finalProgress == nil, sinceCommit >= due || store.uncommittedShardCloses > 0,
-               free || sinceLast >= .seconds(options.commitSeconds) {
+               sinceLast >= .seconds(options.commitSeconds) || (options.commitWhenIdle && sinceLast >= lastCommitCost * 9 && isIdle()) {
                 let started = ContinuousClock.now
                 try store.commit(progress: batch.end == nil ? progress : nil)
                 sinceCommit = 0
