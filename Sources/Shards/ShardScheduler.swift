@@ -59,7 +59,11 @@ package final class ShardScheduler: @unchecked Sendable {
     /// Seconds spent in each kind of task, over all threads.
     private(set) var seconds = ShardJobReport.TaskSeconds(read: 0, process: 0, encode: 0, count: 0, write: 0)
 
-    package init(plans: Int, encoders: Int, workers: Int, capacity: Int, window: Int) {
+    /// Records every task when set (`ShardJobOptions.trace`).
+    let trace: TaskTrace?
+
+    package init(plans: Int, encoders: Int, workers: Int, capacity: Int, window: Int, trace: TaskTrace? = nil) {
+        self.trace = trace
         self.plans = plans
         self.encoders = max(1, encoders)
         self.workers = max(1, workers)
@@ -110,6 +114,7 @@ package final class ShardScheduler: @unchecked Sendable {
             switch task {
             case .read(let plan, let index):
                 let batch = read(plan, index)
+                trace?.record("read", since: started, args: ["source": plan, "batch": index])
                 condition.lock()
                 seconds.read += elapsed(since: started)
                 reading[plan] = false
@@ -117,12 +122,14 @@ package final class ShardScheduler: @unchecked Sendable {
                 toProcess.append(batch)
             case .process(let batch):
                 process(batch)
+                trace?.record("process", since: started, args: ["source": batch.plan, "batch": batch.index])
                 condition.lock()
                 seconds.process += elapsed(since: started)
                 processing -= 1
                 toEncode.append(batch)
             case .encode(let batch):
                 encode(batch)
+                trace?.record("encode", since: started, args: ["source": batch.plan, "batch": batch.index])
                 justEncoded = true
                 condition.lock()
                 seconds.encode += elapsed(since: started)
@@ -130,6 +137,7 @@ package final class ShardScheduler: @unchecked Sendable {
                 toCount.append(batch)
             case .count(let batch):
                 count(batch)
+                trace?.record("count", since: started, args: ["source": batch.plan, "batch": batch.index])
                 condition.lock()
                 seconds.count += elapsed(since: started)
                 ready[Key(plan: batch.plan, index: batch.index)] = batch
@@ -137,6 +145,7 @@ package final class ShardScheduler: @unchecked Sendable {
                 // `write` hands the batch back to the pool, where a reading thread may take it
                 // at once: nothing of it is read after.
                 let next = Self.key(after: batch)
+                let written = ["source": batch.plan, "batch": batch.index]
                 var goOn = false
                 do { goOn = try write(batch) } catch {
                     condition.lock()
@@ -145,6 +154,7 @@ package final class ShardScheduler: @unchecked Sendable {
                     condition.broadcast()
                     break
                 }
+                trace?.record("write", since: started, args: written)
                 condition.lock()
                 seconds.write += elapsed(since: started)
                 writing = false
@@ -206,11 +216,17 @@ package final class ShardScheduler: @unchecked Sendable {
         return .read(plan: plan, index: nextIndex[plan] - 1)
     }
 
-    /// The first source within the window that can be read now.
+    /// The first source that can be read now, among the first `window` sources not read to
+    /// their end (from the one being written on). Sources read to their end hold no reader, so
+    /// they do not count: a run of small sources does not stop reading ahead while the writer
+    /// is busy (a commit, say).
     private func readablePlan() -> Int? {
         let current = writeKey.plan
-        for plan in current..<min(plans, current + window) where !reading[plan] && !readDone[plan] {
-            if inFlight < (plan == current ? capacity : capacity - reserve) { return plan }
+        var open = 0
+        for plan in current..<plans where !readDone[plan] {
+            if open == window { break }
+            open += 1
+            if !reading[plan], inFlight < (plan == current ? capacity : capacity - reserve) { return plan }
         }
         return nil
     }

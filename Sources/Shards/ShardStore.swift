@@ -60,6 +60,8 @@ public final class ShardStore {
     /// Set when a write failed halfway: the store must be reopened (which recovers).
     private var poisoned: ShardsError?
     private var closed = false
+    /// Records the parts of each commit (`ShardJobOptions.trace`).
+    package var trace: TaskTrace?
 
     private let insertDocument: Statement
     private let insertShard: Statement
@@ -408,6 +410,8 @@ public final class ShardStore {
             try db.begin()
             inTransaction = true
             if let vocab = pendingVocab {
+                let started = ContinuousClock.now
+                defer { trace?.record("vocab", since: started) }
                 let word = try db.prepare("INSERT INTO vocab (id, bytes, text, special) VALUES (?, ?, ?, ?)")
                 for entry in vocab {
                     try word.run(.int(Int64(entry.id)), .blob(entry.bytes), .text(VocabEntry.displayText(entry.bytes)),
@@ -480,7 +484,9 @@ public final class ShardStore {
         try ensureTransaction()
         do {
             for split in Split.allCases where open[split] != nil { try close(split) }
+            let indexing = ContinuousClock.now
             try db.execute(IndexSchema.positionIndex)
+            trace?.record("finish: position index", since: indexing)
         } catch let error as ShardsError {
             poisoned = error
             throw error
@@ -529,6 +535,7 @@ public final class ShardStore {
                                 .int(Int64(shard.crc)), .int(shard.id))
         }
         // 2. Aggregates.
+        var step = ContinuousClock.now
         for split in Split.allCases {
             try upsertToken.bind(1, split.rawValue)
             try tokenDeltas[split].withUnsafeBufferPointer { deltas in
@@ -547,16 +554,21 @@ public final class ShardStore {
                 try upsertLength.execute()
             }
         }
+        trace?.record("commit: counts", since: step)
         // 3. The current source.
         try recordSource(progress: progress, status: status ?? .partial, error: message)
+        step = ContinuousClock.now
         try db.commit()
         inTransaction = false
+        trace?.record("commit: sqlite", since: step)
         // 4. Only now may closed shards take their final names.
         for shard in pendingClose { try ShardWriter.publish(path: shard.path) }
         pendingClose.removeAll()
         // 5. Copy the committed pages from the write-ahead log into the index file now, while
         // the encoders work, rather than all at once when the job closes the index.
+        step = ContinuousClock.now
         try db.execute("PRAGMA wal_checkpoint(PASSIVE)")
+        trace?.record("commit: checkpoint", since: step)
         for split in Split.allCases {
             tokenDeltas[split].withUnsafeMutableBufferPointer { $0.update(repeating: 0) }
             lengthDeltas[split].removeAll(keepingCapacity: true)

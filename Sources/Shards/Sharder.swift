@@ -58,6 +58,8 @@ public struct ShardJobOptions: Sendable {
     public var dedupMemoryBytes: Int = 512 << 20
     /// Text per batch handed to an encoder.
     public var batchBytes: Int = 1 << 20
+    /// Records what every thread did and when (`tokenmill shard --trace FILE`).
+    public var trace: TaskTrace?
     /// Testing: after this many batches, stop as a kill would (nothing more committed).
     package var stopAfterBatches: Int?
     /// Asked after each batch is written; false stops the job at a clean point: what was written
@@ -169,6 +171,7 @@ public enum Sharder {
             VocabEntry(id: UInt32(id), bytes: tokenizer.tokenBytes(UInt32(id)) ?? [], special: specialIDs.contains(UInt32(id)))
         }
         let store = try ShardStore(directory: options.output, settings: settings, vocab: vocab)
+        store.trace = options.trace
         // Closed here, not when freed: a worker thread may drop the last reference after this returns.
         defer { store.close() }
         try writeTokenizer(tokenizer, from: tokenizerFile, into: options.output)
@@ -210,7 +213,8 @@ public enum Sharder {
         let cores = ProcessInfo.processInfo.activeProcessorCount
         let workers = options.workers ?? Swift.max(options.threads, Swift.min(options.threads + 1, cores))
         let scheduler = ShardScheduler(plans: plans.count, encoders: options.threads, workers: workers,
-                                       capacity: batchCapacity(threads: options.threads), window: Swift.max(2, workers))
+                                       capacity: batchCapacity(threads: options.threads), window: Swift.max(2, workers),
+                                       trace: options.trace)
         let readers = plans.map { SourceReader(plan: $0, options: options) }
         let pool = BatchPool(batchBytes: options.batchBytes)
         let writer = Writer(store: store, plans: plans, options: options, dedup: dedup, progress: progress)
@@ -218,6 +222,7 @@ public enum Sharder {
         writer.skipped = skipped
         let job = Job(scheduler: scheduler, readers: readers, pool: pool, writer: writer, tokenizer: tokenizer,
                       settings: settings, options: options, dedup: dedup)
+        options.trace?.record("prepare", since: started)
         let threads = DispatchGroup()
         for _ in 1..<workers { spawn(threads) { job.work() } }
         job.work()
@@ -225,7 +230,9 @@ public enum Sharder {
         if let error = scheduler.error { throw error }
 
         if writer.report.completed {
+            let finishing = ContinuousClock.now
             try store.finish(completing: writer.finalProgress)
+            options.trace?.record("finish", since: finishing)
             writer.addSkipped(before: Int.max)
             writer.report.inputBytes = writer.bytesTotal
         }
@@ -789,6 +796,7 @@ public enum Sharder {
                sinceLast >= .seconds(options.commitSeconds) || (options.commitWhenIdle && sinceLast >= lastCommitCost * 9 && isIdle()) {
                 let started = ContinuousClock.now
                 try store.commit(progress: batch.end == nil ? progress : nil)
+                options.trace?.record("commit", since: started)
                 sinceCommit = 0
                 lastCommit = .now
                 lastCommitCost = started.duration(to: lastCommit)

@@ -40,6 +40,10 @@ struct Shard: ParsableCommand {
                                             + "beyond, sorted runs of hashes go to DIR/dedup.tmp and dedup stays exact.", valueName: "MiB"))
     var dedupMemory: Int = 512
 
+    @Option(name: .long, help: ArgumentHelp("Write what each thread did and when (reading, encoding, writing, commits) as "
+                                            + "Chrome trace-event JSON, for ui.perfetto.dev or chrome://tracing.", valueName: "FILE"))
+    var trace: String?
+
     @OptionGroup var progressOptions: ProgressOptions
 
     func validate() throws {
@@ -62,6 +66,10 @@ struct Shard: ParsableCommand {
             let display = try progressOptions.display("shard")
             let interrupted = Interrupt.install()
             options.shouldContinue = { !interrupted.isSet }
+            let taskTrace = trace.map { _ in TaskTrace() }
+            options.trace = taskTrace
+            // Written however the job ends: a trace of a failed or interrupted job is as useful.
+            defer { if let trace, let taskTrace { do { try taskTrace.write(to: trace) } catch { printError("\(error)") } } }
             let report = try Sharder.run(tokenizer: tokenizer, tokenizerFile: tokenizerOptions.tokenizer, options: options) { display.show($0) }
             for e in report.errors { printError(e) }
             if !report.completed {

@@ -84,6 +84,45 @@ import TestSupport
             #expect(log.order == Array(Self.expected.prefix(stop)), "stop after \(stop)")
         }
     }
+
+    /// While the writer is held on the first batch (a long commit, say), reading goes on past
+    /// sources already read to their end, which hold no reader: only `window` sources being
+    /// read count, not every source since the one being written. Sources after that one may
+    /// hold `capacity - capacity / 2` batches in flight, and no more.
+    @Test func readingRunsAheadPastSourcesReadToTheirEnd() {
+        let sources = 12, capacity = 12, window = 2  // one batch per source
+        let lock = NSCondition()
+        var reads = 0, held = 0
+        let scheduler = ShardScheduler(plans: sources, encoders: 1, workers: 2, capacity: capacity, window: window)
+        DispatchQueue.concurrentPerform(iterations: 2) { _ in
+            scheduler.work(
+                read: { plan, index in
+                    lock.lock(); reads += 1; lock.broadcast(); lock.unlock()
+                    let batch = Sharder.Batch()
+                    batch.reset(plan: plan, index: index)
+                    batch.end = .done
+                    return batch
+                },
+                process: { _ in }, encode: { _ in }, count: { _ in },
+                write: { batch in
+                    if batch.plan == 0 {
+                        // Held until reading stops for want of room (or a second has passed).
+                        lock.lock()
+                        var last = -1
+                        while reads != last {
+                            last = reads
+                            _ = lock.wait(until: Date().addingTimeInterval(0.2))
+                        }
+                        held = reads
+                        lock.unlock()
+                    }
+                    return true
+                })
+        }
+        #expect(scheduler.error == nil)
+        // Source 0's batch and later ones up to `capacity - capacity / 2` in flight in all.
+        #expect(held == capacity - capacity / 2, "read while the writer was held: \(held)")
+    }
 }
 
 /// The pool of batches keeps each batch's buffers for the next one, except those that grew

@@ -125,6 +125,36 @@ func documentsFromShards(_ directory: String) throws -> [[UInt32]] {
         #expect(summary.textBytes == ingestReport.documentBytes)
     }
 
+    /// The trace has each batch read, processed, encoded, counted and written once, in that
+    /// order, each commit and the finish, on the job's worker threads; its JSON is what
+    /// Perfetto reads (an object with `traceEvents` of complete events).
+    @Test func theTraceHasEveryTaskOfEveryBatch() throws {
+        let out = try TempDir()
+        var options = fixture.options(out.path)
+        options.trace = TaskTrace()
+        let report = try Sharder.run(tokenizer: fixture.tokenizer, tokenizerFile: fixture.tokenizerFile, options: options)
+        let events = options.trace!.recorded
+        struct Key: Hashable { var source: Int, batch: Int }
+        var tasks: [Key: [(name: String, start: Double, end: Double)]] = [:]
+        for e in events where e.args["source"] != nil {
+            tasks[Key(source: e.args["source"]!, batch: e.args["batch"]!), default: []].append((e.name, e.start, e.start + e.duration))
+        }
+        #expect(tasks.count == report.batches)
+        for (key, list) in tasks {
+            let ordered = list.sorted { $0.start < $1.start }
+            #expect(ordered.map(\.name) == ["read", "process", "encode", "count", "write"], "\(key)")
+            #expect(zip(ordered, ordered.dropFirst()).allSatisfy { $0.end <= $1.start }, "\(key)")
+        }
+        #expect(Set(events.map(\.thread)).count <= report.workers)
+        #expect(events.filter { $0.name == "commit" }.count >= 2, "small commits: several")
+        #expect(events.filter { $0.name == "finish" }.count == 1)
+        #expect(events.filter { $0.name == "vocab" }.count == 1)
+        let json = try JSONSerialization.jsonObject(with: Data(options.trace!.json().utf8)) as? [String: Any]
+        let parsed = try #require(json?["traceEvents"] as? [[String: Any]])
+        #expect(parsed.count == events.count)
+        #expect(parsed.allSatisfy { $0["ph"] as? String == "X" && $0["ts"] is Double && $0["dur"] is Double })
+    }
+
     /// Documents that a stage rewrites (invalid UTF-8 repaired, line endings, NFC, whitespace)
     /// leave their record and are copied into the batch; the others are encoded where the JSON
     /// was decoded, in place. Both kinds decode from the shards to what the ingest gives.
