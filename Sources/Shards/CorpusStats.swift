@@ -97,6 +97,13 @@ public struct CorpusStats {
             guard id >= 0, id < train.count else { return }
             if row.text(0) == Split.val.rawValue { val[id] += row.int64(2) } else { train[id] += row.int64(2) }
         }
+        // A job not yet finished keeps its latest counts aside (`token_counts_pending`).
+        let pending = try (IndexSchema.pendingTokenCounts(db, split: .train, vocabSize: settings.vocabSize),
+                           IndexSchema.pendingTokenCounts(db, split: .val, vocabSize: settings.vocabSize))
+        for id in train.indices {
+            train[id] += pending.0[id]
+            val[id] += pending.1[id]
+        }
         return (train, val)
     }
 

@@ -225,6 +225,9 @@ public enum CorpusVerifier {
                     let id = Int(row.int64(0))
                     if id >= 0 && id < stored.count { stored[id] = row.int64(1) } else { outside += 1 }
                 }
+                // Counts of a job not yet finished, kept aside until its end.
+                let pending = try IndexSchema.pendingTokenCounts(db, split: split, vocabSize: settings.vocabSize)
+                for id in stored.indices { stored[id] += pending[id] }
                 let differing = (0..<stored.count).filter { stored[$0] != recount[$0] }
                 if let first = differing.first {
                     problem(index, "token_counts for \(split) differ from the shards for \(differing.count) ids "

@@ -174,6 +174,12 @@ public final class Statement {
         guard rc == SQLITE_OK else { throw database.error(rc, sql) }
     }
 
+    /// Binds a blob parameter (1-based `index`), copied by SQLite; pair with `execute()`.
+    public func bind(_ index: Int32, bytes: UnsafeRawBufferPointer) throws {
+        let rc = sqlite3_bind_blob64(handle, index, bytes.baseAddress, sqlite3_uint64(bytes.count), tm_sqlite_transient())
+        guard rc == SQLITE_OK else { throw database.error(rc, sql) }
+    }
+
     /// Runs a statement whose parameters were bound one by one, to completion, and resets it.
     public func execute() throws {
         defer { sqlite3_reset(handle) }

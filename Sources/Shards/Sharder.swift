@@ -762,6 +762,8 @@ public enum Sharder {
                     report.textBytes += info.byteCount
                 }
             }
+            // A new index's vocabulary, a part per batch (~4 ms), before the first commit needs it.
+            try store.insertVocabulary(upTo: 4096)
             let vocab = store.settings.vocabSize
             batch.counts.withUnsafeMutableBufferPointer { counts in  // sized by `encode`, which every batch goes through
                 store.addTokenCounts(UnsafeMutableBufferPointer(rebasing: counts[0..<vocab]), split: .train)

@@ -69,6 +69,25 @@ final class SharderFixture: @unchecked Sendable {
     }
 }
 
+/// Occurrences of each token id per split in the committed part of every shard (an open shard
+/// is read under its temporary name, up to the tokens the index records), read byte by byte.
+func committedTokenCounts(_ directory: String, vocabSize: Int) throws -> (train: [Int64], val: [Int64]) {
+    let db = try Database(path: directory + "/index.sqlite", readOnly: true)
+    var counts = ["train": [Int64](repeating: 0, count: vocabSize), "val": [Int64](repeating: 0, count: vocabSize)]
+    for row in try db.rows("SELECT split, path, status, tokens FROM shards") {
+        var path = directory + "/" + row[1].string!
+        if row[2].string == "open" { path = ShardWriter.temporaryPath(for: path) }
+        let bytes = try Array(Data(contentsOf: URL(fileURLWithPath: path)))
+        let width = vocabSize > 65_536 ? 4 : 2
+        for i in 0..<Int(row[3].int64!) {
+            var id = 0
+            for b in 0..<width { id |= Int(bytes[1024 + i * width + b]) << (8 * b) }
+            counts[row[0].string!]![id] += 1
+        }
+    }
+    return (counts["train"]!, counts["val"]!)
+}
+
 /// Every document's tokens (end-of-text first), rebuilt from the index and the shards.
 func documentsFromShards(_ directory: String) throws -> [[UInt32]] {
     let db = try Database(path: directory + "/index.sqlite", readOnly: true)
@@ -148,7 +167,7 @@ func documentsFromShards(_ directory: String) throws -> [[UInt32]] {
         #expect(Set(events.map(\.thread)).count <= report.workers)
         #expect(events.filter { $0.name == "commit" }.count >= 2, "small commits: several")
         #expect(events.filter { $0.name == "finish" }.count == 1)
-        #expect(events.filter { $0.name == "vocab" }.count == 1)
+        #expect(events.filter { $0.name == "vocab" }.count == 1, "600 ids: one part")
         let json = try JSONSerialization.jsonObject(with: Data(options.trace!.json().utf8)) as? [String: Any]
         let parsed = try #require(json?["traceEvents"] as? [[String: Any]])
         #expect(parsed.count == events.count)
@@ -309,6 +328,12 @@ func documentsFromShards(_ directory: String) throws -> [[UInt32]] {
             options.stopAfterBatches = stop
             let partial = try Sharder.run(tokenizer: fixture.tokenizer, options: options)
             #expect(!partial.completed, "stop \(stop)")
+            // The index of the stopped job: its counts (kept aside until the job's end) are those
+            // of the tokens its shards hold as committed.
+            let stats = try CorpusStats(directory: out.path).tokens((0..<UInt32(fixture.tokenizer.vocabSize)).map { $0 })
+            let committed = try committedTokenCounts(out.path, vocabSize: fixture.tokenizer.vocabSize)
+            #expect(stats.tokens.map(\.trainCount) == committed.train, "stop after \(stop) batches")
+            #expect(stats.tokens.map(\.valCount) == committed.val, "stop after \(stop) batches")
             options.stopAfterBatches = nil
             options.threads = 1
             let rest = try Sharder.run(tokenizer: fixture.tokenizer, options: options)

@@ -113,7 +113,7 @@ func snapshot(_ directory: String) throws -> (files: [String: [UInt8]], tables: 
     }
     var tables: [String: [String]] = [:]
     let db = try Database(path: directory + "/index.sqlite", readOnly: true)
-    for table in ["meta", "vocab", "sources", "skips", "shards", "documents", "token_counts", "length_counts"] {
+    for table in ["meta", "vocab", "sources", "skips", "shards", "documents", "token_counts", "token_counts_pending", "length_counts"] {
         tables[table] = try db.rows("SELECT * FROM \(table) ORDER BY 1, 2").map { "\($0)" }
     }
     return (files, tables)
