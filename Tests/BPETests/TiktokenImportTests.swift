@@ -80,6 +80,34 @@ import Testing
         #expect(try Tokenizer.load(dir.path).fingerprint == tok.fingerprint)
     }
 
+    /// The merges derived from cl100k's ranks are those of the plain rule, run with arrays:
+    /// every multi-byte token's two parts, found with only the tokens ranked below it.
+    @Test(.enabled(if: cl100kPath != nil))
+    func derivedMergesAreThoseOfThePlainRule() throws {
+        let tok = try Tokenizer.load(Self.cl100kPath!, pattern: .cl100k, specials: TokenizerPreset.cl100k_base.specials)
+        let model = tok.model
+        var idOf: [[UInt8]: UInt32] = [:]
+        let specialIDs = Set(model.specials.map(\.id))
+        for (i, t) in model.tokens.enumerated() where !t.isEmpty && !specialIDs.contains(UInt32(i)) { idOf[t] = UInt32(i) }
+        var expected: [TokenPair] = []
+        for (i, t) in model.tokens.enumerated() where t.count >= 2 && !specialIDs.contains(UInt32(i)) {
+            var parts: [[UInt8]] = t.map { [$0] }
+            while parts.count > 2 {
+                var best: (at: Int, rank: UInt32)? = nil
+                for k in 0..<(parts.count - 1) {
+                    if let r = idOf[parts[k] + parts[k + 1]], r < UInt32(i), best == nil || r < best!.rank { best = (k, r) }
+                }
+                guard let b = best else { break }
+                parts[b.at] += parts[b.at + 1]
+                parts.remove(at: b.at + 1)
+            }
+            if parts.count == 2, let l = idOf[parts[0]], let r = idOf[parts[1]] { expected.append(TokenPair(l, r)) }
+        }
+        let derived = model.derivedMerges()
+        #expect(derived.count == expected.count && derived.count > 99_000)
+        #expect(derived == expected)
+    }
+
     @Test func presetsAreConsistent() {
         #expect(TokenizerPreset.llama3.specials.count == 256)
         #expect(TokenizerPreset.llama3.specials.first == SpecialToken("<|begin_of_text|>", id: 128000))

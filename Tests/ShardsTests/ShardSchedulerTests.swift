@@ -106,13 +106,12 @@ import TestSupport
                 process: { _ in }, encode: { _ in }, count: { _ in },
                 write: { batch in
                     if batch.plan == 0 {
-                        // Held until reading stops for want of room (or a second has passed).
+                        // Held until as many batches were read as there is room for (or 10 s
+                        // passed), and a moment more, in which no more may be read.
                         lock.lock()
-                        var last = -1
-                        while reads != last {
-                            last = reads
-                            _ = lock.wait(until: Date().addingTimeInterval(0.2))
-                        }
+                        let deadline = Date().addingTimeInterval(10)
+                        while reads < capacity - capacity / 2 && lock.wait(until: deadline) {}
+                        _ = lock.wait(until: Date().addingTimeInterval(0.1))
                         held = reads
                         lock.unlock()
                     }
