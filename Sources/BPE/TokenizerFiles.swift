@@ -56,25 +56,51 @@ extension BPEModel {
         // A rank-rule vocabulary emits a piece that is itself a token whole (tiktoken's rule):
         // HF's `ignore_merges` does the same.
         out += "    \"byte_fallback\": false,\n    \"ignore_merges\": \(ignoreMerges || merges == nil),\n    \"vocab\": {"
+        // The vocabulary and merges (100k+ entries each for a large vocabulary) are written as
+        // bytes: names as JSON strings one after the other, name k ending at `ends[k]`.
         let specialIDs = Set(specials.map(\.id))
-        var first = true
-        var names: [String] = []
-        names.reserveCapacity(tokens.count)
+        var names: [UInt8] = [], ends: [Int] = []
+        names.reserveCapacity(tokens.count * 12)
+        ends.reserveCapacity(tokens.count)
         for (id, t) in tokens.enumerated() {
-            let name = specialIDs.contains(UInt32(id)) ? String(decoding: t, as: UTF8.self) : ByteLevel.encode(t)
-            names.append(name)
-            if t.isEmpty { continue }
-            out += first ? "\n" : ",\n"
+            if specialIDs.contains(UInt32(id)) {
+                appendJSONString(Array(String(decoding: t, as: UTF8.self).utf8), to: &names)
+            } else {
+                names.append(UInt8(ascii: "\""))
+                for b in t {  // stand-ins are printable, never escaped
+                    let c = ByteLevel.scalar[Int(b)]
+                    if c < 0x80 {
+                        if c == 0x22 || c == 0x5C { names.append(UInt8(ascii: "\\")) }
+                        names.append(UInt8(c))
+                    } else {  // below 0x800: two bytes of UTF-8
+                        names.append(0xC0 | UInt8(c >> 6))
+                        names.append(0x80 | UInt8(c & 0x3F))
+                    }
+                }
+                names.append(UInt8(ascii: "\""))
+            }
+            ends.append(names.count)
+        }
+        func name(_ id: Int) -> ArraySlice<UInt8> { names[(id == 0 ? 0 : ends[id - 1])..<ends[id]] }
+        var body: [UInt8] = []
+        body.reserveCapacity(names.count * 4)
+        var first = true
+        for (id, t) in tokens.enumerated() where !t.isEmpty {
+            body.append(contentsOf: first ? Array("\n      ".utf8) : Array(",\n      ".utf8))
             first = false
-            out += "      \(jsonString(name)): \(id)"
+            body.append(contentsOf: name(id))
+            body.append(contentsOf: ": \(id)".utf8)
         }
-        out += "\n    },\n    \"merges\": ["
+        body.append(contentsOf: "\n    },\n    \"merges\": [".utf8)
         for (i, m) in (merges ?? derivedMerges()).enumerated() {
-            out += i == 0 ? "\n" : ",\n"
-            out += "      [\(jsonString(names[Int(m.left)])), \(jsonString(names[Int(m.right)]))]"
+            body.append(contentsOf: i == 0 ? Array("\n      [".utf8) : Array(",\n      [".utf8))
+            body.append(contentsOf: name(Int(m.left)))
+            body.append(contentsOf: ", ".utf8)
+            body.append(contentsOf: name(Int(m.right)))
+            body.append(UInt8(ascii: "]"))
         }
-        out += "\n    ]\n  }\n}\n"
-        return out
+        body.append(contentsOf: "\n    ]\n  }\n}\n".utf8)
+        return out + String(decoding: body, as: UTF8.self)
     }
 
     /// For a rank-rule vocabulary: the merge list that gives the same result. Each multi-byte
@@ -435,6 +461,23 @@ extension BPEModel {
 }
 
 /// JSON string literal for `s` (quotes, backslashes and control characters escaped).
+/// `jsonString` for UTF-8 bytes, appended to `out`.
+func appendJSONString(_ utf8: [UInt8], to out: inout [UInt8]) {
+    out.append(UInt8(ascii: "\""))
+    for b in utf8 {
+        switch b {
+        case UInt8(ascii: "\""): out.append(contentsOf: #"\""#.utf8)
+        case UInt8(ascii: "\\"): out.append(contentsOf: #"\\"#.utf8)
+        case UInt8(ascii: "\n"): out.append(contentsOf: #"\n"#.utf8)
+        case UInt8(ascii: "\r"): out.append(contentsOf: #"\r"#.utf8)
+        case UInt8(ascii: "\t"): out.append(contentsOf: #"\t"#.utf8)
+        case ..<0x20: out.append(contentsOf: String(format: "\\u%04x", UInt32(b)).utf8)
+        default: out.append(b)
+        }
+    }
+    out.append(UInt8(ascii: "\""))
+}
+
 func jsonString(_ s: String) -> String {
     var out = "\""
     for u in s.unicodeScalars {

@@ -229,6 +229,28 @@ func heldOutTexts(_ seed: UInt64, count: Int) -> [String] {
         }
     }
 
+    /// Names that JSON must escape: special tokens with quotes, backslashes and control
+    /// characters, and tokens holding the bytes `"` and `\` (which byte-level text keeps as
+    /// themselves). The file parses, and every name and merge reads back as the bytes it stands for.
+    @Test func tokenizerJSONEscapesWhatJSONNeeds() throws {
+        var tokens = (0..<256).map { [UInt8($0)] }
+        tokens += [Array("\"\\".utf8), Array("\\\"".utf8), Array("a\"".utf8)]  // merges of bytes 0x22, 0x5C, 0x61
+        let specialText = "<|q\"b\\s\n\r\t\u{1}\u{1F}é|>"
+        tokens.append(Array(specialText.utf8))
+        let merges = [TokenPair(0x22, 0x5C), TokenPair(0x5C, 0x22), TokenPair(0x61, 0x22)]
+        let model = BPEModel(tokens: tokens, specials: [SpecialToken(specialText, id: 259)], merges: merges, pattern: .gpt2)
+        let json = model.huggingFaceJSON()
+        let root = try #require(try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any])
+        let added = try #require(root["added_tokens"] as? [[String: Any]])
+        #expect(added.first?["content"] as? String == specialText)
+        let vocab = try #require((root["model"] as? [String: Any])?["vocab"] as? [String: Int])
+        #expect(vocab["\"\\"] == 256 && vocab["\\\""] == 257 && vocab["a\""] == 258 && vocab[specialText] == 259)
+        let back = try BPEModel.loadHuggingFaceJSON(Data(json.utf8), path: "escapes.json")
+        #expect(back.tokens == model.tokens)
+        #expect(back.merges == merges)
+        #expect(back.specials == model.specials)
+    }
+
     @Test func legacyMergeStringsLoad() throws {
         // Older tokenizer.json files write merges as "a b" strings.
         let json = sharedModel.huggingFaceJSON()
