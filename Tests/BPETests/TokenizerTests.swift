@@ -251,6 +251,31 @@ func heldOutTexts(_ seed: UInt64, count: Int) -> [String] {
         #expect(back.specials == model.specials)
     }
 
+    /// Rank files' base64 is decoded by hand: it gives Foundation's bytes for every encoded byte
+    /// string; on random strings of base64 characters and padding, what it accepts Foundation
+    /// decodes to the same bytes (Foundation also takes some malformed padding, such as "sx=V",
+    /// which it refuses).
+    @Test func base64AgreesWithFoundation() {
+        var rng = SeededRNG(seed: 64)
+        var out: [UInt8] = []
+        func ours(_ text: String) -> [UInt8]? {
+            let bytes = Array(text.utf8)
+            return bytes.withUnsafeBufferPointer { Base64.decode($0, into: &out) } ? out : nil
+        }
+        for _ in 0..<3000 {
+            let bytes = (0..<Int.random(in: 0...24, using: &rng)).map { _ in UInt8.random(in: 0...255, using: &rng) }
+            let text = Data(bytes).base64EncodedString()
+            #expect(ours(text) == bytes, "\(text)")
+        }
+        let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=-_ *")
+        for _ in 0..<20000 {
+            let text = String((0..<Int.random(in: 0...12, using: &rng)).map { _ in alphabet.randomElement(using: &rng)! })
+            if let decoded = ours(text) { #expect(Data(base64Encoded: text).map { [UInt8]($0) } == decoded, "\(text.debugDescription)") }
+        }
+        #expect(ours("QQ==") == [0x41] && ours("QUI=") == [0x41, 0x42] && ours("QUJD") == [0x41, 0x42, 0x43] && ours("") == [])
+        for bad in ["Q", "QQ=", "QQ=A", "Q===", "QQ==QUJD", "sx=V", "ZIDi=", "QU-D", "QU D"] { #expect(ours(bad) == nil, "\(bad)") }
+    }
+
     @Test func legacyMergeStringsLoad() throws {
         // Older tokenizer.json files write merges as "a b" strings.
         let json = sharedModel.huggingFaceJSON()
@@ -285,6 +310,16 @@ func heldOutTexts(_ seed: UInt64, count: Int) -> [String] {
             Issue.record("expected an error")
         } catch {
             #expect("\(error)" == "\(badRanks):2: expected \"<base64 token> <rank>\"")
+        }
+        // Each line of a rank file is checked: where it goes wrong is named by line.
+        for (text, line, message) in [("IQ== 0\r\nIg== 1\nIQ== 2\n", 3, "token is empty or appears twice"),
+                                      ("IQ== 0\nIg== 0\n", 2, "rank 0 appears twice"),
+                                      ("IQ== 0\n 1\n", 2, "token is empty or appears twice"),
+                                      ("IQ== 0\nIQ 1\n", 2, "expected \"<base64 token> <rank>\""),
+                                      ("IQ== 0\nIg== -1\n", 2, "expected \"<base64 token> <rank>\""),
+                                      ("IQ== 0\nIg== 1x\n", 2, "expected \"<base64 token> <rank>\"")] {
+            let file = try dir.write("ranks.tiktoken", text)
+            #expect(throws: TokenizerFileError("\(file):\(line)", message)) { try Tokenizer.load(file, pattern: .gpt2) }
         }
         #expect(throws: TokenizerFileError(dir.file("missing"), "no such file or directory")) {
             try Tokenizer.load(dir.file("missing"))
