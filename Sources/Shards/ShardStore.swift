@@ -125,8 +125,8 @@ public final class ShardStore {
         for split in Split.allCases {
             tokenDeltas[split] = try IndexSchema.pendingTokenCounts(db, split: split, vocabSize: settings.vocabSize)
         }
-        // The vocabulary goes in with the first commit of documents (not on the way to the first
-        // batch); an index killed before that commit has none yet and gets it then.
+        // The vocabulary goes in with the first batches, in parts, and what is left with the first
+        // commit; an index killed before that commit has none yet and gets it then.
         if try db.scalar("SELECT count(*) FROM vocab")?.int64 == 0 { pendingVocab = vocab[...] }
         insertDocument = try db.prepare("""
             INSERT INTO documents (id, source_id, record, line, shard_id, token_offset, token_count, byte_count, hash_hi, hash_lo)
