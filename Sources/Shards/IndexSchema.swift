@@ -16,7 +16,8 @@ public enum IndexSchema {
     /// `token_counts`: one row per split, a blob of `vocab_size` little-endian int64, one count
     /// per token id. A commit rewrites it (two rows, where adding its counts to `token_counts`
     /// wrote a row per token id seen: ~130 ms at 131k ids); the job's end adds it to
-    /// `token_counts` and deletes it. `token_counts` plus this is what the shards hold; `stats`
+    /// `token_counts` and deletes it (most of it while the last batches are encoded:
+    /// `ShardStore.finishEarly`). `token_counts` plus this is what the shards hold; `stats`
     /// and `verify` add it. (Created if missing: indexes written before it have none.)
     static let pendingTokenCounts = """
     CREATE TABLE IF NOT EXISTS token_counts_pending (

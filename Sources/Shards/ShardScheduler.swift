@@ -44,6 +44,7 @@ package final class ShardScheduler: @unchecked Sendable {
     private let condition = NSCondition()
     private var reading: [Bool]
     private var readDone: [Bool]
+    private var sourcesRead = 0
     private var nextIndex: [Int]
     private var toProcess: [Sharder.Batch] = []
     private var processing = 0
@@ -85,6 +86,14 @@ package final class ShardScheduler: @unchecked Sendable {
         return ready[next] == nil && !canEncode
     }
 
+    /// Whether every source has been read to its end: what is left is encoding and writing the
+    /// batches in flight.
+    func readingIsDone() -> Bool {
+        condition.lock()
+        defer { condition.unlock() }
+        return sourcesRead == plans
+    }
+
     /// The batch written after `batch`.
     private static func key(after batch: Sharder.Batch) -> Key {
         batch.end == nil ? Key(plan: batch.plan, index: batch.index + 1) : Key(plan: batch.plan + 1, index: 0)
@@ -118,7 +127,10 @@ package final class ShardScheduler: @unchecked Sendable {
                 condition.lock()
                 seconds.read += elapsed(since: started)
                 reading[plan] = false
-                if batch.end != nil { readDone[plan] = true }
+                if batch.end != nil {
+                    readDone[plan] = true
+                    sourcesRead += 1
+                }
                 toProcess.append(batch)
             case .process(let batch):
                 process(batch)

@@ -527,6 +527,38 @@ public final class ShardStore {
         }
     }
 
+    /// Does now, in the open transaction, what `finish` would do after the last documents, as
+    /// far as it can: adds the token counts so far to `token_counts` and builds the position
+    /// index (which the documents written after keep up to date). For a job's end, while its
+    /// last batches are encoded; `finish` then has only the counts of those left to add.
+    public func finishEarly() throws {
+        try checkUsable()
+        do {
+            try ensureTransaction()
+            try db.execute(IndexSchema.positionIndex)
+            try foldTokenCounts()
+        } catch let error as ShardsError {
+            poisoned = error
+            throw error
+        }
+    }
+
+    /// Adds the token counts not yet in `token_counts` to it, a row per id, in the open
+    /// transaction, and clears them.
+    private func foldTokenCounts() throws {
+        for split in Split.allCases {
+            try upsertToken.bind(1, split.rawValue)
+            try tokenDeltas[split].withUnsafeMutableBufferPointer { deltas in
+                for (id, delta) in deltas.enumerated() where delta != 0 {
+                    try upsertToken.bind(2, Int64(id))
+                    try upsertToken.bind(3, delta)
+                    try upsertToken.execute()
+                }
+                deltas.update(repeating: 0)
+            }
+        }
+    }
+
     /// Updates the current source's row in the open transaction; a final status (done, error)
     /// clears it.
     private func recordSource(progress: SourceProgress?, status: SourceStatus, error message: String?) throws {
@@ -574,21 +606,15 @@ public final class ShardStore {
         try insertPendingVocabulary(.max)
         var step = ContinuousClock.now
         if fold {
-            for split in Split.allCases {
-                try upsertToken.bind(1, split.rawValue)
-                try tokenDeltas[split].withUnsafeBufferPointer { deltas in
-                    for (id, delta) in deltas.enumerated() where delta != 0 {
-                        try upsertToken.bind(2, Int64(id))
-                        try upsertToken.bind(3, delta)
-                        try upsertToken.execute()
-                    }
-                }
-            }
+            try foldTokenCounts()
             try db.execute("DELETE FROM token_counts_pending")
         } else {
             for split in Split.allCases {
-                // Counts only grow until the fold, so a split with none has no row to replace.
-                guard tokenDeltas[split].contains(where: { $0 != 0 }) else { continue }
+                // None: either none yet, or all added to `token_counts` in this transaction.
+                guard tokenDeltas[split].contains(where: { $0 != 0 }) else {
+                    try db.prepare("DELETE FROM token_counts_pending WHERE split = ?").run(.text(split.rawValue))
+                    continue
+                }
                 #if _endian(big)
                 let counts = tokenDeltas[split].map(\.littleEndian)
                 #else
@@ -624,10 +650,7 @@ public final class ShardStore {
         step = ContinuousClock.now
         try db.execute("PRAGMA wal_checkpoint(PASSIVE)")
         trace?.record("commit: checkpoint", since: step)
-        for split in Split.allCases {
-            if fold { tokenDeltas[split].withUnsafeMutableBufferPointer { $0.update(repeating: 0) } }
-            lengthDeltas[split].removeAll(keepingCapacity: true)
-        }
+        for split in Split.allCases { lengthDeltas[split].removeAll(keepingCapacity: true) }
     }
 
     // MARK: Reading back

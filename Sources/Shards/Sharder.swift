@@ -687,7 +687,8 @@ public enum Sharder {
                 count: { batch in Sharder.count(batch, settings: settings) },
                 write: { batch in
                     defer { pool.recycle(batch) }
-                    return try writer.write(batch) { scheduler.writerIsIdle(after: batch) }
+                    return try writer.write(batch, isIdle: { scheduler.writerIsIdle(after: batch) },
+                                            readingIsDone: { scheduler.readingIsDone() })
                 })
         }
     }
@@ -712,6 +713,8 @@ public enum Sharder {
         /// When the last commit ended, and how long it took.
         private var lastCommit = ContinuousClock.now
         private var lastCommitCost = Duration.zero
+        /// Whether `store.finishEarly()` ran.
+        private var finishedEarly = false
         private var outcome = ShardJobReport.Source(path: "", status: "", error: nil, documents: 0, tokens: 0)
         /// Duplicates and skips of the source being written.
         private var duplicates: Int64 = 0
@@ -743,8 +746,9 @@ public enum Sharder {
         }
 
         /// Writes the next batch in reading order; false: stop here (asked to, or the testing hook).
-        /// `isIdle` says whether this thread has nothing else waiting (`ShardScheduler.writerIsIdle`).
-        func write(_ batch: Batch, isIdle: () -> Bool) throws -> Bool {
+        /// `isIdle` says whether this thread has nothing else waiting (`ShardScheduler.writerIsIdle`),
+        /// `readingIsDone` whether every source has been read (`ShardScheduler.readingIsDone`).
+        func write(_ batch: Batch, isIdle: () -> Bool, readingIsDone: () -> Bool = { false }) throws -> Bool {
             let plan = plans[batch.plan]
             if batch.first {
                 _ = try store.beginSource(path: plan.path, fileBytes: plan.fileBytes)
@@ -820,6 +824,16 @@ public enum Sharder {
                 sinceCommit = 0
                 lastCommit = .now
                 lastCommitCost = started.duration(to: lastCommit)
+            }
+            // The job's end, started early: once every source is read, the writer waits for the
+            // last batches to be encoded, and in that time adds the token counts so far to the
+            // index's rows and builds its position index, which `finish` would do after them
+            // (~20 ms for this corpus at 8k ids, ~90 ms at 131k).
+            if !finishedEarly, readingIsDone(), isIdle() {
+                let started = ContinuousClock.now
+                try store.finishEarly()
+                options.trace?.record("finish early", since: started)
+                finishedEarly = true
             }
             if let end = batch.end {
                 outcome.status = end == .done ? "done" : "error"

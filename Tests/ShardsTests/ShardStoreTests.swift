@@ -58,6 +58,41 @@ func readDocument(_ directory: String, _ id: Int64) throws -> (eot: UInt32, toke
         #expect(try CorpusVerifier.verify(directory: dir.path).isEmpty)
     }
 
+    /// `finishEarly` (the token counts so far into `token_counts`, the position index) in the
+    /// middle of a transaction, then more documents and commits: killed anywhere after, the
+    /// index's counts (rows plus the pending blob) are those of the committed shards, and the
+    /// resumed job ends identical to one that never finished early.
+    @Test func finishingEarlyThenKilledResumesToTheSameResult() throws {
+        // Few val documents: commits after the early finish often have no val counts to add.
+        let corpus = TestCorpus.make(seed: 12, valFraction: 0.05)
+        let reference = try TempDir()
+        try corpus.write(to: reference.path, commitEvery: 5)
+        let expected = try snapshot(reference.path)
+        #expect(expected.tables["token_counts"]!.contains { $0.contains("val") }, "both splits used")
+        let total = corpus.allDocs.count
+        // After the first val document was committed: commits that follow with no val document
+        // must drop the val blob the earlier ones left (its counts are in token_counts now).
+        let firstVal = try #require(corpus.allDocs.firstIndex { Split.of(hash: $0.info.hash, valFraction: 0.05) == .val })
+        for early in [1, firstVal + 6, total / 2, total - 2] {
+            for stop in [early + 1, early + 5, early + 9, total] where stop <= total {
+                let dir = try TempDir()
+                let finished = try corpus.write(to: dir.path, commitEvery: 4, stopAfter: stop, finishEarlyAfter: early)
+                if !finished {
+                    let stats = try CorpusStats(directory: dir.path).tokens((0..<UInt32(corpus.settings.vocabSize)).map { $0 })
+                    let committed = try committedTokenCounts(dir.path, vocabSize: corpus.settings.vocabSize)
+                    // (Compared as booleans: a failure names the case without printing every count.)
+                    let countsAgree = stats.tokens.map(\.trainCount) == committed.train && stats.tokens.map(\.valCount) == committed.val
+                    #expect(countsAgree, "early \(early), stop \(stop): the index's counts are not the committed shards'")
+                    #expect(try corpus.write(to: dir.path, commitEvery: 4))
+                }
+                let got = try snapshot(dir.path)
+                let same = got.files == expected.files && got.tables == expected.tables
+                #expect(same, "early \(early), stop \(stop): not identical to the uninterrupted job")
+                #expect(try CorpusVerifier.verify(directory: dir.path).isEmpty)
+            }
+        }
+    }
+
     /// Kill at many points (drop the store without committing, as kill -9 does), leave
     /// uncommitted bytes in the temporary shards, resume: identical files and index rows.
     @Test func resumeAfterKillAtAnyPointIsIdentical() throws {

@@ -82,7 +82,10 @@ struct TestCorpus {
     /// Writes the corpus, committing every `commitEvery` documents; stops (without committing,
     /// as a kill would) after `stopAfter` appended documents. Resumes whatever `directory` holds.
     @discardableResult
-    func write(to directory: String, commitEvery: Int = 7, stopAfter: Int? = nil) throws -> Bool {
+    /// Writes the corpus (resuming what `directory` holds); `stopAfter` documents: stops as a
+    /// kill would. `finishEarlyAfter` documents: `finishEarly()` then, as a job does once its
+    /// sources are read.
+    func write(to directory: String, commitEvery: Int = 7, stopAfter: Int? = nil, finishEarlyAfter: Int? = nil) throws -> Bool {
         let store = try ShardStore(directory: directory, settings: settings, vocab: vocab)
         var appended = 0
         for s in sources.indices {
@@ -91,6 +94,7 @@ struct TestCorpus {
             var k = sources[s].firstIndex { $0.info.record >= state.records } ?? sources[s].count
             while k < sources[s].count {
                 if let stopAfter, appended == stopAfter { return false }
+                if appended == finishEarlyAfter { try store.finishEarly() }
                 try store.append(sources[s][k].info, tokens: sources[s][k].tokens)
                 appended += 1
                 k += 1
