@@ -241,7 +241,7 @@ def bench_shard(args):
           "documents encoded in memory on T threads, each with its own encoder, nothing else running (the encoders' own "
           "scaling, so the sharder's ceiling on this machine). Encoding share of CPU = encode time ÷ "
           "the shard run's CPU time: with T encoders on T cores the floor needs it ≥ 90%, which the reading, processing "
-          "and writing work rules out when no core is left for them. Read / process / encode / count / write s: time the "
+          "and writing work rules out when no core is left for them. Read / process / encode / count / write s: CPU time the "
           "worker threads spent on each kind of task (read: decompress and cut into records; process: the ingest stages, "
           "JSON included, and the content hash; count: the tokens per id for the index; any number of threads process "
           "and count at once). Reading one source and writing are "

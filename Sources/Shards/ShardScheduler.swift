@@ -57,7 +57,7 @@ package final class ShardScheduler: @unchecked Sendable {
     private var inFlight = 0
     private var stopped = false
     private var failure: (any Error)?
-    /// Seconds spent in each kind of task, over all threads.
+    /// CPU seconds spent in each kind of task, over all threads.
     private(set) var seconds = ShardJobReport.TaskSeconds(read: 0, process: 0, encode: 0, count: 0, write: 0)
 
     /// Records every task when set (`ShardJobOptions.trace`).
@@ -119,13 +119,14 @@ package final class ShardScheduler: @unchecked Sendable {
             }
             condition.unlock()
             let started = ContinuousClock.now
+            let cpu = Self.threadCPUSeconds()
             justEncoded = false
             switch task {
             case .read(let plan, let index):
                 let batch = read(plan, index)
                 trace?.record("read", since: started, args: ["source": plan, "batch": index])
                 condition.lock()
-                seconds.read += elapsed(since: started)
+                seconds.read += Self.threadCPUSeconds() - cpu
                 reading[plan] = false
                 if batch.end != nil {
                     readDone[plan] = true
@@ -136,7 +137,7 @@ package final class ShardScheduler: @unchecked Sendable {
                 process(batch)
                 trace?.record("process", since: started, args: ["source": batch.plan, "batch": batch.index])
                 condition.lock()
-                seconds.process += elapsed(since: started)
+                seconds.process += Self.threadCPUSeconds() - cpu
                 processing -= 1
                 toEncode.append(batch)
             case .encode(let batch):
@@ -144,14 +145,14 @@ package final class ShardScheduler: @unchecked Sendable {
                 trace?.record("encode", since: started, args: ["source": batch.plan, "batch": batch.index])
                 justEncoded = true
                 condition.lock()
-                seconds.encode += elapsed(since: started)
+                seconds.encode += Self.threadCPUSeconds() - cpu
                 encoding -= 1
                 toCount.append(batch)
             case .count(let batch):
                 count(batch)
                 trace?.record("count", since: started, args: ["source": batch.plan, "batch": batch.index])
                 condition.lock()
-                seconds.count += elapsed(since: started)
+                seconds.count += Self.threadCPUSeconds() - cpu
                 ready[Key(plan: batch.plan, index: batch.index)] = batch
             case .write(let batch):
                 // `write` hands the batch back to the pool, where a reading thread may take it
@@ -168,7 +169,7 @@ package final class ShardScheduler: @unchecked Sendable {
                 }
                 trace?.record("write", since: started, args: written)
                 condition.lock()
-                seconds.write += elapsed(since: started)
+                seconds.write += Self.threadCPUSeconds() - cpu
                 writing = false
                 inFlight -= 1
                 writeKey = next
@@ -243,8 +244,12 @@ package final class ShardScheduler: @unchecked Sendable {
         return nil
     }
 
-    private func elapsed(since start: ContinuousClock.Instant) -> Double {
-        let d = ContinuousClock.now - start
-        return Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18
+    /// CPU time of the calling thread: what a task cost, whether or not the thread was
+    /// preempted meanwhile (on a machine with more threads than cores, wall time says more
+    /// about the other threads than about the task).
+    static func threadCPUSeconds() -> Double {
+        var t = timespec()
+        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t)
+        return Double(t.tv_sec) + Double(t.tv_nsec) * 1e-9
     }
 }

@@ -118,9 +118,10 @@ public struct ShardJobReport: Sendable {
     public var completed = true
     /// Batches written (about `batchBytes` of text each; at least one per source read).
     public var batches = 0
-    /// Threads that did the work, and the seconds they spent reading (decompressing, parsing,
-    /// the ingest stages), encoding and writing (shards, index): reading one source and
-    /// writing are sequential, so their shares bound how far more encoders could go.
+    /// Threads that did the work, and the CPU seconds they spent reading (decompressing,
+    /// parsing, the ingest stages), encoding and writing (shards, index; the shard bytes' own
+    /// writing and CRC happen on a flusher thread beside it): reading one source and writing are
+    /// sequential, so their shares bound how far more encoders could go.
     public var workers = 0
     public struct TaskSeconds: Sendable, Equatable {
         public var read: Double
