@@ -96,6 +96,24 @@ import Testing
         }
     }
 
+    /// A shard that cannot be written (here: over the file size limit, `ulimit -f`, with SIGXFSZ
+    /// ignored so that the write fails with EFBIG instead) stops the job with an error naming
+    /// the file and the offset; the bytes go out on the shard's flusher thread, and its error
+    /// reaches the command all the same. The same command rerun without the limit completes the
+    /// job, identical to one never stopped.
+    @Test func aShardWriteErrorNamesTheFileAndTheRerunCompletes() throws {
+        let dir = try TempDir()
+        let args = ["shard", "--tokenizer", Self.vocab.path, "--input"] + Self.inputs + ["--boundary", "blank", "--quiet"]
+        #expect(try Run.tokenmill(args + ["--output", dir.file("reference")]).status == 0)
+        let limited = try Run.process("/bin/bash", ["-c", "trap '' XFSZ; ulimit -f 1500; exec \"$@\"", "bash", Run.tokenmillPath]
+                                      + args + ["--output", dir.file("c")])
+        #expect(limited.status != 0)
+        #expect(limited.err.contains("\(dir.file("c"))/train_000000.bin.tmp at offset 1536000: cannot write: File too large"), "\(limited.err)")
+        #expect(try Run.tokenmill(args + ["--output", dir.file("c")]).status == 0)
+        #expect(try shardBytes(dir.file("c")) == shardBytes(dir.file("reference")))
+        #expect(try indexDump(dir.file("c")) == indexDump(dir.file("reference")))
+    }
+
     @Test func rerunChangesNothingAndNewInputsAreAdded() throws {
         let dir = try TempDir()
         let out = dir.file("c")
