@@ -194,11 +194,8 @@ public final class ShardWriter {
     public private(set) var tokenCount: Int64
 
     private let file: PosixFile
-    /// Tokens and CRC-32 of what the flusher has written (as of the last `drain`).
+    /// Tokens handed to the flusher (written, or not yet until `drain`).
     private var flushedTokens: Int64
-    private var flushedCRC: UInt32
-    /// Tokens handed to the flusher (written or not yet).
-    private var submittedTokens: Int64
     /// Tokens not yet handed over: `buffer[0..<used]`.
     private var buffer: [UInt8]
     private var used = 0
@@ -217,8 +214,6 @@ public final class ShardWriter {
         self.file = file
         self.tokenCount = tokens
         self.flushedTokens = tokens
-        self.submittedTokens = tokens
-        self.flushedCRC = crc
         self.buffer = [UInt8](repeating: 0, count: Self.bufferBytes)
         self.flusher = Flusher(file: file, crc: crc)
     }
@@ -310,36 +305,36 @@ public final class ShardWriter {
     /// Hands the buffer to the flusher and goes on with an empty one.
     private func flush() throws {
         guard used > 0 else { return }
-        let at = ShardHeader(width: width, tokenCount: submittedTokens).fileSize
+        let at = ShardHeader(width: width, tokenCount: flushedTokens).fileSize
         buffer = try flusher.submit(buffer, count: used, at: at)
-        submittedTokens += Int64(used / width.bytes)
+        flushedTokens += Int64(used / width.bytes)
         used = 0
     }
 
-    /// Hands over what is buffered and waits until all of it is written.
-    private func drain() throws {
+    /// Hands over what is buffered and waits until all of it is written; returns the token
+    /// count and CRC-32 of the file's tokens.
+    private func drain() throws -> (tokens: Int64, crc: UInt32) {
         try flush()
-        flushedCRC = try flusher.drain()
-        flushedTokens = submittedTokens
+        return (flushedTokens, try flusher.drain())
     }
 
     /// Writes buffered tokens to the temporary file (and fsyncs when `sync`), and returns the
     /// token count and CRC-32 to record as committed.
     @discardableResult
     public func checkpoint(sync: Bool) throws -> (tokens: Int64, crc: UInt32) {
-        try drain()
+        let written = try drain()
         if sync { try file.sync() }
-        return (flushedTokens, flushedCRC)
+        return written
     }
 
     /// Writes the header with the final count and fsyncs. The file stays at the temporary
     /// name until `publish`.
     @discardableResult
     public func finish() throws -> (tokens: Int64, crc: UInt32) {
-        try drain()
-        try ShardHeader(width: width, tokenCount: flushedTokens).encoded().withUnsafeBytes { try file.write($0, at: 0) }
+        let written = try drain()
+        try ShardHeader(width: width, tokenCount: written.tokens).encoded().withUnsafeBytes { try file.write($0, at: 0) }
         try file.sync()
-        return (flushedTokens, flushedCRC)
+        return written
     }
 
     /// A shard's background writer: full buffers are written at their offsets on a serial
@@ -352,6 +347,7 @@ public final class ShardWriter {
         private let queue = DispatchQueue(label: "tokenmill.shard-flusher")
         private let slots = DispatchSemaphore(value: 2)
         private let lock = NSLock()
+        /// Only the queue touches it; `drain` reads it after the queue is empty.
         private var crc: UInt32
         private var failure: ShardsError?
         /// Buffers written and ready to be filled again.
@@ -375,8 +371,7 @@ public final class ShardWriter {
                         let raw = UnsafeRawBufferPointer(rebasing: all[0..<count])
                         try file.write(raw, at: at)
                         file.startWriteback(offset: at, count: count)
-                        let next = ShardFile.crc32(raw, continuing: lock.withLock { crc })
-                        lock.withLock { crc = next }
+                        crc = ShardFile.crc32(raw, continuing: crc)
                     }
                     lock.withLock { spare.append(buffer) }
                 } catch let error as ShardsError {
@@ -391,10 +386,8 @@ public final class ShardWriter {
         /// Waits until everything queued is written; returns the CRC-32 of all of it.
         func drain() throws -> UInt32 {
             queue.sync {}
-            return try lock.withLock {
-                if let failure { throw failure }
-                return crc
-            }
+            if let failure = lock.withLock({ failure }) { throw failure }
+            return crc
         }
     }
 
