@@ -42,8 +42,8 @@ public struct ShardJobOptions: Sendable {
     public var commitTokens: Int64 = 32_000_000
     /// but while the writing thread has other work waiting (the next batch to write, or a batch
     /// to encode), not sooner than this many seconds after the last commit (a shard that filled
-    /// up waits too, under its temporary name). A commit costs 10-30 ms of the writer's time
-    /// (the token counts' rows, fsyncs; more with a larger vocabulary): with many encoders
+    /// up waits too, under its temporary name). A commit costs 5-20 ms of the writer's time
+    /// (fsyncs, the token counts' blob: more with a larger vocabulary): with many encoders
     /// `commitTokens` come every few tens of milliseconds, and the writer, which is sequential,
     /// would spend its time committing. (When it has nothing waiting it commits sooner, but
     /// commits then take at most a tenth of its time.) A kill loses at most about this much
@@ -811,11 +811,11 @@ public enum Sharder {
             // nothing overlaps, then has less to write.
             let due = batch.end == nil ? options.commitTokens : options.commitTokens / 8
             // Due, and either free or `commitSeconds` since the last. Free: nothing else waits for
-            // this thread, and commits would not take more than a tenth of its time (a commit
-            // writes a row per token id seen since the last, so its cost grows with the
-            // vocabulary: ~25 ms at 32k ids). Without that limit, a source's end every few
-            // batches meant a commit each time the writer was free: half the writer's time at
-            // 32k ids on one encoding thread, and the encoder 3-5% slower beside it.
+            // this thread, and commits would not take more than a tenth of its time (a commit's cost
+            // grows with the vocabulary: its token counts' blob, 10-20 ms in all at 131k ids).
+            // Without that limit, a source's end every few batches meant a commit each time the
+            // writer was free: when a commit still wrote a row per token id, half the writer's
+            // time at 32k ids on one encoding thread, and the encoder 3-5% slower beside it.
             let sinceLast = lastCommit.duration(to: .now)
             if finalProgress == nil, sinceCommit >= due || store.uncommittedShardCloses > 0,
                sinceLast >= .seconds(options.commitSeconds) || (options.commitWhenIdle && sinceLast >= lastCommitCost * 9 && isIdle()) {
