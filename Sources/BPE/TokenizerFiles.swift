@@ -406,6 +406,7 @@ extension BPEModel {
             let bytes = raw.bindMemory(to: UInt8.self)
             var seen = ByteKeyTable(capacity: Swift.max(256, data.count / 16))  // ~16 bytes a line; it grows
             var token: [UInt8] = []
+            let lines = bytes.reduce(0) { $0 + ($1 == UInt8(ascii: "\n") ? 1 : 0) } + 1
             var lineNumber = 0
             var start = 0
             while start < bytes.count {
@@ -422,7 +423,11 @@ extension BPEModel {
                       let rank = Self.decimal(UnsafeBufferPointer(rebasing: line[(space + 1)...])), rank < Int(UInt32.max) else {
                     throw TokenizerFileError("\(path):\(lineNumber)", "expected \"<base64 token> <rank>\"")
                 }
-                if rank >= tokens.count { tokens += [[UInt8]](repeating: [], count: rank + 1 - tokens.count) }
+                if rank >= tokens.count {
+                    // Ranks usually come in order, a line each: room for as many as there are lines.
+                    if rank >= tokens.capacity { tokens.reserveCapacity(Swift.max(rank + 1, lines)) }
+                    tokens.append(contentsOf: repeatElement([], count: rank + 1 - tokens.count))
+                }
                 if !tokens[rank].isEmpty { throw TokenizerFileError("\(path):\(lineNumber)", "rank \(rank) appears twice") }
                 let repeated = token.isEmpty || token.withUnsafeBufferPointer { t in
                     let h = fastHash(t.baseAddress!, t.count)

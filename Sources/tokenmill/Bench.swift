@@ -10,7 +10,7 @@ import Loader
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Measurements for make bench.", shouldDisplay: false,
-        subcommands: [BenchEncode.self, BenchPattern.self, BenchTrain.self, BenchLoader.self, BenchDedup.self])
+        subcommands: [BenchEncode.self, BenchLoad.self, BenchPattern.self, BenchTrain.self, BenchLoader.self, BenchDedup.self])
 }
 
 struct BenchEncode: ParsableCommand {
@@ -91,6 +91,37 @@ final class BatchCounter: @unchecked Sendable {
     private var value = 0
     private let lock = NSLock()
     func take() -> Int { lock.lock(); defer { lock.unlock() }; value += 1; return value - 1 }
+}
+
+struct BenchLoad: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "load",
+        abstract: "Load a tokenizer in-process; print the best time as JSON, and the part that builds its tables.")
+
+    @OptionGroup var tokenizerOptions: TokenizerOptions
+
+    @Option(name: .long, help: "Loads (the best is reported).")
+    var repeats = 5
+
+    func run() throws {
+        try reportingErrors {
+            var best = Double.infinity, bestInit = Double.infinity
+            var vocab = 0
+            for _ in 0..<repeats {
+                let t0 = DispatchTime.now().uptimeNanoseconds
+                let tokenizer = try tokenizerOptions.load()
+                let t1 = DispatchTime.now().uptimeNanoseconds
+                _ = try Tokenizer(tokenizer.model)
+                let t2 = DispatchTime.now().uptimeNanoseconds
+                best = min(best, Double(t1 - t0) / 1e9)
+                bestInit = min(bestInit, Double(t2 - t1) / 1e9)
+                vocab = tokenizer.vocabSize
+            }
+            let out: [String: Any] = ["seconds": best, "tables_seconds": bestInit, "vocab_size": vocab]
+            let data = try JSONSerialization.data(withJSONObject: out, options: [.sortedKeys])
+            print(String(decoding: data, as: UTF8.self))
+        }
+    }
 }
 
 struct BenchPattern: ParsableCommand {

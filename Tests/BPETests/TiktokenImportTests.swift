@@ -80,6 +80,45 @@ import Testing
         #expect(try Tokenizer.load(dir.path).fingerprint == tok.fingerprint)
     }
 
+    /// The pair table is found on several threads for a large vocabulary: the entries are those
+    /// found on one thread, in the same order, for cl100k's ranks and for its derived merges
+    /// (100k of them, as a Hugging Face file would list them); a merge that makes no token is
+    /// named by its rank whichever thread meets it.
+    @Test(.enabled(if: cl100kPath != nil))
+    func pairTableOnManyThreadsIsTheOneOnOne() throws {
+        let ranks = try Tokenizer.load(Self.cl100kPath!, pattern: .cl100k, specials: TokenizerPreset.cl100k_base.specials)
+        var model = ranks.model
+        model.merges = model.derivedMerges()
+        model.ignoreMerges = true
+        let merged = try Tokenizer(model)
+        let specialIDs = Set(model.specials.map(\.id))
+        for tok in [ranks, merged] {
+            let one = Tokenizer.pairEntries(tok.model, whole: tok.wholeTokens, specialIDs: specialIDs, threads: 1)
+            #expect(one.parts.count == 1 && one.count > 99_000 && one.failedMerge == nil)
+            for threads in [2, 3, 8] {
+                let many = Tokenizer.pairEntries(tok.model, whole: tok.wholeTokens, specialIDs: specialIDs, threads: threads)
+                #expect(many.parts.count == threads && many.count == one.count && many.failedMerge == nil)
+                let same = Array(many.parts.joined()) == one.parts[0]
+                #expect(same, "entries on \(threads) threads differ from those on one")
+            }
+        }
+        // The same ids from either rule on real text.
+        var a = ranks.makeEncoder(), b = merged.makeEncoder()
+        let texts = try Self.texts()
+        let differing = texts.filter { a.encode(Array($0.utf8)) != b.encode(Array($0.utf8)) }.count
+        #expect(differing == 0 && texts.count > 100)
+        // Merges 70,000 and 90,000 made wrong (a byte pair that is not a token): 70,000 is named.
+        var bad = model
+        let byte = { (c: UInt8) in UInt32(model.tokens.firstIndex(of: [c])!) }
+        bad.merges![70_000] = TokenPair(byte(0x00), byte(0xFF))
+        bad.merges![90_000] = TokenPair(byte(0x01), byte(0xFF))
+        for threads in [1, 2, 8] {
+            let found = Tokenizer.pairEntries(bad, whole: merged.wholeTokens, specialIDs: specialIDs, threads: threads)
+            #expect(found.failedMerge == 70_000)
+        }
+        #expect(throws: TokenizerFileError("tokenizer", "merge 70000 makes bytes that are not a token")) { try Tokenizer(bad) }
+    }
+
     /// The merges derived from cl100k's ranks are those of the plain rule, run with arrays:
     /// every multi-byte token's two parts, found with only the tokens ranked below it.
     @Test(.enabled(if: cl100kPath != nil))
