@@ -148,10 +148,29 @@ enum FileSystem {
         }
     }
 
+    /// Creates `path` and any missing parents (as `mkdir -p`); a file in the way is named.
     static func makeDirectory(_ path: String) throws {
-        if mkdir(path, 0o755) != 0 && errno != EEXIST {
-            throw ShardsError(.io, path: path, "cannot create directory: \(errnoMessage())")
+        if mkdir(path, 0o755) == 0 { return }
+        var err = errno
+        if err == ENOENT {
+            var trimmed = Substring(path)
+            while trimmed.count > 1 && trimmed.hasSuffix("/") { trimmed = trimmed.dropLast() }
+            let parent = trimmed.lastIndex(of: "/").map { String(trimmed[..<$0]) } ?? ""
+            if !parent.isEmpty && parent != path {
+                try makeDirectory(parent)
+                if mkdir(path, 0o755) == 0 { return }
+                err = errno
+            }
         }
+        var info = stat()
+        if err == EEXIST {
+            if stat(path, &info) == 0 && (info.st_mode & S_IFMT) == S_IFDIR { return }
+            throw ShardsError(.io, path: path, "exists and is not a directory")
+        }
+        if err == ENOTDIR {
+            throw ShardsError(.io, path: path, "cannot create directory: a part of the path is a file, not a directory")
+        }
+        throw ShardsError(.io, path: path, "cannot create directory: \(errnoMessage(err))")
     }
 
     /// Makes a rename inside `directory` durable.

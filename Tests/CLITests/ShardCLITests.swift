@@ -66,6 +66,21 @@ import Testing
         #expect(!FileManager.default.fileExists(atPath: dir.file("c")))
     }
 
+    /// The output directory is created with its missing parents; a file in its place, or in
+    /// its path, is named, and nothing is written.
+    @Test func outputDirectoryIsCreatedOrTheFileInTheWayNamed() throws {
+        let dir = try TempDir()
+        #expect(try shard(dir.file("a/b/corpus")).status == 0)
+        #expect(FileManager.default.fileExists(atPath: dir.file("a/b/corpus/index.sqlite")))
+        FileManager.default.createFile(atPath: dir.file("file"), contents: Data("x".utf8))
+        for (out, message) in [(dir.file("file"), dir.file("file") + ": exists and is not a directory"),
+                               (dir.file("file/corpus"), dir.file("file/corpus") + ": cannot create directory: a part of the path is a file")] {
+            let r = try shard(out)
+            #expect(r.status != 0 && r.err.contains(message), "\(out): \(r.err)")
+        }
+        #expect(try Data(contentsOf: URL(fileURLWithPath: dir.file("file"))) == Data("x".utf8))
+    }
+
     @Test func killNineAndResumeGivesTheSameCorpus() throws {
         let dir = try TempDir()
         let reference = dir.file("ref")
