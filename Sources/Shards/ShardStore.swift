@@ -114,6 +114,10 @@ public final class ShardStore {
         self.settings = settings
         let db = try Database(path: FileSystem.join(directory, IndexSchema.fileName))
         try db.enableWAL()
+        // The position index's sort on up to 4 threads (SQLite's sorter workers): built at the
+        // job's end, or while its last batches are encoded, it is the end's longest step with
+        // many documents (1.38 M short ones: 0.61 → 0.45 s alone; the job 1.72 → 1.58 s).
+        try db.execute("PRAGMA threads = \(Swift.min(FileSystem.onlineCores, 4))")
         self.db = db
         tokenDeltas = PerSplit { _ in [Int64](repeating: 0, count: settings.vocabSize) }
 
