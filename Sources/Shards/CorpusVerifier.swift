@@ -9,6 +9,8 @@
 // text bytes equal the sums over `documents`. Finally, `.bin` files the index does not know
 // and leftover temporary files are reported.
 
+import Foundation
+
 /// A problem found by `verify`, naming the file.
 public struct VerifyProblem: Codable, Equatable, Sendable, CustomStringConvertible {
     public var file: String
@@ -32,14 +34,17 @@ public struct VerifyProgress: Sendable {
 public enum CorpusVerifier {
     /// Checks the corpus in `directory`; returns every problem found (empty when all is well).
     /// Throws only when the index itself cannot be read.
-    public static func verify(directory: String, progress: ((VerifyProgress) -> Void)? = nil) throws -> [VerifyProblem] {
+    /// Shards are read on `threads` threads (default: the cores, at most 8).
+    public static func verify(directory: String, threads: Int? = nil,
+                              progress: ((VerifyProgress) -> Void)? = nil) throws -> [VerifyProblem] {
         let indexPath = FileSystem.join(directory, IndexSchema.fileName)
         guard FileSystem.exists(indexPath) else {
             throw ShardsError(.io, path: indexPath, "no index here (is \(directory) a corpus written by `tokenmill shard`?)")
         }
         let db = try Database(path: indexPath, readOnly: true)
         let settings = try CorpusSettings.read(from: db)
-        var run = Run(directory: directory, db: db, settings: settings, progress: progress)
+        var run = Run(directory: directory, db: db, settings: settings, progress: progress,
+                      threads: threads ?? Swift.min(ProcessInfo.processInfo.activeProcessorCount, 8))
         try run.checkShards()
         try run.checkAggregates()
         try run.checkFiles()
@@ -55,12 +60,14 @@ public enum CorpusVerifier {
         let db: Database
         let settings: CorpusSettings
         let progress: ((VerifyProgress) -> Void)?
+        let threads: Int
         var problems: [VerifyProblem] = []
         var shards: [ShardRow] = []
         /// Token counts recounted per split; nil when a shard of the split could not be read.
         var counts: [Split: [Int64]?] = [:]
 
-        init(directory: String, db: Database, settings: CorpusSettings, progress: ((VerifyProgress) -> Void)?) {
+        init(directory: String, db: Database, settings: CorpusSettings, progress: ((VerifyProgress) -> Void)?, threads: Int) {
+            self.threads = threads
             self.directory = directory
             self.db = db
             self.settings = settings
@@ -88,6 +95,13 @@ public enum CorpusVerifier {
                 SELECT d.id, d.shard_id, d.token_offset, d.token_count FROM documents d JOIN shards s ON s.id = d.shard_id
                 WHERE s.split = ? ORDER BY d.id
                 """)
+            // The shards' bytes are read on every core, a few shards ahead of this thread, which
+            // walks the documents against what each read found.
+            // In the order they are checked: a split's shards by number, the splits in turn.
+            let ordered = Split.allCases.flatMap { split in shards.filter { $0.split == split } }
+            let scanner = ShardScanner(settings: settings, files: ordered.map { path($0.name) }, threads: threads)
+            defer { scanner.cancel() }
+            var next = 0
             for split in Split.allCases {
                 try docs.bind([.text(split.rawValue)])
                 var hasDoc = try docs.step()
@@ -100,9 +114,12 @@ public enum CorpusVerifier {
                         problem(path(shard.name), "\(split) shard number \(shard.seq) follows \(expectedSeq - 1): shards are missing from the index")
                     }
                     expectedSeq = shard.seq + 1
-                    progress?(VerifyProgress(shardsDone: shards.firstIndex { $0.id == shard.id } ?? 0, shardsTotal: shards.count,
+                    progress?(VerifyProgress(shardsDone: next, shardsTotal: shards.count,
                                              bytesDone: bytesDone, bytesTotal: totalBytes, file: path(shard.name)))
-                    carry = try check(shard, docs: docs, hasDoc: &hasDoc, carry: carry, bytesDone: &bytesDone)
+                    precondition(ordered[next].id == shard.id)
+                    let scan = scanner.result(next)
+                    next += 1
+                    carry = try check(shard, scan, docs: docs, hasDoc: &hasDoc, carry: carry, bytesDone: &bytesDone)
                 }
                 if hasDoc {
                     problem(db.path, "document \(docs.int64(0)) of the \(split) split is out of order (its shard comes before the previous document's)")
@@ -115,8 +132,10 @@ public enum CorpusVerifier {
                                      bytesTotal: totalBytes, file: ""))
         }
 
-        /// Checks one shard; returns the carry into the next shard of its split.
-        mutating func check(_ shard: ShardRow, docs: Statement, hasDoc: inout Bool, carry: Int64, bytesDone: inout Int64) throws -> Int64 {
+        /// Checks one shard against what `scan` read of it; returns the carry into the next shard
+        /// of its split.
+        mutating func check(_ shard: ShardRow, _ scan: ShardScan, docs: Statement, hasDoc: inout Bool, carry: Int64,
+                            bytesDone: inout Int64) throws -> Int64 {
             let file = path(shard.name)
             let hasTemporary = FileSystem.exists(ShardWriter.temporaryPath(for: file))
             if shard.status != "closed" {
@@ -124,50 +143,37 @@ public enum CorpusVerifier {
                 problem(file, "the index says this shard is still open: sharding did not finish (rerun `tokenmill shard`)"
                         + (hasTemporary ? "" : "; its temporary file .tmp is missing too"))
             }
-            if !FileSystem.exists(file) {
-                if shard.status == "closed" { problem(file, "missing" + (hasTemporary ? " (only its temporary file .tmp exists)" : "")) }
+            guard let header = scan.header, let shardCounts = scan.counts else {
+                if let error = scan.error {
+                    problem(file, error.message + (error.offset.map { " (offset \($0))" } ?? ""))
+                } else if shard.status == "closed" {
+                    problem(file, "missing" + (hasTemporary ? " (only its temporary file .tmp exists)" : ""))
+                }
                 counts[shard.split] = .some(nil)
                 while hasDoc && docs.int64(1) == shard.id { hasDoc = try docs.step() }
                 return max(0, carry - shard.tokens)
             }
             // Walk the documents that start here in offset order, checking the tiling and that an
-            // end-of-text token sits at each offset, while streaming the shard once.
+            // end-of-text token sits at each offset (the scan listed where they are).
             var expectedOffset = carry  // the first document starts after the carried-in tokens
             var documents: Int64 = 0
             var tilingReported = false
             var eotReported = false
-            var crc: UInt32 = 0
-            var badID: (Int64, UInt32)?
-            var split = counts[shard.split] ?? nil
-            let eot = settings.eotID
-            let vocab = UInt32(settings.vocabSize)
-            let header: ShardHeader
-            do {
-                header = try ShardFile.scan(file) { chunk, first in
-                    crc = ShardFile.crc32(chunk, continuing: crc)
-                    let ids = TokenCodec.decode(chunk, width: settings.tokenWidth)
-                    let end = first + Int64(ids.count)
-                    if split != nil { Self.tally(ids, first: first, vocab: vocab, into: &split!, badID: &badID) }
-                    while hasDoc && docs.int64(1) == shard.id && docs.int64(2) < end {
-                        let offset = docs.int64(2), count = docs.int64(3)
-                        if offset != expectedOffset && !tilingReported {
-                            problem(file, "document \(docs.int64(0)) starts at token \(offset), expected \(expectedOffset) (documents overlap or leave a gap)")
-                            tilingReported = true
-                        }
-                        if offset >= first && ids[Int(offset - first)] != eot && !eotReported {
-                            problem(file, "document \(docs.int64(0)): token \(offset) is \(ids[Int(offset - first)]), not the end-of-text token \(eot)")
-                            eotReported = true
-                        }
-                        expectedOffset = offset + 1 + count
-                        documents += 1
-                        hasDoc = try docs.step()
-                    }
+            var eot = 0  // the first end-of-text position not before the current document
+            while hasDoc && docs.int64(1) == shard.id && docs.int64(2) < header.tokenCount {
+                let offset = docs.int64(2), count = docs.int64(3)
+                if offset != expectedOffset && !tilingReported {
+                    problem(file, "document \(docs.int64(0)) starts at token \(offset), expected \(expectedOffset) (documents overlap or leave a gap)")
+                    tilingReported = true
                 }
-            } catch let error as ShardsError {
-                problem(file, error.message + (error.offset.map { " (offset \($0))" } ?? ""))
-                counts[shard.split] = .some(nil)
-                while hasDoc && docs.int64(1) == shard.id { hasDoc = try docs.step() }
-                return max(0, carry - shard.tokens)
+                while eot < scan.eots.count && scan.eots[eot] < offset { eot += 1 }
+                if (eot == scan.eots.count || scan.eots[eot] != offset) && !eotReported {
+                    problem(file, "document \(docs.int64(0)): token \(offset) is \(try ShardFile.readTokens(file, offset..<offset + 1).first ?? 0), not the end-of-text token \(settings.eotID)")
+                    eotReported = true
+                }
+                expectedOffset = offset + 1 + count
+                documents += 1
+                hasDoc = try docs.step()
             }
             while hasDoc && docs.int64(1) == shard.id {  // offsets beyond the file's tokens
                 if !tilingReported {
@@ -178,17 +184,23 @@ public enum CorpusVerifier {
                 hasDoc = try docs.step()
             }
             bytesDone += header.fileSize
-            counts[shard.split] = .some(split)
+            if var split = counts[shard.split] ?? nil {
+                split.withUnsafeMutableBufferPointer { total in
+                    for (id, n) in shardCounts.enumerated() { total[id] += n }
+                }
+                counts[shard.split] = .some(split)
+            }
+            let vocab = UInt32(settings.vocabSize)
             if header.width != settings.tokenWidth {
                 problem(file, "holds \(header.width.bytes)-byte tokens but the index says \(settings.tokenWidth.bytes)-byte")
             }
             if header.tokenCount != shard.tokens {
                 problem(file, "header says \(header.tokenCount) tokens, the index says \(shard.tokens)")
             }
-            if crc != shard.crc {
-                problem(file, "checksum mismatch: CRC-32 of the tokens is \(StatsFormat.hex32(crc)), the index says \(StatsFormat.hex32(shard.crc))")
+            if scan.crc != shard.crc {
+                problem(file, "checksum mismatch: CRC-32 of the tokens is \(StatsFormat.hex32(scan.crc)), the index says \(StatsFormat.hex32(shard.crc))")
             }
-            if let (offset, id) = badID {
+            if let (offset, id) = scan.badID {
                 problem(file, "token \(offset) is \(id), outside the vocabulary of \(vocab)")
             }
             if documents != shard.documents {
@@ -199,20 +211,6 @@ public enum CorpusVerifier {
                 problem(file, "tokens \(expectedOffset)..<\(header.tokenCount) belong to no document")
             }
             return max(0, expectedOffset - header.tokenCount)
-        }
-
-        /// Adds a chunk's ids to `counts`, and notes the first id outside the vocabulary. Through
-        /// buffer pointers, once per chunk: counting through the captured optional array ran a
-        /// uniqueness check per id, half of `verify`'s time.
-        static func tally(_ ids: [UInt32], first: Int64, vocab: UInt32, into counts: inout [Int64], badID: inout (Int64, UInt32)?) {
-            counts.withUnsafeMutableBufferPointer { c in
-                ids.withUnsafeBufferPointer { p in
-                    for i in 0..<p.count {
-                        let id = p[i]
-                        if id < vocab { c[Int(id)] += 1 } else if badID == nil { badID = (first + Int64(i), id) }
-                    }
-                }
-            }
         }
 
         mutating func checkAggregates() throws {
@@ -283,6 +281,137 @@ public enum CorpusVerifier {
                         + "last commit (\(files)); rerunning `tokenmill shard` replaces them")
             } else {
                 for name in leftovers { problem(path(name), "leftover temporary file not in the index") }
+            }
+        }
+    }
+}
+
+/// What one read of a shard file found, for `verify`.
+struct ShardScan {
+    var header: ShardHeader?
+    /// Why the file could not be read to its end (nil when it was, or when it is missing).
+    var error: ShardsError?
+    var crc: UInt32 = 0
+    /// Occurrences of each id in the vocabulary; nil when the file is missing or unreadable.
+    var counts: [Int64]?
+    /// The first id outside the vocabulary, and its offset.
+    var badID: (Int64, UInt32)?
+    /// Offsets of the end-of-text tokens, ascending.
+    var eots: [Int64] = []
+}
+
+/// Reads shard files on up to 8 threads, in order and up to a window of files ahead of the
+/// thread that asks for the results (`result(i)`, in order), so that memory stays bounded.
+final class ShardScanner: @unchecked Sendable {
+    private let files: [String]
+    private let settings: CorpusSettings
+    private let window: Int
+    private var results: [ShardScan?]
+    private var nextToScan = 0
+    private var taken = 0
+    private var cancelled = false
+    private let condition = NSCondition()
+
+    init(settings: CorpusSettings, files: [String], threads: Int) {
+        self.files = files
+        self.settings = settings
+        let threads = Swift.max(1, Swift.min(threads, files.count))
+        window = 2 * threads
+        results = [ShardScan?](repeating: nil, count: files.count)
+        for _ in 0..<threads where !files.isEmpty {
+            let thread = Thread { [self] in work() }
+            thread.name = "verify scan"
+            thread.start()
+        }
+    }
+
+    deinit { cancel() }
+
+    /// Stops the threads after the files they are reading.
+    func cancel() {
+        condition.lock()
+        cancelled = true
+        condition.broadcast()
+        condition.unlock()
+    }
+
+    /// What file `i` held; waits for it. Each is taken once, in order.
+    func result(_ i: Int) -> ShardScan {
+        condition.lock()
+        defer { condition.unlock() }
+        while results[i] == nil { condition.wait() }
+        let scan = results[i]!
+        results[i] = nil
+        taken = i + 1
+        condition.broadcast()
+        return scan
+    }
+
+    private func work() {
+        while true {
+            condition.lock()
+            while !cancelled && nextToScan < files.count && nextToScan >= taken + window { condition.wait() }
+            guard !cancelled && nextToScan < files.count else { condition.unlock(); return }
+            let i = nextToScan
+            nextToScan += 1
+            condition.unlock()
+            let scan = Self.scan(files[i], settings: settings)
+            condition.lock()
+            results[i] = scan
+            condition.broadcast()
+            condition.unlock()
+        }
+    }
+
+    static func scan(_ file: String, settings: CorpusSettings) -> ShardScan {
+        var out = ShardScan()
+        guard FileSystem.exists(file) else { return out }
+        var counts = [Int64](repeating: 0, count: settings.vocabSize)
+        var crc: UInt32 = 0
+        var badID: (Int64, UInt32)?
+        var eots: [Int64] = []
+        do {
+            out.header = try ShardFile.scan(file) { chunk, first in
+                crc = ShardFile.crc32(chunk, continuing: crc)
+                if settings.tokenWidth == .uint16 {
+                    tally(chunk.bindMemory(to: UInt16.self), first: first, vocab: UInt32(settings.vocabSize),
+                          eot: settings.eotID, into: &counts, badID: &badID, eots: &eots)
+                } else {
+                    tally(chunk.bindMemory(to: UInt32.self), first: first, vocab: UInt32(settings.vocabSize),
+                          eot: settings.eotID, into: &counts, badID: &badID, eots: &eots)
+                }
+            }
+            out.counts = counts
+        } catch let error as ShardsError {
+            out.header = nil
+            out.error = error
+        } catch {
+            out.header = nil
+            out.error = ShardsError(.io, path: file, "\(error)")
+        }
+        out.crc = crc
+        out.badID = badID
+        out.eots = eots
+        return out
+    }
+
+    /// Adds a chunk's ids to `counts`, notes the first id outside the vocabulary and where the
+    /// end-of-text tokens are. Through buffer pointers, once per chunk: counting through a
+    /// captured optional array ran a uniqueness check per id, half of `verify`'s time.
+    /// The chunk's little-endian ids are read in place (the buffer is aligned: `ShardFile.scan`
+    /// reads into a 16-byte aligned buffer, whole tokens at a time).
+    static func tally<Word: FixedWidthInteger & UnsignedInteger>(
+        _ ids: UnsafeBufferPointer<Word>, first: Int64, vocab: UInt32, eot: UInt32, into counts: inout [Int64],
+        badID: inout (Int64, UInt32)?, eots: inout [Int64]) {
+        counts.withUnsafeMutableBufferPointer { c in
+            for i in 0..<ids.count {
+                let id = UInt32(truncatingIfNeeded: Word(littleEndian: ids[i]))
+                if id < vocab {
+                    c[Int(id)] += 1
+                    if id == eot { eots.append(first + Int64(i)) }
+                } else if badID == nil {
+                    badID = (first + Int64(i), id)
+                }
             }
         }
     }

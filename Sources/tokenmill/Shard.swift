@@ -176,12 +176,19 @@ struct Verify: ParsableCommand {
     @Argument(help: ArgumentHelp("Corpus directory.", valueName: "DIR"))
     var directory: String
 
+    @Option(name: .long, help: "Threads reading shards (default: the cores, at most 8).")
+    var threads: Int?
+
     @OptionGroup var progressOptions: ProgressOptions
+
+    func validate() throws {
+        if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
+    }
 
     func run() throws {
         try reportingErrors {
             let display = try progressOptions.display("verify")
-            let problems = try CorpusVerifier.verify(directory: directory) { p in
+            let problems = try CorpusVerifier.verify(directory: directory, threads: threads) { p in
                 display.update(phase: "reading", done: p.bytesDone, total: p.bytesTotal, unit: .bytes,
                                extra: "shard \(p.shardsDone) of \(p.shardsTotal)")
             }

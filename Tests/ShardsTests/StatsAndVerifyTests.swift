@@ -187,6 +187,46 @@ import TestSupport
             "file is \(bytes.count - 2) bytes, expected \(bytes.count) = 1024 + 2 × \(n) tokens (header count) (offset \(bytes.count - 2))")))
     }
 
+    /// A document the index places one token late, and an end-of-text token overwritten in a
+    /// shard: each named with the document, the token found and the one expected, however many
+    /// threads read the shards.
+    @Test func catchesDocumentsNotWhereTheIndexSays() throws {
+        let (dir, corpus) = try written()
+        let eot = corpus.settings.eotID
+        let db = try Database(path: dir.file("index.sqlite"))
+        func secondDocument(_ shard: String) throws -> (id: Int64, offset: Int64) {
+            let row = try db.rows("""
+                SELECT d.id, d.token_offset FROM documents d JOIN shards s ON s.id = d.shard_id
+                WHERE s.path = ? ORDER BY d.token_offset LIMIT 1 OFFSET 1
+                """, .text(shard))[0]
+            return (row[0].int64 ?? -1, row[1].int64 ?? -1)
+        }
+        let moved = try secondDocument("train_000001.bin")
+        try db.execute("UPDATE documents SET token_offset = token_offset + 1 WHERE id = \(moved.id)")
+        let overwritten = try secondDocument("val_000000.bin")
+        let val = dir.file("val_000000.bin")
+        var bytes = try readFile(val)
+        let at = 1024 + 2 * Int(overwritten.offset)
+        let other = (eot + 1) % UInt32(corpus.settings.vocabSize)
+        (bytes[at], bytes[at + 1]) = (UInt8(other & 0xFF), UInt8(other >> 8))
+        try dir.write("val_000000.bin", bytes)
+        let train = dir.file("train_000001.bin")
+        let found = try ShardFile.readTokens(train, moved.offset + 1..<moved.offset + 2)[0]
+        var previous: [VerifyProblem]?
+        for threads in [1, 2, 3] {
+            let problems = try CorpusVerifier.verify(directory: dir.path, threads: threads)
+            #expect(problems.contains(VerifyProblem(file: train, message:
+                "document \(moved.id) starts at token \(moved.offset + 1), expected \(moved.offset) (documents overlap or leave a gap)")))
+            #expect(problems.contains(VerifyProblem(file: train, message:
+                "document \(moved.id): token \(moved.offset + 1) is \(found), not the end-of-text token \(eot)")))
+            #expect(problems.contains(VerifyProblem(file: val, message:
+                "document \(overwritten.id): token \(overwritten.offset) is \(other), not the end-of-text token \(eot)")))
+            #expect(problems.contains { $0.file == val && $0.message.hasPrefix("checksum mismatch") })
+            #expect(previous == nil || previous == problems)  // the same list, in the same order
+            previous = problems
+        }
+    }
+
     @Test func catchesMissingExtraAndLeftoverFiles() throws {
         let (dir, _) = try written()
         try FileManager.default.removeItem(atPath: dir.file("train_000002.bin"))
