@@ -95,9 +95,9 @@ public enum CorpusVerifier {
                 SELECT d.id, d.shard_id, d.token_offset, d.token_count FROM documents d JOIN shards s ON s.id = d.shard_id
                 WHERE s.split = ? ORDER BY d.id
                 """)
-            // The shards' bytes are read on every core, a few shards ahead of this thread, which
-            // walks the documents against what each read found.
-            // In the order they are checked: a split's shards by number, the splits in turn.
+            // The shards' bytes are read on other threads, a few files ahead of this one, which
+            // walks the documents against what each read found; in the order they are checked
+            // here: a split's shards by number, the splits in turn.
             let ordered = Split.allCases.flatMap { split in shards.filter { $0.split == split } }
             let scanner = ShardScanner(settings: settings, files: ordered.map { path($0.name) }, threads: threads)
             defer { scanner.cancel() }
@@ -167,8 +167,9 @@ public enum CorpusVerifier {
                     tilingReported = true
                 }
                 while eot < scan.eots.count && scan.eots[eot] < offset { eot += 1 }
-                if (eot == scan.eots.count || scan.eots[eot] != offset) && !eotReported {
-                    problem(file, "document \(docs.int64(0)): token \(offset) is \(try ShardFile.readTokens(file, offset..<offset + 1).first ?? 0), not the end-of-text token \(settings.eotID)")
+                if offset >= 0 && (eot == scan.eots.count || scan.eots[eot] != offset) && !eotReported {
+                    let found = (try? ShardFile.readTokens(file, offset..<offset + 1))?.first.map { "\($0)" } ?? "unreadable"
+                    problem(file, "document \(docs.int64(0)): token \(offset) is \(found), not the end-of-text token \(settings.eotID)")
                     eotReported = true
                 }
                 expectedOffset = offset + 1 + count
