@@ -301,8 +301,8 @@ struct ShardScan {
     var eots: [Int64] = []
 }
 
-/// Reads shard files on up to 8 threads, in order and up to a window of files ahead of the
-/// thread that asks for the results (`result(i)`, in order), so that memory stays bounded.
+/// Reads shard files on `threads` threads, in order and at most a window of files ahead of the
+/// thread that takes the results (`result(i)`, in order), so that memory stays bounded.
 final class ShardScanner: @unchecked Sendable {
     private let files: [String]
     private let settings: CorpusSettings
@@ -326,9 +326,7 @@ final class ShardScanner: @unchecked Sendable {
         }
     }
 
-    deinit { cancel() }
-
-    /// Stops the threads after the files they are reading.
+    /// Stops the threads after the files they are reading (they hold the scanner until then).
     func cancel() {
         condition.lock()
         cancelled = true
