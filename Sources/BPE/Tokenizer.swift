@@ -175,13 +175,26 @@ public final class Tokenizer: @unchecked Sendable {
                     let range = t * chunk..<Swift.min(items, (t + 1) * chunk)
                     if let merges = model.merges {
                         out.reserveCapacity(2 * range.count)
-                        var joined: [UInt8] = []
+                        // The two tokens' bytes side by side in a scratch buffer (not a new array).
+                        var capacity = 256
+                        var joined = UnsafeMutablePointer<UInt8>.allocate(capacity: capacity)
+                        defer { joined.deallocate() }
                         for rank in range {
                             let m = merges[rank]
-                            joined.removeAll(keepingCapacity: true)
-                            joined.append(contentsOf: model.tokens[Int(m.left)])
-                            joined.append(contentsOf: model.tokens[Int(m.right)])
-                            guard let id = whole.lookup(joined) else { failed[t] = rank; break }
+                            let id: UInt64? = model.tokens[Int(m.left)].withUnsafeBufferPointer { l in
+                                model.tokens[Int(m.right)].withUnsafeBufferPointer { r in
+                                    let n = l.count + r.count
+                                    if n > capacity {
+                                        joined.deallocate()
+                                        capacity = 2 * n
+                                        joined = UnsafeMutablePointer<UInt8>.allocate(capacity: capacity)
+                                    }
+                                    if let p = l.baseAddress { joined.update(from: p, count: l.count) }
+                                    if let p = r.baseAddress { (joined + l.count).update(from: p, count: r.count) }
+                                    return whole.lookup(joined, n)
+                                }
+                            }
+                            guard let id else { failed[t] = rank; break }
                             out.append(m.key)
                             out.append(UInt64(rank) << 32 | id)
                         }
