@@ -163,6 +163,13 @@ struct Stats: ParsableCommand {
     }
 }
 
+/// `tokenmill verify --json`'s output.
+struct VerifyReport: Encodable {
+    var directory: String
+    var ok: Bool
+    var problems: [VerifyProblem]
+}
+
 struct Verify: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Re-read every shard and check it against the index.",
@@ -179,6 +186,9 @@ struct Verify: ParsableCommand {
     @Option(name: .long, help: "Threads reading shards (default: the cores, at most 8).")
     var threads: Int?
 
+    @Flag(name: .long, help: "Print the result as one JSON object on stdout: {directory, ok, problems: [{file, message}]}.")
+    var json = false
+
     @OptionGroup var progressOptions: ProgressOptions
 
     func validate() throws {
@@ -191,6 +201,15 @@ struct Verify: ParsableCommand {
             let problems = try CorpusVerifier.verify(directory: directory, threads: threads) { p in
                 display.update(phase: "reading", done: p.bytesDone, total: p.bytesTotal, unit: .bytes,
                                extra: "shard \(p.shardsDone) of \(p.shardsTotal)")
+            }
+            if json {
+                display.finish("")
+                let encoder = JSONEncoder()
+                encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+                let report = VerifyReport(directory: directory, ok: problems.isEmpty, problems: problems)
+                writeOutput(Array(try encoder.encode(report)) + [UInt8(ascii: "\n")])
+                if !problems.isEmpty { throw ExitCode(1) }
+                return
             }
             for p in problems { printError(p.description) }
             if problems.isEmpty {

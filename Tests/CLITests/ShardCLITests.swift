@@ -209,6 +209,9 @@ import Testing
         let misplaced = try Run.tokenmill(["stats", out, "top", "--split", "val"])
         #expect(misplaced.status != 0 && misplaced.err.contains("--split goes with the docs view"), "\(misplaced.err)")
 
+        let good = try Run.tokenmill(["verify", out, "--json", "--quiet"])
+        #expect(good.status == 0 && good.out == "{\"directory\":\"\(out)\",\"ok\":true,\"problems\":[]}\n", "\(good.out)")
+
         let shard = out + "/train_000001.bin"
         var bytes = try Data(contentsOf: URL(fileURLWithPath: shard))
         bytes[5000] ^= 0x40
@@ -216,6 +219,13 @@ import Testing
         let v = try Run.tokenmill(["verify", out, "--quiet"])
         #expect(v.status != 0)
         #expect(v.err.contains("train_000001.bin"))
+        // --json: the same problems on stdout, as objects, and the same exit status.
+        let j = try Run.tokenmill(["verify", out, "--json", "--quiet"])
+        let report = try JSONSerialization.jsonObject(with: Data(j.out.utf8)) as? [String: Any]
+        let problems = report?["problems"] as? [[String: String]] ?? []
+        #expect(j.status == 1 && report?["ok"] as? Bool == false && j.err.isEmpty, "\(j.err)")
+        #expect(problems.contains { $0["file"] == shard && $0["message"]?.hasPrefix("checksum mismatch") == true }, "\(problems)")
+        #expect(problems.count == v.err.split(separator: "\n").count - 1)  // stderr ends with the count line
     }
 
     @Test(.enabled(if: Oracle.cl100kRanks != nil)) func largeVocabularyWritesUint32Shards() throws {
