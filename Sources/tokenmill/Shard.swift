@@ -77,9 +77,15 @@ struct Shard: ParsableCommand {
                 throw ExitCode(130)
             }
             let rate = report.seconds > 0 ? Double(report.textBytes) / report.seconds : 0
-            display.finish("sharded \(report.documents) documents, \(report.tokens) tokens (\(formatBytes(report.textBytes)) of text) in "
-                           + String(format: "%.2fs, %@/s", report.seconds, formatBytes(Int64(rate))) + " → \(output)"
-                           + (report.dedupSpills > 0 ? " (the dedup set outgrew --dedup-memory: \(report.dedupSpills) spills to disk)" : ""),
+            // Inputs an earlier run finished are skipped (not read again).
+            let already = report.sources.filter { $0.status == "skipped" && $0.error == nil }.count
+            let message = already == paths.count
+                ? "nothing to do: the \(already == 1 ? "input is" : "\(already) inputs are") already sharded in \(output)"
+                : "sharded \(report.documents) documents, \(report.tokens) tokens (\(formatBytes(report.textBytes)) of text) in "
+                  + String(format: "%.2fs, %@/s", report.seconds, formatBytes(Int64(rate))) + " → \(output)"
+                  + (already > 0 ? " (\(already) input\(already == 1 ? "" : "s") sharded before, not read again)" : "")
+                  + (report.dedupSpills > 0 ? " (the dedup set outgrew --dedup-memory: \(report.dedupSpills) spills to disk)" : "")
+            display.finish(message,
                            fields: ["documents": report.documents, "tokens": report.tokens, "workers": report.workers,
                                     "read_seconds": report.taskSeconds.read, "process_seconds": report.taskSeconds.process,
                                     "encode_seconds": report.taskSeconds.encode, "count_seconds": report.taskSeconds.count,

@@ -143,6 +143,28 @@ import Testing
         let sources = try Run.process("/usr/bin/sqlite3", [out + "/index.sqlite", "SELECT count(*) FROM sources WHERE status = 'done'"])
         #expect(sources.out == "3\n")
         #expect(try Run.tokenmill(["verify", out]).status == 0)
+        // Run again, it says there is nothing to do.
+        let again = try Run.tokenmill(["shard", "--tokenizer", Self.vocab.path, "--input"] + Self.inputs
+                                      + ["--boundary", "blank", "--shard-tokens", "200000", "--output", out])
+        #expect(again.status == 0 && again.err.contains("nothing to do: the 3 inputs are already sharded in \(out)"), "\(again.err)")
+        #expect(try shardBytes(out) == after)
+    }
+
+    /// An input that changed after it was sharded is not read again (its documents would be in
+    /// the corpus twice): the rerun names it and fails, and the corpus stays as it was.
+    @Test func aChangedInputIsNamedNotShardedAgain() throws {
+        let dir = try TempDir()
+        let input = dir.file("fortunes.jsonl.gz")
+        try FileManager.default.copyItem(atPath: Self.inputs[2], toPath: input)
+        let out = dir.file("c")
+        #expect(try shard(out, inputs: [input]).status == 0)
+        let before = try shardBytes(out)
+        let more = try Run.process("/bin/sh", ["-c", "printf '{\"text\": \"one more fortune\"}\\n' | gzip >> '\(input)'"])
+        #expect(more.status == 0, "\(more.err)")
+        let r = try shard(out, inputs: [input])
+        #expect(r.status != 0 && r.err.contains("\(input): input changed since it was sharded"), "\(r.err)")
+        #expect(try shardBytes(out) == before)
+        #expect(try Run.tokenmill(["verify", out, "--quiet"]).status == 0)
     }
 
     @Test func documentsRoundTripThroughTheIndex() throws {
