@@ -65,6 +65,10 @@ public enum CorpusVerifier {
         var shards: [ShardRow] = []
         /// Token counts recounted per split; nil when a shard of the split could not be read.
         var counts: [Split: [Int64]?] = [:]
+        /// Per split, documents by length (tokens, EOT excluded), from the documents table.
+        var lengthCounts: [Split: [Int64: Int64]] = [:]
+        /// Per source id, from the documents table: documents, tokens (EOT included), text bytes.
+        var sourceSums: [Int64: SourceSums] = [:]
 
         init(directory: String, db: Database, settings: CorpusSettings, progress: ((VerifyProgress) -> Void)?, threads: Int) {
             self.threads = threads
@@ -90,11 +94,11 @@ public enum CorpusVerifier {
                 }
             let totalBytes = shards.reduce(Int64(0)) { $0 + ShardHeader(width: settings.tokenWidth, tokenCount: $1.tokens).fileSize }
             var bytesDone: Int64 = 0
-            // The documents of a split in id order: shard by shard, offset by offset.
-            let docs = try db.prepare("""
-                SELECT d.id, d.shard_id, d.token_offset, d.token_count FROM documents d JOIN shards s ON s.id = d.shard_id
-                WHERE s.split = ? ORDER BY d.id
-                """)
+            // The documents of a split in id order (shard by shard, offset by offset): the table in
+            // rowid order, other splits' rows skipped here. A join on shards sorted the split in a
+            // temporary B-tree (1.4 M documents: 0.5 s a split, against 0.15 s a scan).
+            let statement = try db.prepare("SELECT id, shard_id, token_offset, token_count, source_id, byte_count FROM documents ORDER BY id")
+            let splitOf = Dictionary(shards.map { ($0.id, $0.split) }, uniquingKeysWith: { first, _ in first })
             // The shards' bytes are read on other threads, a few files ahead of this one, which
             // walks the documents against what each read found; in the order they are checked
             // here: a split's shards by number, the splits in turn.
@@ -103,7 +107,11 @@ public enum CorpusVerifier {
             defer { scanner.cancel() }
             var next = 0
             for split in Split.allCases {
-                try docs.bind([.text(split.rawValue)])
+                try statement.bind([])
+                // The aggregates `checkAggregates` compares are summed on the way: each split's
+                // lengths, and (on the first pass, which sees every row) the per-source totals.
+                var docs = SplitDocuments(statement: statement, split: split, splitOf: splitOf,
+                                          sumSources: split == Split.allCases.first)
                 var hasDoc = try docs.step()
                 counts[split] = [Int64](repeating: 0, count: settings.vocabSize)
                 var carry: Int64 = 0  // tokens of a document that continue into the next shard
@@ -119,14 +127,17 @@ public enum CorpusVerifier {
                     precondition(ordered[next].id == shard.id)
                     let scan = scanner.result(next)
                     next += 1
-                    carry = try check(shard, scan, docs: docs, hasDoc: &hasDoc, carry: carry, bytesDone: &bytesDone)
+                    carry = try check(shard, scan, docs: &docs, hasDoc: &hasDoc, carry: carry, bytesDone: &bytesDone)
                 }
                 if hasDoc {
-                    problem(db.path, "document \(docs.int64(0)) of the \(split) split is out of order (its shard comes before the previous document's)")
+                    problem(db.path, "document \(docs.id) of the \(split) split is out of order (its shard comes before the previous document's)")
                 }
                 if carry != 0, let last = rows.last {
                     problem(path(last.name), "the last document of the \(split) split runs \(carry) tokens past the end of its last shard")
                 }
+                if hasDoc { try docs.drain() }
+                lengthCounts[split] = docs.lengths
+                if let sums = docs.sources { sourceSums = sums }
             }
             progress?(VerifyProgress(shardsDone: shards.count, shardsTotal: shards.count, bytesDone: totalBytes,
                                      bytesTotal: totalBytes, file: ""))
@@ -134,7 +145,7 @@ public enum CorpusVerifier {
 
         /// Checks one shard against what `scan` read of it; returns the carry into the next shard
         /// of its split.
-        mutating func check(_ shard: ShardRow, _ scan: ShardScan, docs: Statement, hasDoc: inout Bool, carry: Int64,
+        mutating func check(_ shard: ShardRow, _ scan: ShardScan, docs: inout SplitDocuments, hasDoc: inout Bool, carry: Int64,
                             bytesDone: inout Int64) throws -> Int64 {
             let file = path(shard.name)
             let hasTemporary = FileSystem.exists(ShardWriter.temporaryPath(for: file))
@@ -150,7 +161,7 @@ public enum CorpusVerifier {
                     problem(file, "missing" + (hasTemporary ? " (only its temporary file .tmp exists)" : ""))
                 }
                 counts[shard.split] = .some(nil)
-                while hasDoc && docs.int64(1) == shard.id { hasDoc = try docs.step() }
+                while hasDoc && docs.shardID == shard.id { hasDoc = try docs.step() }
                 return max(0, carry - shard.tokens)
             }
             // Walk the documents that start here in offset order, checking the tiling and that an
@@ -160,25 +171,25 @@ public enum CorpusVerifier {
             var tilingReported = false
             var eotReported = false
             var eot = 0  // the first end-of-text position not before the current document
-            while hasDoc && docs.int64(1) == shard.id && docs.int64(2) < header.tokenCount {
-                let offset = docs.int64(2), count = docs.int64(3)
+            while hasDoc && docs.shardID == shard.id && docs.offset < header.tokenCount {
+                let offset = docs.offset, count = docs.count
                 if offset != expectedOffset && !tilingReported {
-                    problem(file, "document \(docs.int64(0)) starts at token \(offset), expected \(expectedOffset) (documents overlap or leave a gap)")
+                    problem(file, "document \(docs.id) starts at token \(offset), expected \(expectedOffset) (documents overlap or leave a gap)")
                     tilingReported = true
                 }
                 while eot < scan.eots.count && scan.eots[eot] < offset { eot += 1 }
                 if offset >= 0 && (eot == scan.eots.count || scan.eots[eot] != offset) && !eotReported {
                     let found = (try? ShardFile.readTokens(file, offset..<offset + 1))?.first.map { "\($0)" } ?? "unreadable"
-                    problem(file, "document \(docs.int64(0)): token \(offset) is \(found), not the end-of-text token \(settings.eotID)")
+                    problem(file, "document \(docs.id): token \(offset) is \(found), not the end-of-text token \(settings.eotID)")
                     eotReported = true
                 }
                 expectedOffset = offset + 1 + count
                 documents += 1
                 hasDoc = try docs.step()
             }
-            while hasDoc && docs.int64(1) == shard.id {  // offsets beyond the file's tokens
+            while hasDoc && docs.shardID == shard.id {  // offsets beyond the file's tokens
                 if !tilingReported {
-                    problem(file, "document \(docs.int64(0)) starts at token \(docs.int64(2)), beyond the shard's \(header.tokenCount) tokens")
+                    problem(file, "document \(docs.id) starts at token \(docs.offset), beyond the shard's \(header.tokenCount) tokens")
                     tilingReported = true
                 }
                 documents += 1
@@ -239,23 +250,16 @@ public enum CorpusVerifier {
             try db.prepare("SELECT split, token_count, documents FROM length_counts").forEachRow { row in
                 lengths[row.text(0), default: [:]][row.int64(1)] = row.int64(2)
             }
-            var recounted: [String: [Int64: Int64]] = [:]
-            try db.prepare("""
-                SELECT s.split, d.token_count, count(*) FROM documents d JOIN shards s ON s.id = d.shard_id GROUP BY 1, 2
-                """).forEachRow { row in recounted[row.text(0), default: [:]][row.int64(1)] = row.int64(2) }
-            for split in Split.allCases where (lengths[split.rawValue] ?? [:]) != (recounted[split.rawValue] ?? [:]) {
+            for split in Split.allCases where (lengths[split.rawValue] ?? [:]) != (lengthCounts[split] ?? [:]) {
                 problem(index, "length_counts for \(split) differ from the documents table")
             }
-            // Per-source totals.
-            var sums: [Int64: (Int64, Int64, Int64)] = [:]
-            try db.prepare("SELECT source_id, count(*), sum(token_count) + count(*), sum(byte_count) FROM documents GROUP BY source_id")
-                .forEachRow { row in sums[row.int64(0)] = (row.int64(1), row.int64(2), row.int64(3)) }
+            // Per-source totals (summed while walking the documents).
             try db.prepare("SELECT id, path, documents, tokens, text_bytes FROM sources").forEachRow { row in
-                let expected = sums[row.int64(0)] ?? (0, 0, 0)
-                if expected != (row.int64(2), row.int64(3), row.int64(4)) {
+                let expected = sourceSums[row.int64(0)] ?? SourceSums()
+                if expected != SourceSums(documents: row.int64(2), tokens: row.int64(3), bytes: row.int64(4)) {
                     problems.append(VerifyProblem(file: index, message:
                         "source \(row.text(1)): sources says \(row.int64(2)) documents, \(row.int64(3)) tokens, \(row.int64(4)) bytes; "
-                        + "the documents table sums to \(expected.0), \(expected.1), \(expected.2)"))
+                        + "the documents table sums to \(expected.documents), \(expected.tokens), \(expected.bytes)"))
                 }
             }
         }
@@ -284,6 +288,63 @@ public enum CorpusVerifier {
                 for name in leftovers { problem(path(name), "leftover temporary file not in the index") }
             }
         }
+    }
+}
+
+/// The documents of one split, in id order, from a statement that lists every document in id
+/// order (`id, shard_id, token_offset, token_count`); rows of other splits' shards (or of no
+/// shard) are skipped.
+struct SplitDocuments {
+    let statement: Statement
+    let split: Split
+    let splitOf: [Int64: Split]
+    private(set) var id: Int64 = 0
+    private(set) var shardID: Int64 = 0
+    private(set) var offset: Int64 = 0
+    private(set) var count: Int64 = 0
+    /// The split's documents stepped over so far, by length.
+    private(set) var lengths: [Int64: Int64] = [:]
+    /// With `sumSources`: every row stepped over (any split, or no shard), summed by source id.
+    private(set) var sources: [Int64: SourceSums]?
+
+    /// `statement` lists `id, shard_id, token_offset, token_count, source_id, byte_count` of
+    /// every document in id order.
+    init(statement: Statement, split: Split, splitOf: [Int64: Split], sumSources: Bool) {
+        self.statement = statement
+        self.split = split
+        self.splitOf = splitOf
+        sources = sumSources ? [:] : nil
+    }
+
+    /// Moves to the split's next document; false after its last.
+    mutating func step() throws -> Bool {
+        while try statement.step() {
+            let shard = statement.int64(1), tokens = statement.int64(3)
+            if sources != nil {
+                sources![statement.int64(4), default: SourceSums()].add(tokens: tokens + 1, bytes: statement.int64(5))
+            }
+            guard splitOf[shard] == split else { continue }
+            (id, shardID, offset, count) = (statement.int64(0), shard, statement.int64(2), tokens)
+            lengths[tokens, default: 0] += 1
+            return true
+        }
+        return false
+    }
+
+    /// Steps over the rest (for the sums).
+    mutating func drain() throws { while try step() {} }
+}
+
+/// A source's totals in the documents table.
+struct SourceSums: Equatable {
+    var documents: Int64 = 0
+    /// Tokens, the end-of-text tokens included.
+    var tokens: Int64 = 0
+    var bytes: Int64 = 0
+    mutating func add(tokens: Int64, bytes: Int64) {
+        documents += 1
+        self.tokens += tokens
+        self.bytes += bytes
     }
 }
 

@@ -227,6 +227,25 @@ import TestSupport
         }
     }
 
+    /// The aggregates the walk through the documents sums: a length count and a source's
+    /// totals changed in the index are each reported, with what the documents table says.
+    @Test func catchesAggregatesThatDisagreeWithTheDocuments() throws {
+        let (dir, _) = try written()
+        let db = try Database(path: dir.file("index.sqlite"))
+        let source = try db.rows("SELECT id, path, documents, tokens, text_bytes FROM sources ORDER BY id LIMIT 1")[0]
+        try db.execute("UPDATE sources SET documents = documents + 1 WHERE id = \(source[0].int64 ?? 0)")
+        try db.execute("UPDATE length_counts SET documents = documents + 1 WHERE split = 'val' AND token_count = (SELECT min(token_count) FROM length_counts WHERE split = 'val')")
+        let index = dir.file("index.sqlite")
+        for threads in [1, 2] {
+            let problems = try CorpusVerifier.verify(directory: dir.path, threads: threads)
+            let (docs, tokens, bytes) = (source[2].int64 ?? 0, source[3].int64 ?? 0, source[4].int64 ?? 0)
+            #expect(problems == [
+                VerifyProblem(file: index, message: "length_counts for val differ from the documents table"),
+                VerifyProblem(file: index, message: "source \(source[1].string ?? ""): sources says \(docs + 1) documents, \(tokens) tokens, "
+                              + "\(bytes) bytes; the documents table sums to \(docs), \(tokens), \(bytes)")], "\(problems)")
+        }
+    }
+
     @Test func catchesMissingExtraAndLeftoverFiles() throws {
         let (dir, _) = try written()
         try FileManager.default.removeItem(atPath: dir.file("train_000002.bin"))
