@@ -292,8 +292,7 @@ public enum CorpusVerifier {
 }
 
 /// The documents of one split, in id order, from a statement that lists every document in id
-/// order (`id, shard_id, token_offset, token_count`); rows of other splits' shards (or of no
-/// shard) are skipped.
+/// order; rows of other splits' shards (or of no shard) are skipped.
 struct SplitDocuments {
     let statement: Statement
     let split: Split

@@ -148,9 +148,6 @@ enum FileSystem {
         }
     }
 
-    /// Cores online (at least 1).
-    static var onlineCores: Int { Swift.max(1, sysconf(Int32(_SC_NPROCESSORS_ONLN))) }
-
     /// Creates `path` and any missing parents (as `mkdir -p`); a file in the way is named.
     static func makeDirectory(_ path: String) throws {
         if mkdir(path, 0o755) == 0 { return }

@@ -194,22 +194,17 @@ public enum Sharder {
         for (index, path) in options.inputs.enumerated() {
             let size = FileSystem.size(path) ?? 0
             if let state = try store.source(path: path) {
-                if state.status == .done && state.fileBytes == size {
-                    skipped[index] = .init(path: path, status: "skipped", error: nil, documents: 0, tokens: 0)
+                if state.fileBytes != size && !(state.status == .error && state.records == 0) {
+                    // A finished source's shards hold what it was: reading it again would add its
+                    // documents twice.
+                    let message = "\(path): input changed since it was sharded: it was \(state.fileBytes) bytes, now \(size)"
+                        + (state.status == .done ? "; the corpus keeps what it held then (shard the new content into a new corpus)" : "")
+                    refused.append(message)
+                    skipped[index] = .init(path: path, status: "skipped", error: message, documents: 0, tokens: 0)
                     continue
                 }
                 if state.status == .done {
-                    // Its shards hold what it was: reading it again would add its documents twice.
-                    let message = "\(path): input changed since it was sharded: it was \(state.fileBytes) bytes, now \(size); "
-                        + "the corpus keeps what it held then (shard the new content into a new corpus)"
-                    refused.append(message)
-                    skipped[index] = .init(path: path, status: "skipped", error: message, documents: 0, tokens: 0)
-                    continue
-                }
-                if state.fileBytes != size && !(state.status == .error && state.records == 0) {
-                    let message = "\(path): input changed since it was sharded: it was \(state.fileBytes) bytes, now \(size)"
-                    refused.append(message)
-                    skipped[index] = .init(path: path, status: "skipped", error: message, documents: 0, tokens: 0)
+                    skipped[index] = .init(path: path, status: "skipped", error: nil, documents: 0, tokens: 0)
                     continue
                 }
                 plans.append(Plan(index: index, path: path, fileBytes: size, skipRecords: state.records, duplicates: state.duplicates,
