@@ -12,7 +12,7 @@ let package = Package(
     platforms: [.macOS(.v14)],
     products: [
         .executable(name: "tokenmill", targets: ["tokenmill"]),
-        .library(name: "TokenMill", targets: ["Corpus", "BPE", "Shards", "Loader", "GPT", "Pipeline"]),
+        .library(name: "TokenMill", targets: ["Common", "Corpus", "BPE", "Shards", "Loader", "GPT", "Pipeline"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -27,35 +27,39 @@ let package = Package(
         // OpenBLAS (Debian: libopenblas0), loaded with dlopen when the model first needs it.
         .target(name: "CBLAS", linkerSettings: [.linkedLibrary("dl")]),
 
-        // Pipeline stages, one library each.
-        .target(name: "Corpus", dependencies: ["CIsal"], swiftSettings: swiftSettings),
-        .target(name: "BPE", swiftSettings: swiftSettings),
-        // System calls Swift's Glibc module does not expose (sync_file_range).
+        // System calls Swift's Glibc module does not expose (sync_file_range, mallopt).
         .target(name: "CSys"),
-        .target(name: "Shards", dependencies: ["Corpus", "BPE", "CSQLite", "CIsal", "CSys"],
+        // What every stage shares: files and paths, the settings groups' coding.
+        .target(name: "Common", dependencies: ["CSys"], swiftSettings: swiftSettings),
+
+        // Pipeline stages, one library each.
+        .target(name: "Corpus", dependencies: ["Common", "CIsal"], swiftSettings: swiftSettings),
+        .target(name: "BPE", dependencies: ["Common"], swiftSettings: swiftSettings),
+        .target(name: "Shards", dependencies: ["Common", "Corpus", "BPE", "CSQLite", "CIsal", "CSys"],
                 swiftSettings: swiftSettings),
         .target(name: "Loader", dependencies: ["Shards"], swiftSettings: swiftSettings),
         .target(
             name: "CKernels",
             cSettings: [.unsafeFlags(["-O3", "-fno-math-errno", "-fno-trapping-math"])]),
-        .target(name: "GPT", dependencies: ["Loader", "CBLAS", "CKernels"], swiftSettings: swiftSettings),
+        .target(name: "GPT", dependencies: ["Common", "Loader", "CBLAS", "CKernels"], swiftSettings: swiftSettings),
         .target(
             name: "Pipeline",
-            dependencies: ["Corpus", "BPE", "CSys", "Shards", "Loader", "GPT", .product(name: "TOMLKit", package: "TOMLKit")],
+            dependencies: ["Common", "Corpus", "BPE", "CSys", "Shards", "Loader", "GPT", .product(name: "TOMLKit", package: "TOMLKit")],
             swiftSettings: swiftSettings),
         .executableTarget(
             name: "tokenmill",
             dependencies: [
-                "Corpus", "BPE", "Shards", "Loader", "GPT", "Pipeline",
+                "Common", "Corpus", "BPE", "Shards", "Loader", "GPT", "Pipeline",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: swiftSettings),
 
         // Tests mirror the targets; TestSupport holds seeded RNGs, temp dirs and oracle runners.
         .target(name: "TestSupport", path: "Tests/TestSupport"),
+        .testTarget(name: "CommonTests", dependencies: ["Common", "TestSupport"]),
         .testTarget(name: "CorpusTests", dependencies: ["Corpus", "CZlib", "TestSupport"]),
         .testTarget(name: "BPETests", dependencies: ["BPE", "Corpus", "TestSupport"]),
-        .testTarget(name: "ShardsTests", dependencies: ["Shards", "TestSupport"]),
+        .testTarget(name: "ShardsTests", dependencies: ["Common", "Shards", "TestSupport"]),
         .testTarget(name: "LoaderTests", dependencies: ["Loader", "TestSupport"]),
         .testTarget(name: "GPTTests", dependencies: ["GPT", "TestSupport"]),
         .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "TestSupport"]),

@@ -1,5 +1,5 @@
 import Foundation
-import Shards
+import Common
 
 /// One optimiser step as reported to the progress callback.
 public struct TrainingProgress: Sendable {
@@ -182,18 +182,18 @@ public final class Trainer {
     /// Takes `RUNDIR/train.lock`; a run directory another process is training into is refused.
     private static func lock(_ runDirectory: String) throws -> ExclusiveLock {
         do {
-            return try ExclusiveLock(path: (runDirectory as NSString).appendingPathComponent("train.lock"),
+            return try ExclusiveLock(path: FileSystem.join(runDirectory, "train.lock"),
                                      holder: "tokenmill train", writing: "this run directory")
-        } catch let error as ShardsError {
+        } catch {
             throw GPTError.io(path: error.path, reason: error.message)
         }
     }
 
     private static func makeDirectory(_ path: String) throws {
         do {
-            try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+            try FileSystem.makeDirectory(path)
         } catch {
-            throw GPTError.io(path: path, reason: "cannot create the run directory")
+            throw GPTError.io(path: path, reason: "cannot create the run directory: \(error.message)")
         }
     }
 

@@ -1,4 +1,5 @@
 import BPE
+import Common
 import Corpus
 import Foundation
 import TOMLKit
@@ -384,47 +385,4 @@ extension PipelineError {
         if let line { e.line = line }
         return e
     }
-}
-
-/// " (did you mean 'steps'?)" for the known name nearest to `word`, if it is near enough.
-func didYouMean(_ word: String, _ known: [String]) -> String {
-    var best: (name: String, distance: Int)? = nil
-    for name in known.sorted() {
-        let d = editDistance(word.lowercased(), name.lowercased())
-        if best == nil || d < best!.distance { best = (name, d) }
-    }
-    guard let best, best.distance <= max(2, word.count / 3) else { return "" }
-    return "; did you mean '\(best.name)'?"
-}
-
-/// Levenshtein distance.
-func editDistance(_ a: String, _ b: String) -> Int {
-    let a = Array(a), b = Array(b)
-    if a.isEmpty { return b.count }
-    if b.isEmpty { return a.count }
-    var prev = Array(0...b.count)
-    var cur = [Int](repeating: 0, count: b.count + 1)
-    for i in 1...a.count {
-        cur[0] = i
-        for j in 1...b.count {
-            let substitution = prev[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1)
-            cur[j] = min(prev[j] + 1, cur[j - 1] + 1, substitution)
-        }
-        swap(&prev, &cur)
-    }
-    return prev[b.count]
-}
-
-/// Parses sizes like `500000`, `10M`, `1.5G`, `64KiB` (K/M/G/T decimal, KiB/MiB/GiB/TiB binary).
-public func parseByteSize(_ text: String) -> Int64? {
-    let s = text.trimmingCharacters(in: .whitespaces)
-    let units: [(String, Double)] = [("KiB", 1024), ("MiB", 1_048_576), ("GiB", 1_073_741_824), ("TiB", 1_099_511_627_776),
-                                     ("KB", 1e3), ("MB", 1e6), ("GB", 1e9), ("TB", 1e12),
-                                     ("K", 1e3), ("M", 1e6), ("G", 1e9), ("T", 1e12), ("B", 1)]
-    for (suffix, factor) in units where s.uppercased().hasSuffix(suffix.uppercased()) {
-        guard let v = Double(s.dropLast(suffix.count).trimmingCharacters(in: .whitespaces)), v >= 0 else { return nil }
-        return Int64(v * factor)
-    }
-    guard let v = Int64(s), v >= 0 else { return nil }
-    return v
 }

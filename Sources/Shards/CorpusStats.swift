@@ -3,6 +3,8 @@
 // token frequencies from `token_counts` (one row per split and token id) and document
 // lengths from `length_counts` (one row per split and distinct length).
 
+import Common
+
 /// The views of `tokenmill stats`.
 public enum StatsView: Equatable, Sendable {
     case summary

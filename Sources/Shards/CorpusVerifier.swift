@@ -9,6 +9,7 @@
 // text bytes equal the sums over `documents`. Finally, `.bin` files the index does not know
 // and leftover temporary files are reported.
 
+import Common
 import Foundation
 
 /// A problem found by `verify`, naming the file.

@@ -1,4 +1,5 @@
 #if canImport(Glibc)
+import Common
 import Glibc
 #elseif canImport(Darwin)
 import Darwin
@@ -27,7 +28,7 @@ public final class MappedShard: @unchecked Sendable {
         let header = try ShardFile.inspect(file)
         let length = Int(header.fileSize)
         guard let p = mmap(nil, length, PROT_READ, MAP_SHARED, file.fd, 0), p != MAP_FAILED else {
-            throw ShardsError(.io, path: path, "cannot map \(length) bytes: \(errnoMessage())")
+            throw ShardsError(.io, path: path, "cannot map \(length) bytes: \(String(cString: strerror(errno)))")
         }
         self.path = path
         self.header = header

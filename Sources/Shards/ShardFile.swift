@@ -10,6 +10,7 @@
 // A shard is written under `NAME.tmp` and renamed to `NAME` once complete. The writer keeps a
 // running CRC-32 (zlib's polynomial) of the token bytes, so a half-written temporary file can
 // be truncated to a committed token count and continued with its CRC restored.
+import Common
 import CIsal
 import Foundation
 
@@ -349,7 +350,7 @@ public final class ShardWriter {
         private let lock = NSLock()
         /// Only the queue touches it; `drain` reads it after the queue is empty.
         private var crc: UInt32
-        private var failure: ShardsError?
+        private var failure: (any Error)?
         /// Buffers written and ready to be filled again.
         private var spare: [[UInt8]] = []
 
@@ -374,10 +375,8 @@ public final class ShardWriter {
                         crc = ShardFile.crc32(raw, continuing: crc)
                     }
                     lock.withLock { spare.append(buffer) }
-                } catch let error as ShardsError {
-                    lock.withLock { failure = failure ?? error }
                 } catch {
-                    lock.withLock { failure = failure ?? ShardsError(.io, path: file.path, "\(error)") }
+                    lock.withLock { failure = failure ?? error }
                 }
             }
             return lock.withLock { spare.popLast() } ?? [UInt8](repeating: 0, count: buffer.count)

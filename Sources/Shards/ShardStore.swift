@@ -18,6 +18,7 @@
 //   its dedup set from `forEachDocumentHash`, and appends again: the result is byte-identical
 //   to an uninterrupted run.
 
+import Common
 import Foundation
 
 /// Writes a sharded corpus and its index, resumably.
@@ -64,7 +65,7 @@ public final class ShardStore {
     /// (`insertVocabulary(upTo:)`), and whatever is left with the first commit.
     private var pendingVocab: ArraySlice<VocabEntry> = []
     /// Set when a write failed halfway: the store must be reopened (which recovers).
-    private var poisoned: ShardsError?
+    private var poisoned: (any Error)?
     private var closed = false
     /// Records the parts of each commit (`ShardJobOptions.trace`).
     package var trace: TaskTrace?
@@ -381,7 +382,7 @@ public final class ShardStore {
             current?.state.textBytes += info.byteCount
             nextDocumentID += 1
             return location
-        } catch let error as ShardsError {
+        } catch {
             poisoned = error
             throw error
         }
@@ -458,7 +459,7 @@ public final class ShardStore {
         do {
             try ensureTransaction()
             try insertPendingVocabulary(n)
-        } catch let error as ShardsError {
+        } catch {
             poisoned = error
             throw error
         }
@@ -490,7 +491,7 @@ public final class ShardStore {
         try checkUsable()
         do {
             try commitChanges(progress: progress, status: done ? .done : nil, error: nil, fold: false)
-        } catch let error as ShardsError {
+        } catch {
             poisoned = error
             throw error
         }
@@ -503,7 +504,7 @@ public final class ShardStore {
         guard current != nil else { return }
         do {
             try commitChanges(progress: progress, status: .error, error: message, fold: false)
-        } catch let error as ShardsError {
+        } catch {
             poisoned = error
             throw error
         }
@@ -518,7 +519,7 @@ public final class ShardStore {
         do {
             try ensureTransaction()
             try recordSource(progress: progress, status: message == nil ? .done : .error, error: message)
-        } catch let error as ShardsError {
+        } catch {
             poisoned = error
             throw error
         }
@@ -542,13 +543,13 @@ public final class ShardStore {
             let indexing = ContinuousClock.now
             try db.execute(IndexSchema.positionIndex)
             trace?.record("finish: position index", since: indexing)
-        } catch let error as ShardsError {
+        } catch {
             poisoned = error
             throw error
         }
         do {
             try commitChanges(progress: progress, status: progress != nil && current != nil ? .done : nil, error: nil, fold: true)
-        } catch let error as ShardsError {
+        } catch {
             poisoned = error
             throw error
         }
@@ -576,7 +577,7 @@ public final class ShardStore {
             try insertPendingRows()
             try db.execute(IndexSchema.positionIndex)
             try foldTokenCounts()
-        } catch let error as ShardsError {
+        } catch {
             poisoned = error
             throw error
         }

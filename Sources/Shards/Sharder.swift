@@ -23,6 +23,7 @@
 // other work waiting (the next batch, or a batch to encode), at most one per `commitSeconds`.
 // A source's end (status done or error) goes into the next commit, so a corpus of many small
 // files is not a commit per file.
+import Common
 import BPE
 import Corpus
 import CSys

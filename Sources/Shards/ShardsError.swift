@@ -17,8 +17,6 @@ public struct ShardsError: Error, CustomStringConvertible, Equatable, Sendable {
         case invalidArgument
         /// The index and the files disagree in a way that recovery cannot repair.
         case corrupt
-        /// Another process holds the lock on the corpus this one would write.
-        case busy
     }
 
     public var kind: Kind

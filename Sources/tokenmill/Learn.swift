@@ -1,5 +1,6 @@
 import ArgumentParser
 import BPE
+import Common
 import Corpus
 import Foundation
 import Pipeline

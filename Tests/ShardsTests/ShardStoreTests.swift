@@ -1,3 +1,4 @@
+import Common
 import Foundation
 import Shards
 import Testing
@@ -217,7 +218,7 @@ func readDocument(_ directory: String, _ id: Int64) throws -> (eot: UInt32, toke
             let first = try ShardStore(directory: dir.path, settings: corpus.settings, vocab: corpus.vocab)
             _ = try first.beginSource(path: corpus.path(0), fileBytes: corpus.fileBytes(0))
             try first.append(corpus.sources[0][0].info, tokens: corpus.sources[0][0].tokens)
-            #expect(throws: ShardsError(.busy, path: dir.file("index.sqlite.lock"), "tokenmill shard (pid \(getpid())) is "
+            #expect(throws: FileError(path: dir.file("index.sqlite.lock"), "tokenmill shard (pid \(getpid())) is "
                                         + "writing this corpus: wait for it to end, or stop it, then run again")) {
                 _ = try ShardStore(directory: dir.path, settings: corpus.settings, vocab: corpus.vocab)
             }
