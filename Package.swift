@@ -35,7 +35,7 @@ let package = Package(
         // Pipeline stages, one library each.
         .target(name: "Corpus", dependencies: ["Common", "CIsal"], swiftSettings: swiftSettings),
         .target(name: "BPE", dependencies: ["Common"], swiftSettings: swiftSettings),
-        .target(name: "Shards", dependencies: ["Common", "Corpus", "BPE", "CSQLite", "CIsal", "CSys"],
+        .target(name: "Shards", dependencies: ["Common", "Corpus", "CSQLite", "CIsal"],
                 swiftSettings: swiftSettings),
         .target(name: "Loader", dependencies: ["Shards"], swiftSettings: swiftSettings),
         .target(
@@ -49,20 +49,21 @@ let package = Package(
         .executableTarget(
             name: "tokenmill",
             dependencies: [
-                "Common", "Corpus", "BPE", "Shards", "Loader", "GPT", "Pipeline",
+                "Common", "Corpus", "BPE", "Shards", "Loader", "GPT", "Pipeline", "CSys",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: swiftSettings),
 
         // Tests mirror the targets; TestSupport holds seeded RNGs, temp dirs and oracle runners.
         .target(name: "TestSupport", path: "Tests/TestSupport"),
+        .target(name: "ShardsTestSupport", dependencies: ["Shards"], path: "Tests/ShardsTestSupport"),
         .testTarget(name: "CommonTests", dependencies: ["Common", "TestSupport"]),
-        .testTarget(name: "CorpusTests", dependencies: ["Corpus", "CZlib", "TestSupport"]),
+        .testTarget(name: "CorpusTests", dependencies: ["Common", "Corpus", "CZlib", "TestSupport"]),
         .testTarget(name: "BPETests", dependencies: ["BPE", "Corpus", "TestSupport"]),
-        .testTarget(name: "ShardsTests", dependencies: ["Common", "Shards", "TestSupport"]),
-        .testTarget(name: "LoaderTests", dependencies: ["Loader", "TestSupport"]),
+        .testTarget(name: "ShardsTests", dependencies: ["Common", "Corpus", "Shards", "ShardsTestSupport", "TestSupport"]),
+        .testTarget(name: "LoaderTests", dependencies: ["Corpus", "Loader", "TestSupport"]),
         .testTarget(name: "GPTTests", dependencies: ["GPT", "TestSupport"]),
-        .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "TestSupport"]),
+        .testTarget(name: "PipelineTests", dependencies: ["BPE", "Common", "Corpus", "GPT", "Pipeline", "Shards", "ShardsTestSupport", "TestSupport"]),
         .testTarget(name: "CLITests", dependencies: ["TestSupport"]),
     ],
     swiftLanguageModes: [.v5]

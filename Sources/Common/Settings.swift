@@ -29,6 +29,8 @@ public protocol SettingsGroup: Codable, Equatable, Sendable {
     static var aliases: [String: String] { get }
     /// Properties users do not set (filled in from elsewhere, e.g. the corpus's vocabulary size).
     static var derivedKeys: Set<String> { get }
+    /// Whole-number properties that may also be written as a size: `"100M"`, `"64KiB"`.
+    static var sizeKeys: Set<String> { get }
     /// Why these settings cannot be used (the first problem found), or nil.
     var problem: SettingsProblem? { get }
 }
@@ -36,6 +38,7 @@ public protocol SettingsGroup: Codable, Equatable, Sendable {
 extension SettingsGroup {
     public static var aliases: [String: String] { [:] }
     public static var derivedKeys: Set<String> { [] }
+    public static var sizeKeys: Set<String> { [] }
     public var problem: SettingsProblem? { nil }
 }
 
@@ -87,7 +90,7 @@ extension SettingsChoice {
     }
 
     public static func unknownNameMessage(_ name: String) -> String {
-        "\"\(name)\" is not one of \(namesList)" + didYouMean(name, allCases.map(\.rawValue))
+        "must be one of \(namesList), not \"\(name)\"" + didYouMean(name, allCases.map(\.rawValue))
     }
 }
 
@@ -128,12 +131,6 @@ public enum SettingValue: Codable, Equatable, Sendable, CustomStringConvertible 
         }
     }
 
-    var isNumber: Bool {
-        switch self {
-        case .int, .uint, .double: return true
-        default: return false
-        }
-    }
 
     /// As a user would write it: `0.001`, `"blank"`, `["nfc"]`.
     public var description: String {
@@ -189,8 +186,7 @@ public enum SettingsCoding {
     }
 
     /// `base` (by default `T`'s defaults) with `values` laid over it. Keys may be external
-    /// names, property names or aliases. A string where the setting is a number may be a size
-    /// (`"100M"`).
+    /// names, property names or aliases; a `sizeKeys` property may be a size string (`"100M"`).
     /// - Throws: `SettingsProblem` for an unknown key (with the nearest known name), a value
     ///   of the wrong type, or settings whose `problem` is not nil.
     public static func decode<T: SettingsGroup>(_ values: [String: SettingValue], over base: T = T()) throws(SettingsProblem) -> T {
@@ -200,7 +196,7 @@ public enum SettingsCoding {
             guard let name = property(named: key, in: T.self) else {
                 throw SettingsProblem(key, "unknown setting" + didYouMean(key, settableNames(T.self).map(externalName)))
             }
-            if case .string(let s) = value, merged[name]?.isNumber == true, let size = parseByteSize(s) {
+            if case .string(let s) = value, T.sizeKeys.contains(name), let size = parseByteSize(s) {
                 merged[name] = .int(size)
                 continue
             }
@@ -223,7 +219,10 @@ public enum SettingsCoding {
 
     /// The settings as property name → value.
     public static func encode<T: Encodable>(_ value: T) -> [String: SettingValue] {
-        guard let data = try? JSONEncoder().encode(value),
+        let encoder = JSONEncoder()
+        // A flag given as `nan` or `inf` becomes a string, which the kind check then refuses.
+        encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+        guard let data = try? encoder.encode(value),
               case .object(let object)? = try? JSONDecoder().decode(SettingValue.self, from: data) else { return [:] }
         return object
     }
@@ -294,7 +293,7 @@ public enum SettingsCoding {
             return SettingsProblem(key(context.codingPath + [missing]), "is missing")
         case let .dataCorrupted(context):
             // A `SettingsChoice`'s own message, or a number out of its type's range.
-            let message = context.debugDescription.hasPrefix("\"") ? context.debugDescription
+            let message = context.debugDescription.hasPrefix("must be") ? context.debugDescription
                 : "cannot be \(given(context.codingPath))"
             return SettingsProblem(key(context.codingPath), message)
         @unknown default:

@@ -13,7 +13,7 @@ public struct ContentHash: Hashable, Sendable, Comparable {
         self.lo = lo
     }
 
-    public init(_ bytes: UnsafeRawBufferPointer) {
+    package init(_ bytes: UnsafeRawBufferPointer) {
         self.init(bytes, seed: 0)
     }
 
@@ -23,7 +23,7 @@ public struct ContentHash: Hashable, Sendable, Comparable {
 
     /// MurmurHash3_x64_128 with any seed (tests check the function against SMHasher's
     /// verification value, which hashes with many seeds).
-    public init(_ bytes: UnsafeRawBufferPointer, seed: UInt32) {
+    package init(_ bytes: UnsafeRawBufferPointer, seed: UInt32) {
         (hi, lo) = murmur3x64_128(bytes.baseAddress, bytes.count, seed: seed)
     }
 

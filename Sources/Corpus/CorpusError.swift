@@ -4,7 +4,7 @@
 ///     data/x.jsonl.gz: corrupt gzip at compressed offset 1234: invalid distance too far back
 ///
 /// Bad records inside a readable file are not errors: they are skipped and counted in
-/// `SourceStats`.
+/// `SourceReport`.
 public struct CorpusError: Error, Sendable, CustomStringConvertible, Equatable {
     public enum Kind: String, Sendable, Codable, CaseIterable {
         /// The path does not exist.

@@ -1,14 +1,20 @@
-/// Reads a whole input list in order: one `DocumentReader` per source, one `Deduplicator` for
-/// all, per-source statistics, and per-file errors that stop only that file.
+/// Reads a whole input list in order as one stream of documents: every source cut into batches
+/// (`SourceBatcher`), the ingest stages (`IngestStages`), exact dedup across all sources
+/// (`DocumentDeduplicator`), per-source reports, and per-file errors that stop only that file.
+/// `learn` reads this way; the shard job runs the same pieces on many threads.
 ///
 ///     let inputs = try Inputs.resolve(["data/*.gz"])
-///     let report = Ingest(paths: inputs, options: IngestOptions()).forEach { doc in
+///     let report = try Ingest(paths: inputs, options: IngestOptions()).forEach { doc in
 ///         consume(doc.text)
 ///     }
 ///     for error in report.errors { print(error) }   // "data/x.gz: truncated gzip at …"
 public struct Ingest: Sendable {
     public var paths: [String]
     public var options: IngestOptions
+    /// Memory for the exact-dedup set; beyond, it spills sorted runs to a temporary directory.
+    public var dedupMemoryBytes = 512 << 20
+    /// Text per batch.
+    public var batchBytes = 1 << 20
 
     public init(paths: [String], options: IngestOptions = IngestOptions()) {
         self.paths = paths
@@ -17,11 +23,11 @@ public struct Ingest: Sendable {
 
     /// Calls `body` with every document of every source, in order. A source that cannot be
     /// opened or turns out corrupt is recorded in the report and the next one is read; an error
-    /// thrown by `body` stops the ingest and is rethrown. `progress`, if given, is called about
-    /// every MiB of compressed input and at the end of each source.
+    /// thrown by `body` (or by the dedup set's disk) stops the ingest and is rethrown.
+    /// `progress`, if given, is called after each batch (about every MiB of text) and at the
+    /// end of each source.
     @discardableResult
-    public func forEach(progress: ((IngestProgress) -> Void)? = nil,
-                        _ body: (Document) throws -> Void) rethrows -> IngestReport {
+    public func forEach(progress: ((IngestProgress) -> Void)? = nil, _ body: (Document) throws -> Void) throws -> IngestReport {
         try read(progress: progress, continueWhile: { doc in
             try body(doc)
             return true
@@ -29,52 +35,55 @@ public struct Ingest: Sendable {
     }
 
     /// Like `forEach`, but `body` returns whether to go on: returning false stops the ingest
-    /// after that document, and the report covers what was read (the last source's statistics
-    /// up to that document; `stoppedEarly` is set).
+    /// after that document, and the report covers what was read (`stoppedEarly` is set).
     @discardableResult
     public func read(progress: ((IngestProgress) -> Void)? = nil,
-                     continueWhile body: (Document) throws -> Bool) rethrows -> IngestReport {
-        let seen = Deduplicator()
+                     continueWhile body: (Document) throws -> Bool) throws -> IngestReport {
+        let dedup = options.dedup ? DocumentDeduplicator.temporary(memoryBytes: dedupMemoryBytes) : nil
+        defer { dedup?.close() }
+        let stages = IngestStages(options: options)
+        let batch = IngestBatch()
+        var keep: [Bool] = []
         var report = IngestReport()
-        var done = IngestProgress(source: 0, sources: paths.count, path: "", compressedOffset: 0,
-                                  fileBytes: 0, documents: 0)
+        var done = IngestProgress(source: 0, sources: paths.count, path: "", compressedOffset: 0, fileBytes: 0, documents: 0)
         for (index, path) in paths.enumerated() {
-            let reader: DocumentReader
-            do {
-                reader = try DocumentReader(path: path, source: index, options: options, dedup: seen)
-            } catch {
-                var stats = SourceStats(path: path)
-                stats.error = error
-                report.sources.append(stats)
+            let batcher = SourceBatcher(path: path, options: options)
+            var source = SourceReport(path: path)
+            var batchIndex = 0
+            repeat {
+                batch.reset(source: index, index: batchIndex)
+                batchIndex += 1
+                batcher.next(batch, batchBytes: batchBytes)
+                stages.process(batch, dedup: dedup)
+                if let dedup {
+                    try dedup.keep(batch.documents, into: &keep)
+                    batch.dropDuplicates { !keep[$0] }
+                }
+                source.add(batch, from: batcher)
+                for i in batch.documents.indices {
+                    let info = batch.documents[i]
+                    let document = Document(text: Array(batch.text(of: i)), source: index, record: Int(info.record),
+                                            line: Int(info.line), hash: info.hash)
+                    source.documents += 1
+                    source.documentBytes += info.byteCount
+                    done.documents += 1
+                    if try !body(document) {
+                        report.sources.append(source)
+                        report.stoppedEarly = true
+                        progress?(done.at(index, path, batch, source))
+                        report.uniqueDocuments = dedup?.count ?? 0
+                        return report
+                    }
+                }
+                if batcher.isOpen { progress?(done.at(index, path, batch, source)) }
+            } while batch.end == nil
+            if case .failed(let error) = batch.end {
+                source.error = error
                 report.errors.append(error)
-                continue
             }
-            var nextReport: Int64 = 1 << 20
-            while true {
-                let document: Document?
-                do { document = try reader.next() } catch {
-                    report.errors.append(error)
-                    break
-                }
-                guard let document else { break }
-                let goOn = try body(document)
-                done.documents += 1
-                if !goOn {
-                    report.sources.append(reader.stats)
-                    report.stoppedEarly = true
-                    progress?(done.at(index, reader))
-                    report.uniqueDocuments = seen.count
-                    return report
-                }
-                if let progress, reader.compressedOffset >= nextReport {
-                    nextReport = reader.compressedOffset + (1 << 20)
-                    progress(done.at(index, reader))
-                }
-            }
-            report.sources.append(reader.stats)
-            progress?(done.at(index, reader))
+            report.sources.append(source)
         }
-        report.uniqueDocuments = seen.count
+        report.uniqueDocuments = dedup?.count ?? 0
         return report
     }
 }
@@ -91,20 +100,20 @@ public struct IngestProgress: Sendable {
     /// Documents delivered so far, all sources.
     public var documents: Int64
 
-    func at(_ index: Int, _ reader: DocumentReader) -> IngestProgress {
+    func at(_ index: Int, _ path: String, _ batch: IngestBatch, _ source: SourceReport) -> IngestProgress {
         var p = self
         p.source = index
-        p.path = reader.path
-        p.compressedOffset = reader.compressedOffset
-        p.fileBytes = reader.stats.fileBytes
+        p.path = path
+        p.compressedOffset = batch.compressedOffset
+        p.fileBytes = source.fileBytes
         return p
     }
 }
 
-/// The outcome of an ingest: one `SourceStats` per input path (in order, also for files that
+/// The outcome of an ingest: one `SourceReport` per input path (in order, also for files that
 /// failed) and the errors that stopped files.
 public struct IngestReport: Sendable {
-    public var sources: [SourceStats] = []
+    public var sources: [SourceReport] = []
     public var errors: [CorpusError] = []
     /// Distinct content hashes seen (with dedup on).
     public var uniqueDocuments = 0
@@ -117,7 +126,41 @@ public struct IngestReport: Sendable {
     public var documentBytes: Int64 { sources.reduce(0) { $0 + $1.documentBytes } }
     public var records: Int64 { sources.reduce(0) { $0 + $1.records } }
     /// Skips per reason, all sources.
-    public var skipped: [SkipReason: Int64] {
-        sources.reduce(into: [:]) { total, s in total.merge(s.skipped, uniquingKeysWith: +) }
+    public var skips: SkipTally { sources.reduce(into: SkipTally()) { $0.add($1.skips) } }
+}
+
+/// What one source gave. `records` = `documents` + all skips.
+public struct SourceReport: Sendable {
+    public var path: String
+    /// Size of the file on disk (0 when it could not be opened).
+    public var fileBytes: Int64 = 0
+    /// Bytes of the file consumed so far.
+    public var compressedBytesRead: Int64 = 0
+    /// Bytes after decompression (the file's bytes for plain files).
+    public var uncompressedBytes: Int64 = 0
+    public var records: Int64 = 0
+    public var documents: Int64 = 0
+    /// Total bytes of the documents' text.
+    public var documentBytes: Int64 = 0
+    public var skips = SkipTally()
+    /// Records whose invalid UTF-8 (or escaped lone surrogates) was replaced by U+FFFD, counted
+    /// when the replacement happens (a later stage may still skip the record).
+    public var replacedInvalidUTF8: Int64 = 0
+    /// Escaped lone surrogates (`\ud800` without its pair) seen in JSONL text fields.
+    public var loneSurrogates: Int64 = 0
+    /// The error that stopped this source, if any.
+    public var error: CorpusError?
+
+    public init(path: String) { self.path = path }
+
+    /// A batch's counts, but its documents (counted as they are delivered).
+    mutating func add(_ batch: IngestBatch, from batcher: SourceBatcher) {
+        fileBytes = batcher.fileBytes
+        compressedBytesRead = batch.compressedOffset
+        uncompressedBytes = batcher.uncompressedBytes
+        records = batch.recordsRead
+        skips.add(batch.skips)
+        replacedInvalidUTF8 += batch.replacedInvalidUTF8
+        loneSurrogates += batch.loneSurrogates
     }
 }

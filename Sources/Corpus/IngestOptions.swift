@@ -1,30 +1,42 @@
-/// How the Corpus readers turn files into documents. The defaults pass valid UTF-8 through
-/// byte for byte: no trimming, no normalization; only empty documents and exact duplicates are
-/// dropped.
+import Common
+
+/// How the Corpus readers turn files into documents, defined once: the CLI's ingest flags
+/// (`learn`, `shard`), a pipeline file's `[inputs]` table and the fingerprint recorded in a
+/// corpus derive from these properties (`SettingsGroup`). The defaults pass valid UTF-8
+/// through byte for byte: no trimming, no normalization; only empty documents and exact
+/// duplicates are dropped.
 ///
 ///     var options = IngestOptions()
 ///     options.boundary = .blank          // plain text: one document per paragraph
-///     options.normalizeNFC = true
+///     options.normalize = [.nfc]
 ///     let report = try Ingest(paths: Inputs.resolve(["data/*.gz"]), options: options)
 ///         .forEach { doc in use(doc.text) }
 ///
 /// Stages run in this order on every record: UTF-8 validation → line endings → NFC →
 /// whitespace → minimum length → dedup.
-public struct IngestOptions: Sendable, Hashable, Codable {
+public struct IngestOptions: SettingsGroup, Hashable {
     /// `auto`: JSONL for `.jsonl`, `.ndjson`, `.jsonl.gz`, `.ndjson.gz`, `.json.gz`; text otherwise.
-    public enum Format: String, Sendable, Codable, CaseIterable { case auto, jsonl, text }
+    public enum Format: String, SettingsChoice { case auto, jsonl, text }
     /// Where plain text is cut into documents.
     /// - `file`: the whole file is one document.
     /// - `blank`: paragraphs separated by one or more blank lines (lines holding only spaces,
     ///   tabs, CR, FF or VT). A document keeps its inner line breaks; the line break after its
     ///   last line is not part of it.
     /// - `line`: every line is a document, without its "\n" or "\r\n" terminator.
-    public enum Boundary: String, Sendable, Codable, CaseIterable { case file, blank, line }
+    public enum Boundary: String, SettingsChoice { case file, blank, line }
     /// What to do with a document holding invalid UTF-8 (or, in JSONL, an escaped lone surrogate).
     /// - `replace`: each maximal invalid subpart becomes U+FFFD (the WHATWG / Python
     ///   `errors="replace"` rule); the document is kept and counted in `replacedInvalidUTF8`.
     /// - `drop`: the document is skipped with reason `invalid_utf8`.
-    public enum InvalidUTF8: String, Sendable, Codable, CaseIterable { case replace, drop }
+    public enum InvalidUTF8: String, SettingsChoice { case replace, drop }
+    /// The opt-in normalization stages, which run in this order whatever order they are given in.
+    /// - `lineEndings`: CRLF and lone CR become LF.
+    /// - `nfc`: Unicode Normalization Form C.
+    /// - `whitespace`: every run of horizontal whitespace (tab and the Unicode space separators:
+    ///   U+0020, U+00A0, U+1680, U+2000–U+200A, U+202F, U+205F, U+3000) becomes one U+0020, and
+    ///   runs at the end of a line (before "\n", "\r" or the end of the document) are removed.
+    ///   Line breaks and leading indentation (collapsed to one space) stay.
+    public enum NormalizeStage: String, SettingsChoice { case lineEndings = "line-endings", nfc, whitespace }
 
     public var format: Format = .auto
     /// The top-level JSON field holding the text (JSONL only).
@@ -36,32 +48,33 @@ public struct IngestOptions: Sendable, Hashable, Codable {
     public var minLength: Int = 1
     /// Skip documents whose content hash was already seen in this ingest (all sources).
     public var dedup: Bool = true
-    /// CRLF and lone CR become LF.
-    public var normalizeLineEndings = false
-    /// Unicode Normalization Form C.
-    public var normalizeNFC = false
-    /// Every run of horizontal whitespace (tab and the Unicode space separators: U+0020, U+00A0,
-    /// U+1680, U+2000–U+200A, U+202F, U+205F, U+3000) becomes one U+0020, and runs at the end
-    /// of a line (before "\n", "\r" or the end of the document) are removed. Line breaks and
-    /// leading indentation (collapsed to one space) stay.
-    public var normalizeWhitespace = false
+    /// The normalization stages to run.
+    public var normalize: [NormalizeStage] = []
 
     public init() {}
 
-    /// Decodes the settings present and keeps the defaults for the others, so that a pipeline
-    /// file may name only what it changes.
-    public init(from decoder: Decoder) throws {
-        let c = try decoder.container(keyedBy: CodingKeys.self)
-        self.init()
-        format = try c.decodeIfPresent(Format.self, forKey: .format) ?? format
-        textField = try c.decodeIfPresent(String.self, forKey: .textField) ?? textField
-        boundary = try c.decodeIfPresent(Boundary.self, forKey: .boundary) ?? boundary
-        invalidUTF8 = try c.decodeIfPresent(InvalidUTF8.self, forKey: .invalidUTF8) ?? invalidUTF8
-        minLength = try c.decodeIfPresent(Int.self, forKey: .minLength) ?? minLength
-        dedup = try c.decodeIfPresent(Bool.self, forKey: .dedup) ?? dedup
-        normalizeLineEndings = try c.decodeIfPresent(Bool.self, forKey: .normalizeLineEndings) ?? normalizeLineEndings
-        normalizeNFC = try c.decodeIfPresent(Bool.self, forKey: .normalizeNFC) ?? normalizeNFC
-        normalizeWhitespace = try c.decodeIfPresent(Bool.self, forKey: .normalizeWhitespace) ?? normalizeWhitespace
+    public var problem: SettingsProblem? {
+        minLength < 0 ? SettingsProblem("minLength", "must be 0 or more, not \(minLength)") : nil
+    }
+
+    public var normalizeLineEndings: Bool {
+        get { normalize.contains(.lineEndings) }
+        set { set(.lineEndings, newValue) }
+    }
+
+    public var normalizeNFC: Bool {
+        get { normalize.contains(.nfc) }
+        set { set(.nfc, newValue) }
+    }
+
+    public var normalizeWhitespace: Bool {
+        get { normalize.contains(.whitespace) }
+        set { set(.whitespace, newValue) }
+    }
+
+    private mutating func set(_ stage: NormalizeStage, _ on: Bool) {
+        normalize.removeAll { $0 == stage }
+        if on { normalize.append(stage) }
     }
 
     /// The format used for `path`: the explicit one, or for `auto` the one its extension names.
@@ -74,25 +87,13 @@ public struct IngestOptions: Sendable, Hashable, Codable {
         return .text
     }
 
-    /// Stable text of the settings, for fingerprints (same settings → same string). It carries a
-    /// version so that a change in what the stages do changes every fingerprint.
+    /// Stable text of the settings, for fingerprints: the same settings give the same text,
+    /// whatever order the stages were given in. It carries a version so that a change in what
+    /// the stages do changes every fingerprint.
     public var fingerprint: String {
-        var field = "\""
-        for u in textField.unicodeScalars {
-            switch u {
-            case "\"": field += "\\\""
-            case "\\": field += "\\\\"
-            case _ where u.value < 0x20 || u.value == 0x7F:
-                let hex = String(u.value, radix: 16)
-                field += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-            default: field.unicodeScalars.append(u)
-            }
-        }
-        field += "\""
-        let flag = { (b: Bool) in b ? "1" : "0" }
-        return "corpus-v1 format=\(format.rawValue) text_field=\(field) boundary=\(boundary.rawValue)"
-            + " invalid_utf8=\(invalidUTF8.rawValue) min_length=\(max(minLength, 1)) dedup=\(flag(dedup))"
-            + " line_endings=\(flag(normalizeLineEndings)) nfc=\(flag(normalizeNFC))"
-            + " whitespace=\(flag(normalizeWhitespace))"
+        var canonical = self
+        canonical.normalize = NormalizeStage.allCases.filter(normalize.contains)
+        canonical.minLength = max(minLength, 1)
+        return "ingest-v2 " + SettingsCoding.fingerprint(canonical)
     }
 }

@@ -5,8 +5,8 @@
 ///
 /// Threads: keeps scratch buffers, so one processor per thread; the output is the same on
 /// any thread.
-public final class RecordProcessor {
-    public enum Outcome {
+package final class RecordProcessor {
+    package enum Outcome {
         /// The document's text (in the record, which the JSON decoding overwrites, or in the
         /// processor's scratch space: valid until the next call and while the record's bytes
         /// are) and its content hash.
@@ -14,22 +14,28 @@ public final class RecordProcessor {
         case skipped(SkipReason)
     }
 
-    public let options: IngestOptions
-    public let format: IngestOptions.Format
+    package let options: IngestOptions
+    package let format: IngestOptions.Format
     /// Records whose invalid UTF-8 (or escaped lone surrogates) was replaced by U+FFFD.
-    public private(set) var replacedInvalidUTF8: Int64 = 0
+    package private(set) var replacedInvalidUTF8: Int64 = 0
     /// Escaped lone surrogates seen in JSONL text fields.
-    public private(set) var loneSurrogates: Int64 = 0
+    package private(set) var loneSurrogates: Int64 = 0
 
+    /// The stages to run, read once from `options`.
+    private let lineEndings: Bool, nfc: Bool, whitespace: Bool, minLength: Int
     private let field: ByteBuffer
     private let keyScratch = ByteBuffer(capacity: 64)
     private let stageA = ByteBuffer(capacity: 64 << 10)
     private let stageB = ByteBuffer(capacity: 64 << 10)
 
     /// `format` as resolved for the source (`RecordReader.format`).
-    public init(options: IngestOptions, format: IngestOptions.Format) {
+    package init(options: IngestOptions, format: IngestOptions.Format) {
         self.options = options
         self.format = format
+        lineEndings = options.normalizeLineEndings
+        nfc = options.normalizeNFC
+        whitespace = options.normalizeWhitespace
+        minLength = max(options.minLength, 1)
         let fieldBytes = Array(options.textField.utf8)
         field = ByteBuffer(capacity: fieldBytes.count)
         fieldBytes.withUnsafeBufferPointer { bytes in
@@ -40,14 +46,14 @@ public final class RecordProcessor {
     /// Frees the scratch buffers that grew past 4 MiB for a large document (the texts they
     /// held are spent): call it between batches, so that a processor does not keep room for
     /// the largest document it met.
-    public func releaseLargeBuffers() {
+    package func releaseLargeBuffers() {
         stageA.shrink(ifOver: 4 << 20, to: 64 << 10)
         stageB.shrink(ifOver: 4 << 20, to: 64 << 10)
     }
 
     /// Runs the stages on one record. A JSONL record's text field is decoded in place, over
     /// the record's own bytes (no copy): the record is spent afterwards.
-    public func process(_ record: UnsafeMutableBufferPointer<UInt8>) -> Outcome {
+    package func process(_ record: UnsafeMutableBufferPointer<UInt8>) -> Outcome {
         guard let base = record.baseAddress else { return finish(stageA.base, 0, loneSurrogates: 0) }
         guard format == .jsonl else { return finish(base, record.count, loneSurrogates: 0) }
         var scanner = JSONLineScanner(base, count: record.count)
@@ -77,22 +83,22 @@ public final class RecordProcessor {
                 (p, n, nextIsA) = (UnsafePointer(stageA.base), stageA.count, false)
             }
         }
-        if options.normalizeLineEndings && Normalize.needsLineEndings(p, n) {
+        if lineEndings && Normalize.needsLineEndings(p, n) {
             let out = nextIsA ? stageA : stageB
             Normalize.lineEndings(p, n, into: out)
             (p, n, nextIsA) = (UnsafePointer(out.base), out.count, !nextIsA)
         }
-        if options.normalizeNFC && Normalize.needsNFC(p, n) {
+        if nfc && Normalize.needsNFC(p, n) {
             let out = nextIsA ? stageA : stageB
             Normalize.nfc(p, n, into: out)
             (p, n, nextIsA) = (UnsafePointer(out.base), out.count, !nextIsA)
         }
-        if options.normalizeWhitespace {
+        if whitespace {
             let out = nextIsA ? stageA : stageB
             Normalize.whitespace(p, n, into: out)
             (p, n, nextIsA) = (UnsafePointer(out.base), out.count, !nextIsA)
         }
-        if n < max(options.minLength, 1) { return .skipped(.tooShort) }
+        if n < minLength { return .skipped(.tooShort) }
         let text = UnsafeBufferPointer(start: p, count: n)
         return .document(text, ContentHash(UnsafeRawBufferPointer(text)))
     }

@@ -5,15 +5,15 @@ import Darwin
 #endif
 
 /// One record of a source as it is in the file, before the ingest stages.
-public struct RecordView {
+package struct RecordView {
     /// A JSONL line (its byte order mark and line break removed); for text, a line (without
     /// its "\r\n" or "\n"), a paragraph or a whole file. Borrowed from the reader: valid until
     /// its next call; the caller may overwrite it (`RecordProcessor` decodes JSON in place).
-    public var bytes: UnsafeMutableBufferPointer<UInt8>
+    package var bytes: UnsafeMutableBufferPointer<UInt8>
     /// 0-based record number in the source.
-    public var record: Int
+    package var record: Int
     /// 1-based line where the record starts (1 for a whole file).
-    public var line: Int
+    package var line: Int
 }
 
 /// Cuts one source file into records, without looking inside them: decompression, line
@@ -30,11 +30,11 @@ public struct RecordView {
 ///
 /// Memory: the read window holds at least the record being read (so a whole file with
 /// `boundary = .file`); otherwise it does not grow with the file.
-public final class RecordReader {
-    public let path: String
-    public let options: IngestOptions
+package final class RecordReader {
+    package let path: String
+    package let options: IngestOptions
     /// `.jsonl` or `.text`: the options' format, resolved for this path.
-    public let format: IngestOptions.Format
+    package let format: IngestOptions.Format
 
     private let bytes: ByteSource
     /// Read window: bytes `start..<window.count` are decompressed and still needed; scanning
@@ -46,13 +46,13 @@ public final class RecordReader {
     private var finished = false
     private var linesRead = 0
     /// Records given out so far.
-    public private(set) var records = 0
+    package private(set) var records = 0
     /// Bytes after decompression (the file's bytes for plain files).
-    public private(set) var uncompressedBytes: Int64 = 0
+    package private(set) var uncompressedBytes: Int64 = 0
 
     /// Opens `path`.
     /// - Throws: `CorpusError` `.fileNotFound` or `.unreadable`.
-    public convenience init(path: String, options: IngestOptions) throws(CorpusError) {
+    package convenience init(path: String, options: IngestOptions) throws(CorpusError) {
         try self.init(path: path, options: options, windowCapacity: 1 << 20, inputCapacity: 256 << 10)
     }
 
@@ -66,13 +66,13 @@ public final class RecordReader {
     }
 
     /// Size of the file on disk.
-    public var fileBytes: Int64 { bytes.fileBytes }
+    package var fileBytes: Int64 { bytes.fileBytes }
 
     /// Bytes of the file consumed so far (for progress).
-    public var compressedOffset: Int64 { bytes.compressedOffset }
+    package var compressedOffset: Int64 { bytes.compressedOffset }
 
     /// Whether the file was gzip (detected by its magic bytes).
-    public var isGzip: Bool { bytes.isGzip }
+    package var isGzip: Bool { bytes.isGzip }
 
     /// Bytes the read window holds now (tests check that it stays small on long streams).
     package var windowCapacity: Int { window.capacity }
@@ -80,7 +80,7 @@ public final class RecordReader {
     /// The next record, or nil at the end of the file.
     /// - Throws: `CorpusError` (`.corruptGzip`, `.truncatedGzip`, `.unreadable`); the source stops
     ///   there and later calls return nil.
-    public func next() throws(CorpusError) -> RecordView? {
+    package func next() throws(CorpusError) -> RecordView? {
         guard !finished else { return nil }
         do throws(CorpusError) {
             let record: RecordView?

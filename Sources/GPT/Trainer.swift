@@ -63,6 +63,7 @@ public final class Trainer {
     public init(settings: TrainingSettings, runDirectory: String, train: BatchProvider,
                 validation: BatchProvider? = nil, initCheckpoint: String? = nil) throws {
         var settings = settings
+        settings.threads = settings.resolvedThreads
         let model: GPT2
         if let initCheckpoint {
             let config = try Checkpoint.readConfig(initCheckpoint)
@@ -76,10 +77,10 @@ public final class Trainer {
             settings.layers = config.layers
             settings.heads = config.heads
             settings.channels = config.channels
-            if let problem = settings.problem { throw GPTError.invalidConfiguration(problem) }
+            if let problem = settings.problem { throw GPTError.invalidConfiguration(problem.description) }
             model = try GPT2(checkpoint: initCheckpoint, threads: settings.threads)
         } else {
-            if let problem = settings.problem { throw GPTError.invalidConfiguration(problem) }
+            if let problem = settings.problem { throw GPTError.invalidConfiguration(problem.description) }
             model = try GPT2(config: settings.modelConfig, seed: settings.seed, threads: settings.threads)
         }
         try Trainer.checkProviders(settings, train, validation)
@@ -135,14 +136,15 @@ public final class Trainer {
             throw GPTError.badState(path: statePath, reason: "records step \(state.step), but its name says \(fileStep)")
         }
         var settings = state.settings
-        if let given {
-            for ((name, stored), (_, now)) in zip(state.settings.fieldsForComparison, given.fieldsForComparison)
-            where stored != now && !TrainingSettings.resumeMayChange.contains(name) {
-                throw GPTError.settingsMismatch(path: statePath, field: name, stored: stored, given: now)
+        if var given {
+            given.threads = given.resolvedThreads
+            for d in SettingsCoding.differences(state.settings, given) where !TrainingSettings.resumeMayChange.contains(d.key) {
+                throw GPTError.settingsMismatch(path: statePath, field: SettingsCoding.externalName(d.key),
+                                                stored: "\(d.a)", given: "\(d.b)")
             }
             settings = given
         }
-        if let problem = settings.problem { throw GPTError.invalidConfiguration(problem) }
+        if let problem = settings.problem { throw GPTError.invalidConfiguration(problem.description) }
         guard config.vocabSize == settings.vocabSize, config.layers == settings.layers,
               config.heads == settings.heads, config.channels == settings.channels else {
             throw GPTError.badState(path: statePath, reason: "its settings do not describe the model in \(modelPath)")

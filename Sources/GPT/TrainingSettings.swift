@@ -1,24 +1,33 @@
-/// Everything that defines a training run. Stored (as JSON) in every trainer state file.
+import Common
+import Foundation
+
+/// Everything that defines a training run, defined once: the CLI's `train` flags, a pipeline
+/// file's `[train]` table, the run's `run.json` and every trainer state file, the pipeline's
+/// stage fingerprint and the resume check all derive from these properties (`SettingsGroup`).
+/// A new setting is a new property here, and its help text on the CLI.
 ///
 /// Defaults follow llm.c's CUDA trainer where it has one: AdamW β 0.9/0.95, ε 1e-8, lr 3e-4,
 /// no warmup, cosine decay to 0 (`minLearningRateFraction` 0), weight decay 0, gradient clipping
 /// at global norm 1. `TrainingSettings.llmcCPU` gives llm.c's CPU `train_gpt2.c` settings.
-public struct TrainingSettings: Codable, Equatable, Sendable {
-    /// Vocabulary size of the data (the model's V).
-    public var vocabSize: Int
-    public var layers: Int = 4
-    public var heads: Int = 4
-    public var channels: Int = 128
+public struct TrainingSettings: SettingsGroup {
+    /// Vocabulary size of the data (the model's V), taken from the corpus.
+    public var vocabSize = 0
+    public var layers = 4
+    public var heads = 4
+    /// Channels (the embedding width C); a multiple of `heads`.
+    public var channels = 128
     /// Sequence length T of a batch; also the model's maxT unless it comes from a checkpoint.
-    public var contextLength: Int = 128
+    public var contextLength = 128
     /// Sequences per micro-batch (B).
-    public var batchSize: Int = 8
+    public var batchSize = 8
+    /// Micro-batches per optimiser step (gradient accumulation).
+    public var gradAccumulation = 1
     /// Optimiser steps in the whole run.
-    public var steps: Int = 1000
+    public var steps = 1000
     /// Peak learning rate.
     public var learningRate: Float = 3e-4
     /// Steps of linear warmup.
-    public var warmupSteps: Int = 0
+    public var warmupSteps = 0
     /// The cosine decay ends at `learningRate · minLearningRateFraction` (1 = constant rate).
     public var minLearningRateFraction: Float = 0
     /// AdamW weight decay, applied to the 2-D weight matrices only (see `AdamW`).
@@ -28,22 +37,35 @@ public struct TrainingSettings: Codable, Equatable, Sendable {
     public var beta1: Float = 0.9
     public var beta2: Float = 0.95
     public var epsilon: Float = 1e-8
-    /// Seeds the initial weights (and the trainer's random stream).
+    /// Seeds the initial weights and the order of shuffled batches.
     public var seed: UInt64 = 1337
     /// Evaluate the validation loss every this many steps, and at the last step (0 = never).
-    public var evalEvery: Int = 100
+    public var evalEvery = 100
     /// Validation batches per evaluation.
-    public var evalBatches: Int = 10
+    public var evalBatches = 10
     /// Write a checkpoint every this many steps (0 = only at the end); always at the end.
-    public var checkpointEvery: Int = 0
-    /// Micro-batches per optimiser step (gradient accumulation).
-    public var gradAccumulation: Int = 1
-    /// Worker threads.
-    public var threads: Int = 1
-    /// Whether the training data is read in shuffled order (a loader setting, recorded here).
-    public var shuffle: Bool = true
+    public var checkpointEvery = 0
+    /// Whether the training data is read in shuffled order (else llm.c's sequential order).
+    public var shuffle = true
+    /// Worker threads (0 = all cores).
+    public var threads = 0
+
+    public init() {}
 
     public init(vocabSize: Int) { self.vocabSize = vocabSize }
+
+    /// The short names llm.c and nanoGPT users know, accepted in pipeline files and as flags.
+    public static var aliases: [String: String] {
+        ["lr": "learningRate", "warmup": "warmupSteps", "lr_min": "minLearningRateFraction", "eps": "epsilon",
+         "context": "contextLength", "grad_accum": "gradAccumulation"]
+    }
+
+    /// Set from the corpus, not by users.
+    public static var derivedKeys: Set<String> { ["vocabSize"] }
+
+    /// Settings a resumed run may change: they do not alter the numbers training produces (the
+    /// thread count may, in the last bits) or only extend the run.
+    public static let resumeMayChange: Set<String> = ["steps", "threads", "evalEvery", "evalBatches", "checkpointEvery"]
 
     /// llm.c `train_gpt2.c`'s settings: lr 1e-4 constant, no warmup, weight decay 0, no clipping,
     /// β 0.9/0.999, ε 1e-8, sequential batches.
@@ -65,36 +87,31 @@ public struct TrainingSettings: Codable, Equatable, Sendable {
     /// Tokens per optimiser step.
     public var tokensPerStep: Int { batchSize * contextLength * gradAccumulation }
 
-    /// Why these settings cannot run, or nil.
-    public var problem: String? {
-        if let p = modelConfig.problem { return p }
-        if batchSize < 1 { return "batch size must be at least 1 (got \(batchSize))" }
-        if steps < 0 { return "steps must not be negative (got \(steps))" }
-        if gradAccumulation < 1 { return "gradient accumulation must be at least 1 (got \(gradAccumulation))" }
-        if !(learningRate >= 0) { return "learning rate must be ≥ 0 (got \(learningRate))" }
-        if warmupSteps < 0 { return "warmup steps must not be negative" }
-        if !(0...1).contains(minLearningRateFraction) { return "min learning-rate fraction must be in 0…1" }
-        if !(beta1 >= 0 && beta1 < 1 && beta2 >= 0 && beta2 < 1) { return "AdamW betas must be in [0, 1)" }
-        if !(epsilon > 0) { return "AdamW epsilon must be > 0" }
-        if !(weightDecay >= 0) || !(gradClip >= 0) { return "weight decay and grad clip must be ≥ 0" }
-        if evalEvery < 0 || evalBatches < 0 || checkpointEvery < 0 { return "eval and checkpoint intervals must be ≥ 0" }
-        if threads < 1 { return "threads must be at least 1" }
+    /// The thread count to use: `threads`, or all cores for 0.
+    public var resolvedThreads: Int { threads > 0 ? threads : ProcessInfo.processInfo.activeProcessorCount }
+
+    /// Why these settings cannot run, or nil. (The vocabulary size is checked once the corpus gave it.)
+    public var problem: SettingsProblem? {
+        for (key, value) in [("layers", layers), ("heads", heads), ("channels", channels), ("contextLength", contextLength),
+                             ("batchSize", batchSize), ("gradAccumulation", gradAccumulation)] where value < 1 {
+            return SettingsProblem(key, "must be at least 1, not \(value)")
+        }
+        if channels % heads != 0 { return SettingsProblem("channels", "must be a multiple of heads (\(heads)), not \(channels)") }
+        if vocabSize > 0, let p = modelConfig.problem { return SettingsProblem("channels", p) }
+        for (key, value) in [("steps", steps), ("warmupSteps", warmupSteps), ("evalEvery", evalEvery),
+                             ("evalBatches", evalBatches), ("checkpointEvery", checkpointEvery), ("threads", threads)] where value < 0 {
+            return SettingsProblem(key, "must not be negative, not \(value)")
+        }
+        if !(learningRate >= 0) { return SettingsProblem("learningRate", "must be 0 or more, not \(learningRate)") }
+        if !(0...1).contains(minLearningRateFraction) {
+            return SettingsProblem("minLearningRateFraction", "must be in 0…1 (a fraction of the learning rate), not \(minLearningRateFraction)")
+        }
+        for (key, beta) in [("beta1", beta1), ("beta2", beta2)] where !(beta >= 0 && beta < 1) {
+            return SettingsProblem(key, "must be in [0, 1), not \(beta)")
+        }
+        if !(epsilon > 0) { return SettingsProblem("epsilon", "must be more than 0, not \(epsilon)") }
+        if !(weightDecay >= 0) { return SettingsProblem("weightDecay", "must be 0 or more, not \(weightDecay)") }
+        if !(gradClip >= 0) { return SettingsProblem("gradClip", "must be 0 or more, not \(gradClip)") }
         return nil
-    }
-
-    /// Fields a resumed run may change: they do not alter the numbers training produces (the
-    /// thread count may, in the last bits) or only extend the run.
-    static let resumeMayChange: Set<String> = ["steps", "threads", "evalEvery", "evalBatches", "checkpointEvery"]
-
-    /// (name, stored value as text) for each field, for comparing runs.
-    var fieldsForComparison: [(String, String)] {
-        [("vocabSize", "\(vocabSize)"), ("layers", "\(layers)"), ("heads", "\(heads)"), ("channels", "\(channels)"),
-         ("contextLength", "\(contextLength)"), ("batchSize", "\(batchSize)"), ("steps", "\(steps)"),
-         ("learningRate", "\(learningRate)"), ("warmupSteps", "\(warmupSteps)"),
-         ("minLearningRateFraction", "\(minLearningRateFraction)"), ("weightDecay", "\(weightDecay)"),
-         ("gradClip", "\(gradClip)"), ("beta1", "\(beta1)"), ("beta2", "\(beta2)"), ("epsilon", "\(epsilon)"),
-         ("seed", "\(seed)"), ("evalEvery", "\(evalEvery)"), ("evalBatches", "\(evalBatches)"),
-         ("checkpointEvery", "\(checkpointEvery)"), ("gradAccumulation", "\(gradAccumulation)"),
-         ("threads", "\(threads)"), ("shuffle", "\(shuffle)")]
     }
 }

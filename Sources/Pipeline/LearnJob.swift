@@ -1,6 +1,6 @@
 import BPE
 import Corpus
-import CSys
+import Common
 import Foundation
 
 /// What `tokenmill learn` does: read documents through the ingest stages, count pre-tokens on
@@ -56,19 +56,15 @@ public enum LearnJob {
     /// Learns a vocabulary. Per-file input errors are in `result.ingest.errors` (the other files
     /// were read); an error of the trainer itself is thrown.
     public static func run(_ settings: LearnSettings, progress: (@Sendable (LearnProgress) -> Void)? = nil) throws -> LearnResult {
-        // As `Sharder.run` does: freed blocks of 1 MiB and more go back to the system instead of
-        // staying in per-thread heaps. Learning 32k from 89 MB of text on 2 threads: peak
-        // 250 → 181 MB, same time.
-        _ = tm_set_mmap_threshold(1 << 20)
         // Where each input starts in the concatenation of all inputs (compressed bytes), for progress.
         var fileStarts: [Int64] = [0]
-        for path in settings.inputs { fileStarts.append(fileStarts.last! + fileSize(path)) }
+        for path in settings.inputs { fileStarts.append(fileStarts.last! + (FileSystem.size(path) ?? 0)) }
         let start = Date()
         let counted: (WordCounter, IngestReport, Bool)
         if settings.threads == 1 {
-            counted = countInline(settings, fileStarts: fileStarts, progress: progress)
+            counted = try countInline(settings, fileStarts: fileStarts, progress: progress)
         } else {
-            counted = countParallel(settings, fileStarts: fileStarts, progress: progress)
+            counted = try countParallel(settings, fileStarts: fileStarts, progress: progress)
         }
         let (counter, report, sampled) = counted
         if let keepGoing = settings.shouldContinue, !keepGoing() { throw LearnInterrupted() }
@@ -93,10 +89,10 @@ public enum LearnJob {
     }
 
     static func countInline(_ s: LearnSettings, fileStarts: [Int64],
-                            progress: (@Sendable (LearnProgress) -> Void)?) -> (WordCounter, IngestReport, Bool) {
+                            progress: (@Sendable (LearnProgress) -> Void)?) throws -> (WordCounter, IngestReport, Bool) {
         var counter = WordCounter(pattern: s.trainer.pattern)
         var sampled = false
-        let report = Ingest(paths: s.inputs, options: s.ingest).read(progress: { p in
+        let report = try Ingest(paths: s.inputs, options: s.ingest).read(progress: { p in
             progress?(.counting(done: fileStarts[p.source] + p.compressedOffset, total: fileStarts.last!,
                                 documents: counter.documents, textBytes: counter.bytes))
         }, continueWhile: { doc in
@@ -112,13 +108,14 @@ public enum LearnJob {
     }
 
     static func countParallel(_ s: LearnSettings, fileStarts: [Int64],
-                              progress: (@Sendable (LearnProgress) -> Void)?) -> (WordCounter, IngestReport, Bool) {
+                              progress: (@Sendable (LearnProgress) -> Void)?) throws -> (WordCounter, IngestReport, Bool) {
         let queue = WorkQueue<[[UInt8]]>(capacity: 4 * s.threads)
         let batchBytes = 1 << 20
         // One counter per thread (each owns its table: `repeating:` would share one).
         nonisolated(unsafe) var counters = (0..<s.threads).map { _ in WordCounter(pattern: s.trainer.pattern) }
         nonisolated(unsafe) var report = IngestReport()
         nonisolated(unsafe) var sampled = false
+        nonisolated(unsafe) var failure: (any Error)? = nil
         let pattern = s.trainer.pattern
 
         runThreads(s.threads + 1) { index in
@@ -128,7 +125,8 @@ public enum LearnJob {
                 var batchSize = 0
                 var counted: Int64 = 0
                 var documents: Int64 = 0
-                report = Ingest(paths: s.inputs, options: s.ingest).read(progress: { p in
+                do {
+                report = try Ingest(paths: s.inputs, options: s.ingest).read(progress: { p in
                     progress?(.counting(done: fileStarts[p.source] + p.compressedOffset, total: fileStarts.last!,
                                         documents: documents, textBytes: counted))
                 }, continueWhile: { doc in
@@ -148,6 +146,9 @@ public enum LearnJob {
                     }
                     return true
                 })
+                } catch {
+                    failure = error
+                }
                 if !batch.isEmpty { queue.put(batch) }
                 queue.close()
             } else {
@@ -158,12 +159,9 @@ public enum LearnJob {
                 counters[index] = counter
             }
         }
+        if let failure { throw failure }
         var total = counters[0]
         for c in counters.dropFirst() { total.merge(c) }
         return (total, report, sampled)
     }
-}
-
-func fileSize(_ path: String) -> Int64 {
-    (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int64) ?? 0
 }

@@ -2,12 +2,16 @@ import BPE
 import Common
 import Corpus
 import Foundation
+import GPT
+import Shards
 import TOMLKit
 
 // A pipeline file (`pipelines/NAME.toml`) describes a whole run: inputs and ingest stages, the
-// tokenizer (learned or loaded), sharding, training, evaluation prompts, the report. This file
-// reads and checks it: unknown keys (with a did-you-mean), wrong types and missing files are
-// errors naming the line. Relative paths are relative to the directory `tokenmill run` runs in.
+// tokenizer (learned or loaded), sharding, training, evaluation prompts, the report. Each table
+// decodes into the settings group that defines it (`IngestOptions`, `ShardSettings`,
+// `TrainingSettings`, …), over the group's defaults: the keys are the groups' own, and unknown
+// keys (with a did-you-mean), wrong types and bad values are errors naming the line. Relative
+// paths are relative to the directory `tokenmill run` runs in.
 
 /// A problem in a pipeline file, reported as `FILE:LINE: message`.
 public struct PipelineError: Error, CustomStringConvertible, Equatable, Sendable {
@@ -25,10 +29,15 @@ public struct PipelineError: Error, CustomStringConvertible, Equatable, Sendable
 /// Everything a pipeline file says, with defaults filled in.
 public struct PipelineSpec: Sendable {
     public var file: String
-    public var name: String
+    /// The top level: `name`, `run_dir`, `threads`.
+    public var run: RunSettings
+    public var name: String { run.name }
     /// Where the run writes everything: RUNDIR/vocab, RUNDIR/shards, RUNDIR/train, RUNDIR/report.html.
-    public var runDir: String
+    public var runDir: String { run.runDir }
+    /// Threads of every stage that does not set its own (0 = all cores).
+    public var threads: Int { run.threads }
 
+    /// `[inputs]`: `paths`, and the ingest stages.
     public var inputs: [String]
     public var ingest: IngestOptions
 
@@ -37,40 +46,55 @@ public struct PipelineSpec: Sendable {
         /// A tokenizer file (tokenizer.json or .tiktoken) with its pattern and specials.
         case load(path: String, pattern: PreTokenizerPattern?, specials: [SpecialToken])
     }
+    /// `[tokenizer]`.
     public var tokenizer: TokenizerSource
+    /// `[shard]`.
+    public var shard: ShardSettings
+    /// `[train]`, when the file has one.
+    public var train: TrainingSettings?
+    /// `[evaluate]`.
+    public var evaluate: EvaluateSettings
+    /// `[report] enabled`.
+    public var report: Bool
+}
 
-    public struct Shard: Sendable, Codable, Hashable {
-        public var shardTokens: Int = 100_000_000
-        public var valFraction: Double = 0.005
-    }
-    public var shard = Shard()
-
-    public struct Train: Sendable, Codable, Hashable {
-        public var layers = 4, heads = 4, channels = 128, context = 128, batchSize = 8
-        public var steps = 200
-        public var lr = 3e-4, warmup = 20, weightDecay = 0.0, gradClip = 1.0
-        /// The cosine decay's floor as a fraction of `lr`, and AdamW's β1, β2, ε
-        /// (TrainingSettings' defaults).
-        public var lrMin = 0.0, beta1 = 0.9, beta2 = 0.95, eps = 1e-8
-        public var seed: UInt64 = 1337
-        public var evalEvery = 50, evalBatches = 4, checkpointEvery = 100, gradAccum = 1
-        public var shuffle = true
-        public var threads = 0        // 0: all cores
-    }
-    public var train: Train?
-
-    public struct Evaluate: Sendable, Codable, Hashable {
-        public var prompts: [String] = []
-        public var maxTokens = 40
-        public var temperature = 0.0
-        public var topK = 0
-        public var seed: UInt64 = 1
-        public var nextTop = 5
-    }
-    public var evaluate = Evaluate()
-
-    public var report = true
+/// The top level of a pipeline file.
+public struct RunSettings: SettingsGroup {
+    /// The run's name (default: the file's name without `.toml`).
+    public var name = ""
+    /// Where it writes (default: `out/NAME`).
+    public var runDir = ""
+    /// Threads of every stage that does not set its own (0 = all cores).
     public var threads = 0
+    public init() {}
+    public var problem: SettingsProblem? { threads < 0 ? SettingsProblem("threads", "must be 0 or more, not \(threads)") : nil }
+}
+
+/// `[evaluate]`: what the samples stage generates from the trained model.
+public struct EvaluateSettings: SettingsGroup {
+    /// Prompts to continue, each also shown with its most likely next tokens.
+    public var prompts: [String] = []
+    public var maxTokens = 40
+    /// 0: greedy.
+    public var temperature = 0.0
+    /// Sample from the K most likely tokens (0 = all).
+    public var topK = 0
+    public var seed: UInt64 = 1
+    /// How many next tokens to show per prompt.
+    public var nextTop = 5
+    public init() {}
+    public var problem: SettingsProblem? {
+        if maxTokens < 1 { return SettingsProblem("maxTokens", "must be at least 1, not \(maxTokens)") }
+        if !(temperature >= 0) { return SettingsProblem("temperature", "must be 0 or more, not \(temperature)") }
+        if topK < 0 { return SettingsProblem("topK", "must be 0 or more, not \(topK)") }
+        if nextTop < 1 { return SettingsProblem("nextTop", "must be at least 1, not \(nextTop)") }
+        return nil
+    }
+}
+
+/// `[report]`.
+struct ReportSettings: SettingsGroup {
+    var enabled = true
 }
 
 extension PipelineSpec {
@@ -88,60 +112,108 @@ extension PipelineSpec {
         } catch {
             throw PipelineError(path, "TOML syntax: \(error)")
         }
-        let reader = SpecReader(path: path, text: text)
-        try reader.checkKeys(root)
-        return try reader.build(root)
-    }
-}
+        let file = PipelineFile(path: path, text: text, root: root)
+        try file.checkTables()
 
-/// The keys a pipeline file may hold, per table, and what each must be.
-enum ValueKind: Equatable {
-    case string, integer, number, bool, strings, size
-    case choice([String])
+        var run: RunSettings = try file.decode("")
+        if run.name.isEmpty { run.name = (FileSystem.fileName(path) as NSString).deletingPathExtension }
+        if run.runDir.isEmpty { run.runDir = "out/\(run.name)" }
 
-    var name: String {
-        switch self {
-        case .string: return "a string"
-        case .integer: return "an integer"
-        case .number: return "a number"
-        case .bool: return "true or false"
-        case .strings: return "an array of strings"
-        case .size: return "a size (an integer or a string like \"100M\")"
-        case let .choice(options): return "one of " + options.map { "\"\($0)\"" }.joined(separator: ", ")
+        var inputValues = file.values("inputs")
+        guard case .array(let items)? = inputValues.removeValue(forKey: "paths"), !items.isEmpty else {
+            throw file.error("inputs", "paths", "[inputs] needs paths = [\"data/*.gz\", …]: the files, directories or globs to read")
         }
+        var inputs: [String] = []
+        for item in items {
+            guard case .string(let s) = item else { throw file.error("inputs", "paths", "inputs.paths must be a list of strings") }
+            inputs.append(s)
+        }
+        do {
+            _ = try Inputs.resolve(inputs)
+        } catch {
+            throw file.error("inputs", "paths", "inputs.paths: \(error)")
+        }
+        let ingest: IngestOptions = try file.decode("inputs", inputValues)
+
+        var shard: ShardSettings = try file.decode("shard")
+        if shard.threads == 0 { shard.threads = run.threads }
+        var train: TrainingSettings? = nil
+        if root["train"]?.table != nil {
+            train = try file.decode("train")
+            if train?.threads == 0 { train?.threads = run.threads }
+        }
+        let report: ReportSettings = try file.decode("report")
+        return PipelineSpec(file: path, run: run, inputs: inputs, ingest: ingest, tokenizer: try file.tokenizer(),
+                            shard: shard, train: train, evaluate: try file.decode("evaluate"), report: report.enabled)
     }
 }
 
-let pipelineSchema: [String: [String: ValueKind]] = [
-    "": ["name": .string, "run_dir": .string, "threads": .integer],
-    "inputs": ["paths": .strings, "format": .choice(IngestOptions.Format.allCases.map(\.rawValue)),
-               "text_field": .string, "boundary": .choice(IngestOptions.Boundary.allCases.map(\.rawValue)),
-               "invalid_utf8": .choice(IngestOptions.InvalidUTF8.allCases.map(\.rawValue)),
-               "min_length": .integer, "dedup": .bool, "normalize": .strings],
-    "tokenizer": ["vocab_size": .integer, "pre_tokenizer": .choice(["gpt2", "gpt4", "cl100k", "o200k", "llama3"]),
-                  "special": .strings, "min_frequency": .integer, "max_bytes": .size,
-                  "path": .string, "pattern": .choice(PreTokenizerPattern.allCases.map(\.rawValue)),
-                  "preset": .choice(TokenizerPreset.allCases.map(\.rawValue)), "special_ids": .strings],
-    "shard": ["shard_tokens": .size, "val_fraction": .number],
-    "train": ["layers": .integer, "heads": .integer, "channels": .integer, "context": .integer,
-              "batch_size": .integer, "steps": .integer, "lr": .number, "warmup": .integer,
-              "weight_decay": .number, "grad_clip": .number, "lr_min": .number, "beta1": .number, "beta2": .number,
-              "eps": .number, "seed": .integer, "eval_every": .integer,
-              "eval_batches": .integer, "checkpoint_every": .integer, "grad_accum": .integer,
-              "shuffle": .bool, "threads": .integer],
-    "evaluate": ["prompts": .strings, "max_tokens": .integer, "temperature": .number, "top_k": .integer,
-                 "seed": .integer, "next_top": .integer],
-    "report": ["enabled": .bool],
-]
-
-/// Finds lines of keys in the file text (TOMLKit parses values but does not keep positions).
-struct SpecReader {
+/// A pipeline file's tables, their values and the lines they are on (TOMLKit parses values but
+/// does not keep positions).
+struct PipelineFile {
     let path: String
     let lines: [Substring]
+    let root: TOMLTable
 
-    init(path: String, text: String) {
+    /// The tables a file may have; "" is the top level.
+    static let tables = ["", "inputs", "tokenizer", "shard", "train", "evaluate", "report"]
+
+    init(path: String, text: String, root: TOMLTable) {
         self.path = path
+        self.root = root
         lines = text.split(separator: "\n", omittingEmptySubsequences: false)
+    }
+
+    /// Unknown tables, with the nearest known name. (Unknown keys are found by decoding.)
+    func checkTables() throws {
+        for key in root.keys where root[key]?.table != nil && !Self.tables.contains(key) {
+            throw error("", nil, "unknown table [\(key)]" + didYouMean(key, Self.tables.filter { !$0.isEmpty }), line: headerLine(key))
+        }
+    }
+
+    /// The keys and values of `table` ("" for the top level, without the tables).
+    func values(_ table: String) -> [String: SettingValue] {
+        let t = table.isEmpty ? root : root[table]?.table
+        var out: [String: SettingValue] = [:]
+        for key in t?.keys ?? [] {
+            guard let v = t?[key] else { continue }
+            if table.isEmpty, v.table != nil { continue }
+            out[key] = Self.value(v)
+        }
+        return out
+    }
+
+    static func value(_ v: TOMLValueConvertible) -> SettingValue {
+        if let b = v.bool { return .bool(b) }
+        if let i = v.int { return .int(Int64(i)) }
+        if let d = v.double { return .double(d) }
+        if let s = v.string { return .string(s) }
+        if let a = v.array { return .array(a.map { value($0) }) }
+        if let t = v.table { return .object(Dictionary(uniqueKeysWithValues: t.keys.compactMap { k in t[k].map { (k, value($0)) } })) }
+        return .string("\(v)")
+    }
+
+    /// `table` decoded into its settings group over the group's defaults.
+    func decode<T: SettingsGroup>(_ table: String, _ given: [String: SettingValue]? = nil) throws -> T {
+        do {
+            return try SettingsCoding.decode(given ?? values(table))
+        } catch {
+            let known = SettingsCoding.property(named: error.key, in: T.self) != nil
+            // The key as the file wrote it, to find its line.
+            let written = known ? (given ?? values(table)).keys.first { SettingsCoding.property(named: $0, in: T.self) == error.key }
+                ?? error.externalKey : error.key
+            if !known {
+                throw self.error(table, written, "unknown key '\(written)'" + (table.isEmpty ? "" : " in [\(table)]")
+                                 + error.message.dropFirst("unknown setting".count))
+            }
+            throw self.error(table, written, "\(qualified(table, written)) \(error.message)")
+        }
+    }
+
+    func qualified(_ table: String, _ key: String) -> String { table.isEmpty ? key : "\(table).\(key)" }
+
+    func error(_ table: String, _ key: String?, _ message: String, line: Int? = nil) -> PipelineError {
+        PipelineError(path, line: line ?? self.line(table, key), message)
     }
 
     /// 1-based line of `[table]`'s header (nil for the top level).
@@ -176,131 +248,48 @@ struct SpecReader {
         return header
     }
 
-    func error(_ table: String, _ key: String?, _ message: String) -> PipelineError {
-        PipelineError(path, line: line(table, key), message)
-    }
+    // MARK: the tokenizer table
 
-    func qualified(_ table: String, _ key: String) -> String { table.isEmpty ? key : "\(table).\(key)" }
-
-    /// Unknown tables and keys, with the nearest known name.
-    func checkKeys(_ root: TOMLTable) throws {
-        for key in root.keys {
-            if let sub = root[key]?.table {
-                guard let schema = pipelineSchema[key] else {
-                    let known = pipelineSchema.keys.filter { !$0.isEmpty }
-                    throw error("", nil, "unknown table [\(key)]" + didYouMean(key, known)).withLine(headerLine(key))
-                }
-                for k in sub.keys where schema[k] == nil {
-                    throw error(key, k, "unknown key '\(k)' in [\(key)]" + didYouMean(k, Array(schema.keys)))
-                }
-            } else if pipelineSchema[""]![key] == nil {
-                let known = Array(pipelineSchema[""]!.keys) + pipelineSchema.keys.filter { !$0.isEmpty }
-                throw error("", key, "unknown key '\(key)'" + didYouMean(key, known))
-            }
-        }
-    }
-
-    // MARK: typed access
-
-    func value(_ root: TOMLTable, _ table: String, _ key: String) -> TOMLValueConvertible? {
-        table.isEmpty ? root[key] : root[table]?.table?[key]
-    }
-
-    func typeError(_ table: String, _ key: String, _ kind: ValueKind, _ v: TOMLValueConvertible) -> PipelineError {
-        error(table, key, "\(qualified(table, key)) must be \(kind.name), not \(v.type)")
-    }
-
-    func string(_ root: TOMLTable, _ table: String, _ key: String) throws -> String? {
-        guard let v = value(root, table, key) else { return nil }
-        guard let s = v.string else { throw typeError(table, key, .string, v) }
-        if case let .choice(options)? = pipelineSchema[table]?[key], !options.contains(s) {
-            throw error(table, key, "\(qualified(table, key)) = \"\(s)\": must be \(ValueKind.choice(options).name)" + didYouMean(s, options))
-        }
+    func string(_ key: String) throws -> String? {
+        guard let v = values("tokenizer")[key] else { return nil }
+        guard case .string(let s) = v else { throw error("tokenizer", key, "tokenizer.\(key) must be a string, not \(v)") }
         return s
     }
 
-    func int(_ root: TOMLTable, _ table: String, _ key: String, min: Int = 0) throws -> Int? {
-        guard let v = value(root, table, key) else { return nil }
-        guard let i = v.int else { throw typeError(table, key, .integer, v) }
-        if i < min { throw error(table, key, "\(qualified(table, key)) must be at least \(min), not \(i)") }
-        return i
-    }
-
-    func number(_ root: TOMLTable, _ table: String, _ key: String) throws -> Double? {
-        guard let v = value(root, table, key) else { return nil }
-        if let d = v.double { return d }
-        if let i = v.int { return Double(i) }
-        throw typeError(table, key, .number, v)
-    }
-
-    func bool(_ root: TOMLTable, _ table: String, _ key: String) throws -> Bool? {
-        guard let v = value(root, table, key) else { return nil }
-        guard let b = v.bool else { throw typeError(table, key, .bool, v) }
-        return b
-    }
-
-    func strings(_ root: TOMLTable, _ table: String, _ key: String) throws -> [String]? {
-        guard let v = value(root, table, key) else { return nil }
-        guard let a = v.array else { throw typeError(table, key, .strings, v) }
-        var out: [String] = []
-        for item in a {
-            guard let s = item.string else { throw typeError(table, key, .strings, v) }
-            out.append(s)
+    func strings(_ key: String) throws -> [String]? {
+        guard let v = values("tokenizer")[key] else { return nil }
+        guard case .array(let items) = v else { throw error("tokenizer", key, "tokenizer.\(key) must be a list of strings, not \(v)") }
+        return try items.map { item in
+            guard case .string(let s) = item else { throw error("tokenizer", key, "tokenizer.\(key) must be a list of strings, not \(v)") }
+            return s
         }
-        return out
     }
 
-    func size(_ root: TOMLTable, _ table: String, _ key: String) throws -> Int64? {
-        guard let v = value(root, table, key) else { return nil }
-        if let i = v.int, i >= 0 { return Int64(i) }
-        if let s = v.string, let n = parseByteSize(s) { return n }
-        throw typeError(table, key, .size, v)
+    func choice<T: RawRepresentable & CaseIterable>(_ key: String, _ type: T.Type, aliases: [String: T] = [:]) throws -> T?
+    where T.RawValue == String {
+        guard let s = try string(key) else { return nil }
+        if let v = aliases[s] ?? T(rawValue: s) { return v }
+        let names = T.allCases.map(\.rawValue) + aliases.keys.sorted()
+        throw error("tokenizer", key, "tokenizer.\(key) must be one of " + names.map { "\"\($0)\"" }.joined(separator: ", ")
+                    + ", not \"\(s)\"" + didYouMean(s, names))
     }
 
-    // MARK: building the spec
-
-    func build(_ root: TOMLTable) throws -> PipelineSpec {
-        let name = try string(root, "", "name") ?? ((path as NSString).lastPathComponent as NSString).deletingPathExtension
-        let runDir = try string(root, "", "run_dir") ?? "out/\(name)"
-
-        guard let paths = try strings(root, "inputs", "paths"), !paths.isEmpty else {
-            throw error("inputs", "paths", "[inputs] needs paths = [\"data/*.gz\", …]: the files, directories or globs to read")
+    func tokenizer() throws -> PipelineSpec.TokenizerSource {
+        let known = ["vocab_size", "pre_tokenizer", "special", "min_frequency", "max_bytes", "path", "pattern", "preset", "special_ids"]
+        for key in values("tokenizer").keys where !known.contains(key) {
+            throw error("tokenizer", key, "unknown key '\(key)' in [tokenizer]" + didYouMean(key, known))
         }
-        do {
-            _ = try Inputs.resolve(paths)
-        } catch {
-            throw self.error("inputs", "paths", "inputs.paths: \(error)")
-        }
-        var ingest = IngestOptions()
-        if let s = try string(root, "inputs", "format") { ingest.format = IngestOptions.Format(rawValue: s)! }
-        if let s = try string(root, "inputs", "text_field") { ingest.textField = s }
-        if let s = try string(root, "inputs", "boundary") { ingest.boundary = IngestOptions.Boundary(rawValue: s)! }
-        if let s = try string(root, "inputs", "invalid_utf8") { ingest.invalidUTF8 = IngestOptions.InvalidUTF8(rawValue: s)! }
-        if let i = try int(root, "inputs", "min_length") { ingest.minLength = i }
-        if let b = try bool(root, "inputs", "dedup") { ingest.dedup = b }
-        for stage in try strings(root, "inputs", "normalize") ?? [] {
-            switch stage {
-            case "line-endings", "line_endings": ingest.normalizeLineEndings = true
-            case "nfc": ingest.normalizeNFC = true
-            case "whitespace": ingest.normalizeWhitespace = true
-            default:
-                throw error("inputs", "normalize", "inputs.normalize: unknown stage \"\(stage)\": use line-endings, nfc or whitespace"
-                            + didYouMean(stage, ["line-endings", "nfc", "whitespace"]))
-            }
-        }
-
-        let tokenizer: PipelineSpec.TokenizerSource
-        if let file = try string(root, "tokenizer", "path") {
+        if let file = try string("path") {
             guard FileManager.default.fileExists(atPath: file) else {
                 throw error("tokenizer", "path", "tokenizer.path: \(file): no such file or directory")
             }
-            if value(root, "tokenizer", "vocab_size") != nil {
+            if values("tokenizer")["vocab_size"] != nil {
                 throw error("tokenizer", "vocab_size", "[tokenizer] has both path (load) and vocab_size (learn): choose one")
             }
-            let preset = try string(root, "tokenizer", "preset").flatMap(TokenizerPreset.init(rawValue:))
-            var pattern = try string(root, "tokenizer", "pattern").flatMap(PreTokenizerPattern.init(rawValue:))
+            let preset = try choice("preset", TokenizerPreset.self)
+            var pattern = try choice("pattern", PreTokenizerPattern.self)
             var specials: [SpecialToken] = []
-            for s in try strings(root, "tokenizer", "special_ids") ?? [] {
+            for s in try strings("special_ids") ?? [] {
                 guard let eq = s.lastIndex(of: "="), let id = UInt32(s[s.index(after: eq)...]) else {
                     throw error("tokenizer", "special_ids", "tokenizer.special_ids: \"\(s)\" is not NAME=ID")
                 }
@@ -310,79 +299,31 @@ struct SpecReader {
                 pattern = pattern ?? preset.pattern
                 if specials.isEmpty { specials = preset.specials }
             }
-            tokenizer = .load(path: file, pattern: pattern, specials: specials)
-        } else {
-            guard let vocab = try int(root, "tokenizer", "vocab_size", min: 257) else {
-                throw error("tokenizer", nil, "[tokenizer] needs vocab_size = N (to learn one) or path = \"…\" (to load one)")
+            return .load(path: file, pattern: pattern, specials: specials)
+        }
+        guard case .int(let vocab)? = values("tokenizer")["vocab_size"] else {
+            if let v = values("tokenizer")["vocab_size"] {
+                throw error("tokenizer", "vocab_size", "tokenizer.vocab_size must be a whole number, not \(v)")
             }
-            let pre = try string(root, "tokenizer", "pre_tokenizer") ?? "gpt2"
-            let pattern: PreTokenizerPattern = pre == "gpt4" ? .cl100k : PreTokenizerPattern(rawValue: pre)!
-            let config = TrainerConfig(vocabSize: vocab, minFrequency: UInt64(try int(root, "tokenizer", "min_frequency") ?? 0),
-                                       specialTokens: try strings(root, "tokenizer", "special") ?? ["<|endoftext|>"],
-                                       pattern: pattern)
-            tokenizer = .learn(config, maxBytes: try size(root, "tokenizer", "max_bytes"))
+            throw error("tokenizer", nil, "[tokenizer] needs vocab_size = N (to learn one) or path = \"…\" (to load one)")
         }
-
-        var spec = PipelineSpec(file: path, name: name, runDir: runDir, inputs: paths, ingest: ingest, tokenizer: tokenizer)
-        spec.threads = try int(root, "", "threads") ?? 0
-        if let n = try size(root, "shard", "shard_tokens") {
-            guard n >= 1, n <= 1 << 30 else { throw error("shard", "shard_tokens", "shard.shard_tokens must be between 1 and 2^30") }
-            spec.shard.shardTokens = Int(n)
+        guard vocab >= 257 else { throw error("tokenizer", "vocab_size", "tokenizer.vocab_size must be at least 257, not \(vocab)") }
+        let pattern = try choice("pre_tokenizer", PreTokenizerPattern.self, aliases: ["gpt4": .cl100k]) ?? .gpt2
+        var minFrequency: UInt64 = 0
+        if let v = values("tokenizer")["min_frequency"] {
+            guard case .int(let i) = v, i >= 0 else { throw error("tokenizer", "min_frequency", "tokenizer.min_frequency must be a whole number, 0 or more, not \(v)") }
+            minFrequency = UInt64(i)
         }
-        if let f = try number(root, "shard", "val_fraction") {
-            guard f >= 0, f < 1 else { throw error("shard", "val_fraction", "shard.val_fraction must be in [0, 1)") }
-            spec.shard.valFraction = f
-        }
-        if root["train"]?.table != nil {
-            var t = PipelineSpec.Train()
-            t.layers = try int(root, "train", "layers", min: 1) ?? t.layers
-            t.heads = try int(root, "train", "heads", min: 1) ?? t.heads
-            t.channels = try int(root, "train", "channels", min: 1) ?? t.channels
-            t.context = try int(root, "train", "context", min: 2) ?? t.context
-            t.batchSize = try int(root, "train", "batch_size", min: 1) ?? t.batchSize
-            t.steps = try int(root, "train", "steps", min: 1) ?? t.steps
-            t.lr = try number(root, "train", "lr") ?? t.lr
-            t.warmup = try int(root, "train", "warmup") ?? t.warmup
-            t.weightDecay = try number(root, "train", "weight_decay") ?? t.weightDecay
-            t.gradClip = try number(root, "train", "grad_clip") ?? t.gradClip
-            t.lrMin = try number(root, "train", "lr_min") ?? t.lrMin
-            t.beta1 = try number(root, "train", "beta1") ?? t.beta1
-            t.beta2 = try number(root, "train", "beta2") ?? t.beta2
-            t.eps = try number(root, "train", "eps") ?? t.eps
-            if !(0...1).contains(t.lrMin) { throw error("train", "lr_min", "train.lr_min must be in 0…1 (a fraction of lr), not \(t.lrMin)") }
-            for (key, beta) in [("beta1", t.beta1), ("beta2", t.beta2)] where !(beta >= 0 && beta < 1) {
-                throw error("train", key, "train.\(key) must be in [0, 1), not \(beta)")
+        var maxBytes: Int64? = nil
+        if let v = values("tokenizer")["max_bytes"] {
+            switch v {
+            case .int(let i) where i >= 0: maxBytes = i
+            case .string(let s) where parseByteSize(s) != nil: maxBytes = parseByteSize(s)
+            default: throw error("tokenizer", "max_bytes", "tokenizer.max_bytes must be a size (a whole number or a string like \"100M\"), not \(v)")
             }
-            if !(t.eps > 0) { throw error("train", "eps", "train.eps must be positive, not \(t.eps)") }
-            t.seed = UInt64(try int(root, "train", "seed") ?? Int(t.seed))
-            t.evalEvery = try int(root, "train", "eval_every") ?? t.evalEvery
-            t.evalBatches = try int(root, "train", "eval_batches", min: 1) ?? t.evalBatches
-            t.checkpointEvery = try int(root, "train", "checkpoint_every") ?? t.checkpointEvery
-            t.gradAccum = try int(root, "train", "grad_accum", min: 1) ?? t.gradAccum
-            t.shuffle = try bool(root, "train", "shuffle") ?? t.shuffle
-            t.threads = try int(root, "train", "threads") ?? spec.threads
-            if t.channels % t.heads != 0 {
-                throw error("train", "channels", "train.channels (\(t.channels)) must be a multiple of train.heads (\(t.heads))")
-            }
-            spec.train = t
         }
-        var e = PipelineSpec.Evaluate()
-        e.prompts = try strings(root, "evaluate", "prompts") ?? []
-        e.maxTokens = try int(root, "evaluate", "max_tokens", min: 1) ?? e.maxTokens
-        e.temperature = try number(root, "evaluate", "temperature") ?? e.temperature
-        e.topK = try int(root, "evaluate", "top_k") ?? e.topK
-        e.seed = UInt64(try int(root, "evaluate", "seed") ?? Int(e.seed))
-        e.nextTop = try int(root, "evaluate", "next_top", min: 1) ?? e.nextTop
-        spec.evaluate = e
-        spec.report = try bool(root, "report", "enabled") ?? true
-        return spec
-    }
-}
-
-extension PipelineError {
-    func withLine(_ line: Int?) -> PipelineError {
-        var e = self
-        if let line { e.line = line }
-        return e
+        let config = TrainerConfig(vocabSize: Int(vocab), minFrequency: minFrequency,
+                                   specialTokens: try strings("special") ?? ["<|endoftext|>"], pattern: pattern)
+        return .learn(config, maxBytes: maxBytes)
     }
 }

@@ -1,4 +1,5 @@
 import BPE
+import Common
 import Corpus
 import Foundation
 import GPT
@@ -88,15 +89,14 @@ public final class PipelineRunner {
         }
         let tokenizer = try Tokenizer.load(vocabDirectory)
 
-        // 2. Shards (the Sharder resumes an interrupted job by itself).
-        let shardFP = fingerprint("shards", vocabFP, tokenizer.fingerprint, "\(spec.shard.shardTokens) \(spec.shard.valFraction)")
+        // 2. Shards (the shard job resumes an interrupted run by itself).
+        // What fixes the corpus's bytes: not the threads, the dedup memory or the commit interval.
+        let shardFP = fingerprint("shards", vocabFP, tokenizer.fingerprint,
+                                  SettingsCoding.fingerprint(spec.shard, excluding: ["threads", "dedupMemory", "commitSeconds"]))
         try stage("shards", shardFP, outputs: [shardsDirectory], complete: { self.state.stages["shards"]?.done == true }) { _ in
-            var options = ShardJobOptions(inputs: inputs, output: shardsDirectory, ingest: spec.ingest,
-                                          shardTokens: Int64(spec.shard.shardTokens), valFraction: spec.shard.valFraction,
-                                          threads: threads)
-            options.threads = threads
+            var options = ShardJobOptions(inputs: inputs, output: shardsDirectory, ingest: spec.ingest, settings: spec.shard)
             options.shouldContinue = shouldContinue
-            let report = try Sharder.run(tokenizer: tokenizer, tokenizerFile: vocabTokenizerPath, options: options) { self.emit(.shard($0)) }
+            let report = try ShardJob.run(tokenizer: tokenizer, tokenizerFile: vocabTokenizerPath, options: options) { self.emit(.shard($0)) }
             inputErrors += report.errors
             if !report.completed { throw PipelineInterrupted(stage: "shards") }
             return "\(report.documents) documents, \(report.tokens) tokens"
@@ -105,12 +105,13 @@ public final class PipelineRunner {
         // 3. Training (resumes from its latest checkpoint when interrupted).
         var trainFP = shardFP
         if let t = spec.train {
-            trainFP = fingerprint("train", shardFP, describe(t))
+            // Threads change speed, not what is learned (but for the order of float sums).
+            trainFP = fingerprint("train", shardFP, SettingsCoding.fingerprint(t, excluding: ["threads"]))
             try stage("train", trainFP, outputs: [trainDirectory], complete: { self.state.stages["train"]?.done == true }) { resuming in
                 let canResume = resuming && Trainer.latestCheckpoint(in: trainDirectory) != nil
                 if !canResume { try? FileManager.default.removeItem(atPath: trainDirectory) }
                 let result = try TrainJob.run(TrainJobOptions(dataDirectory: shardsDirectory, runDirectory: trainDirectory,
-                                                              settings: t.settings(threads: threads), resume: canResume)) {
+                                                              settings: t, resume: canResume)) {
                     self.emit(.train($0))
                     return self.shouldContinue()
                 }
@@ -125,7 +126,7 @@ public final class PipelineRunner {
         // 4. Samples: greedy (or sampled) continuations and next-token views of the prompts.
         if spec.train != nil && !spec.evaluate.prompts.isEmpty {
             let e = spec.evaluate
-            let samplesFP = fingerprint("samples", trainFP, "\(e.prompts) \(e.maxTokens) \(e.temperature) \(e.topK) \(e.seed) \(e.nextTop)")
+            let samplesFP = fingerprint("samples", trainFP, SettingsCoding.fingerprint(e))
             try stage("samples", samplesFP, outputs: [samplesPath], complete: { FileManager.default.fileExists(atPath: self.samplesPath) }) { _ in
                 guard let checkpoint = Trainer.latestCheckpoint(in: trainDirectory) else {
                     throw PipelineError(spec.file, "no checkpoint in \(trainDirectory) to sample from")
@@ -193,16 +194,6 @@ public final class PipelineRunner {
         case let .load(path, pattern, specials):
             return "load \(path) \(PipelineRunner.identity(of: [path])) \(pattern?.rawValue ?? "-") \(specials.map { "\($0.text)=\($0.id)" })"
         }
-    }
-
-    func describe(_ t: PipelineSpec.Train) -> String {
-        let d = PipelineSpec.Train()
-        // Thread count changes speed, not what is learned… except float summation order; keep it in.
-        return "\(t.layers) \(t.heads) \(t.channels) \(t.context) \(t.batchSize) \(t.steps) \(t.lr) \(t.warmup) \(t.weightDecay) "
-            + "\(t.gradClip) \(t.seed) \(t.evalEvery) \(t.evalBatches) \(t.checkpointEvery) \(t.gradAccum) \(t.shuffle)"
-            // Added later: only when not the default, so that the runs made before keep their fingerprints.
-            + (t.lrMin != d.lrMin ? " lr_min=\(t.lrMin)" : "") + (t.beta1 != d.beta1 ? " beta1=\(t.beta1)" : "")
-            + (t.beta2 != d.beta2 ? " beta2=\(t.beta2)" : "") + (t.eps != d.eps ? " eps=\(t.eps)" : "")
     }
 
     func fingerprint(_ parts: String...) -> String {

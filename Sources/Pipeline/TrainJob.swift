@@ -106,32 +106,3 @@ public enum TrainJob {
                               parameters: trainer.model.parameterCount, resumedFrom: resumedFrom)
     }
 }
-
-extension PipelineSpec.Train {
-    /// The trainer's settings for this `[train]` table; `threads` when the table sets none.
-    public func settings(threads: Int) -> TrainingSettings {
-        var s = TrainingSettings(vocabSize: 0)
-        s.layers = layers
-        s.heads = heads
-        s.channels = channels
-        s.contextLength = context
-        s.batchSize = batchSize
-        s.steps = steps
-        s.learningRate = Float(lr)
-        s.warmupSteps = warmup
-        s.minLearningRateFraction = Float(lrMin)
-        s.weightDecay = Float(weightDecay)
-        s.gradClip = Float(gradClip)
-        s.beta1 = Float(beta1)
-        s.beta2 = Float(beta2)
-        s.epsilon = Float(eps)
-        s.seed = seed
-        s.evalEvery = evalEvery
-        s.evalBatches = evalBatches
-        s.checkpointEvery = checkpointEvery
-        s.gradAccumulation = gradAccum
-        s.shuffle = shuffle
-        s.threads = self.threads > 0 ? self.threads : threads
-        return s
-    }
-}

@@ -1,3 +1,5 @@
+import Corpus
+
 /// A corpus split.
 public enum Split: String, Codable, Sendable, CaseIterable, Comparable {
     case train
@@ -8,8 +10,8 @@ public enum Split: String, Codable, Sendable, CaseIterable, Comparable {
     /// The split of a document: `val` when its content hash, read as a number in [0, 1),
     /// falls below `valFraction`. It depends on the content alone, not on order or threads.
     ///
-    ///     Split.of(hash: DocumentHash(hi: 1, lo: 0x0100_0000_0000_0000), valFraction: 0.005)  // .train
-    public static func of(hash: DocumentHash, valFraction: Double) -> Split {
+    ///     Split.of(hash: ContentHash(hi: 1, lo: 0x0100_0000_0000_0000), valFraction: 0.005)  // .train
+    public static func of(hash: ContentHash, valFraction: Double) -> Split {
         guard valFraction > 0 else { return .train }
         // Top 53 bits of a mix of both halves → [0, 1) exactly representable as a Double.
         var z = hash.hi ^ (hash.lo &* 0x9E37_79B9_7F4A_7C15)
@@ -38,16 +40,6 @@ struct PerSplit<Value> {
     }
 }
 
-/// A document's 128-bit content hash.
-public struct DocumentHash: Hashable, Sendable, Codable {
-    public var hi: UInt64
-    public var lo: UInt64
-    public init(hi: UInt64, lo: UInt64) {
-        self.hi = hi
-        self.lo = lo
-    }
-}
-
 /// The settings that fix a corpus's bytes. Recorded in `meta`; a run whose settings differ
 /// from an existing index's is refused.
 public struct CorpusSettings: Codable, Equatable, Sendable {
@@ -62,12 +54,9 @@ public struct CorpusSettings: Codable, Equatable, Sendable {
     /// Fingerprint of the ingest options (normalisation, filters, dedup) that produced the documents.
     public var ingestFingerprint: String
 
-    public static let defaultShardTokens: Int64 = 100_000_000
-    public static let defaultValFraction = 0.005
-
     /// `tokenWidth` defaults to uint16 when the vocabulary fits, else uint32.
     public init(tokenizerFingerprint: String, vocabSize: Int, eotID: UInt32, tokenWidth: TokenWidth? = nil,
-                shardTokens: Int64 = defaultShardTokens, valFraction: Double = defaultValFraction,
+                shardTokens: Int64 = ShardSettings().shardTokens, valFraction: Double = ShardSettings().valFraction,
                 ingestFingerprint: String = "") {
         self.tokenizerFingerprint = tokenizerFingerprint
         self.vocabSize = vocabSize
@@ -242,46 +231,16 @@ public struct SourceState: Equatable, Sendable, Codable {
     public var skipped: Int64
 }
 
-/// A skip reason's tally in one source.
-public struct SkipCount: Codable, Equatable, Sendable {
-    public var count: Int64
-    /// 1-based line of the first record skipped for this reason.
-    public var firstLine: Int64?
-    public init(count: Int64, firstLine: Int64? = nil) {
-        self.count = count
-        self.firstLine = firstLine
-    }
-}
-
 /// How far the current source has been read, as of the documents appended so far. The values
 /// are totals for the source, not increments.
 public struct SourceProgress: Equatable, Sendable {
     /// Records consumed, kept or not: a resumed run skips this many records.
     public var records: Int64
-    public var duplicates: Int64
-    /// Records skipped per reason (duplicates excluded).
-    public var skips: [String: SkipCount]
-    public init(records: Int64, duplicates: Int64 = 0, skips: [String: SkipCount] = [:]) {
+    /// Records skipped, per reason (duplicates included).
+    public var skips: SkipTally
+    public init(records: Int64, skips: SkipTally = SkipTally()) {
         self.records = records
-        self.duplicates = duplicates
         self.skips = skips
-    }
-}
-
-/// What the index records about a document besides its tokens.
-public struct DocumentInfo: Equatable, Sendable {
-    /// 0-based record number within its source (skipped records counted).
-    public var record: Int64
-    /// 1-based line where the record starts.
-    public var line: Int64
-    /// UTF-8 bytes of the text.
-    public var byteCount: Int64
-    public var hash: DocumentHash
-    public init(record: Int64, line: Int64, byteCount: Int64, hash: DocumentHash) {
-        self.record = record
-        self.line = line
-        self.byteCount = byteCount
-        self.hash = hash
     }
 }
 

@@ -175,7 +175,7 @@ public final class Statement {
     }
 
     /// Binds a blob parameter (1-based `index`), copied by SQLite; pair with `execute()`.
-    public func bind(_ index: Int32, bytes: UnsafeRawBufferPointer) throws {
+    package func bind(_ index: Int32, bytes: UnsafeRawBufferPointer) throws {
         let rc = sqlite3_bind_blob64(handle, index, bytes.baseAddress, sqlite3_uint64(bytes.count), tm_sqlite_transient())
         guard rc == SQLITE_OK else { throw database.error(rc, sql) }
     }

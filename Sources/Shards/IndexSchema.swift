@@ -17,7 +17,7 @@ public enum IndexSchema {
     /// per token id. A commit rewrites it (two rows, where adding its counts to `token_counts`
     /// wrote a row per token id seen: ~130 ms at 131k ids); the job's end adds it to
     /// `token_counts` and deletes it (most of it while the last batches are encoded:
-    /// `ShardStore.finishEarly`). `token_counts` plus this is what the shards hold; `stats`
+    /// `ShardStore.prepareToFinish`). `token_counts` plus this is what the shards hold; `stats`
     /// and `verify` add it. (Created if missing: indexes written before it have none.)
     static let pendingTokenCounts = """
     CREATE TABLE IF NOT EXISTS token_counts_pending (

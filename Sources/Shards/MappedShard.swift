@@ -44,7 +44,7 @@ public final class MappedShard: @unchecked Sendable {
     }
 
     /// The little-endian bytes of tokens `first ..< first + count`.
-    public func tokenBytes(from first: Int64, count: Int) throws -> UnsafeRawBufferPointer {
+    package func tokenBytes(from first: Int64, count: Int) throws -> UnsafeRawBufferPointer {
         guard first >= 0, count >= 0, first + Int64(count) <= header.tokenCount else {
             throw ShardsError(.invalidArgument, path: path,
                               "tokens \(first)..<\(first + Int64(count)) outside the shard's \(header.tokenCount) tokens")
@@ -54,7 +54,7 @@ public final class MappedShard: @unchecked Sendable {
     }
 
     /// Copies the raw bytes of tokens `first ..< first + count` to `destination`.
-    public func copyTokenBytes(from first: Int64, count: Int, to destination: UnsafeMutableRawPointer) throws {
+    package func copyTokenBytes(from first: Int64, count: Int, to destination: UnsafeMutableRawPointer) throws {
         let bytes = try tokenBytes(from: first, count: count)
         if let src = bytes.baseAddress { destination.copyMemory(from: src, byteCount: bytes.count) }
     }

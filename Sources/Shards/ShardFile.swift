@@ -89,7 +89,7 @@ public struct ShardHeader: Equatable, Sendable {
 public enum ShardFile {
     /// CRC-32 (zlib's `crc32`, the gzip checksum) of `bytes`, continuing from `crc` (0 for a
     /// fresh checksum). Computed with ISA-L's carry-less multiplication kernel.
-    public static func crc32(_ bytes: UnsafeRawBufferPointer, continuing crc: UInt32 = 0) -> UInt32 {
+    package static func crc32(_ bytes: UnsafeRawBufferPointer, continuing crc: UInt32 = 0) -> UInt32 {
         guard let p = bytes.baseAddress?.assumingMemoryBound(to: UInt8.self) else { return crc }
         return crc32_gzip_refl(crc, p, UInt64(bytes.count))
     }
@@ -247,7 +247,7 @@ public final class ShardWriter {
 
     /// Appends `tokens`. Throws when an id does not fit the width or the shard would reach
     /// 2^30 tokens; nothing is appended then.
-    public func append(_ tokens: UnsafeBufferPointer<UInt32>) throws {
+    package func append(_ tokens: UnsafeBufferPointer<UInt32>) throws {
         if width == .uint16, !ShardWriter.allBelow(0x1_0000, tokens), let bad = tokens.first(where: { $0 > 0xFFFF }) {
             throw ShardsError(.invalidArgument, path: path, "token id \(bad) does not fit a uint16 shard")
         }

@@ -19,6 +19,7 @@
 //   to an uninterrupted run.
 
 import Common
+import Corpus
 import Foundation
 
 /// Writes a sharded corpus and its index, resumably.
@@ -28,9 +29,12 @@ import Foundation
 ///     guard source.status != .done else { … skip … }
 ///     // skip `source.records` records of the input, then for each document:
 ///     try store.append(info, tokens: ids)
-///     try store.commit(progress: SourceProgress(records: n, …), done: true)   // at the source's end
-///     // (or `endSource(progress:)`: recorded by the next commit, for many small sources)
-///     try store.finish()                                                  // closes the last shards
+///     try store.commit(progress: SourceProgress(records: n, …))          // now and then
+///     try store.endSource(progress: SourceProgress(records: all, …), end: .done)  // recorded by the next commit
+///     try store.finish()                                               // closes the last shards, commits
+///
+/// One way to end a source (`endSource`, done or failed) and one to end the job (`finish`,
+/// which `prepareToFinish` may start while the last documents are still being made).
 ///
 /// Not thread-safe: one writer thread owns it.
 public final class ShardStore {
@@ -54,7 +58,7 @@ public final class ShardStore {
     private var nextSeq = PerSplit<Int64> { _ in 0 }
     /// The id the next appended document gets.
     public private(set) var nextDocumentID: Int64
-    private var current: CurrentSource?
+    private var current: SourceState?
     /// Token counts not yet in `token_counts`: those of documents written since the last
     /// fold (the job's start, or an earlier run's end), whose committed part is also in
     /// `token_counts_pending`.
@@ -99,10 +103,6 @@ public final class ShardStore {
         var id: Int64, path: String, tokens: Int64, crc: UInt32, documents: Int64, textBytes: Int64
     }
 
-    private struct CurrentSource {
-        var state: SourceState
-        var skipFirstLines: [String: Int64] = [:]
-    }
 
     /// Opens the corpus in `directory` (created if needed) and recovers from an interrupted
     /// run. A new index records `settings` and `vocab`; an existing one must have been written
@@ -251,13 +251,18 @@ public final class ShardStore {
         try sources(where: "WHERE path = ?", [.text(path)]).first
     }
 
-    /// A source's committed skips by reason (a resumed source goes on counting from them).
-    public func skips(source id: Int64) throws -> [String: SkipCount] {
-        var skips: [String: SkipCount] = [:]
-        for row in try db.prepare("SELECT reason, count, first_line FROM skips WHERE source_id = ?").rows([.int(id)]) {
-            skips[row[0].string ?? ""] = SkipCount(count: row[1].int64 ?? 0, firstLine: row[2].int64)
+    /// A source's committed progress: records read and skips by reason, duplicates included (a
+    /// resumed source goes on counting from there).
+    public func committedProgress(of source: SourceState) throws -> SourceProgress {
+        var skips = SkipTally()
+        for row in try db.prepare("SELECT reason, count, first_line FROM skips WHERE source_id = ?").rows([.int(source.id)]) {
+            guard let reason = row[0].string.flatMap(SkipReason.init(rawValue:)) else {
+                throw ShardsError(.corrupt, path: db.path, "skips of source \(source.id): unknown reason '\(row[0].string ?? "")'")
+            }
+            skips.add(reason, count: row[1].int64 ?? 0, firstLine: row[2].int64)
         }
-        return skips
+        skips.add(.duplicate, count: source.duplicates)
+        return SourceProgress(records: source.records, skips: skips)
     }
 
     /// Every source, in id order.
@@ -282,7 +287,7 @@ public final class ShardStore {
         try checkUsable()
         if let current {
             throw ShardsError(.invalidArgument, path: path,
-                              "source \(current.state.path) is still current: commit it done or fail it first")
+                              "source \(current.path) is still current: end it first")
         }
         if var existing = try source(path: path) {
             if existing.fileBytes != fileBytes && existing.status == .error && existing.records == 0 {
@@ -295,7 +300,7 @@ public final class ShardStore {
                 throw ShardsError(.mismatch, path: path,
                                   "input changed since it was sharded: it was \(existing.fileBytes) bytes, now \(fileBytes)")
             }
-            if existing.status != .done { current = CurrentSource(state: existing) }
+            if existing.status != .done { current = existing }
             return existing
         }
         try ensureTransaction()
@@ -306,7 +311,7 @@ public final class ShardStore {
         let id = try db.scalar("SELECT last_insert_rowid()")?.int64 ?? 0
         let state = SourceState(id: id, path: path, fileBytes: fileBytes, status: .partial, error: nil,
                                 records: 0, documents: 0, tokens: 0, textBytes: 0, duplicates: 0, skipped: 0)
-        current = CurrentSource(state: state)
+        current = state
         return state
     }
 
@@ -316,7 +321,7 @@ public final class ShardStore {
     /// open shard of its split (opening or closing shards as needed). Every id must be below
     /// the vocabulary size; nothing is written when one is not.
     @discardableResult
-    public func append(_ info: DocumentInfo, tokens: UnsafeBufferPointer<UInt32>) throws -> DocumentLocation {
+    package func append(_ info: DocumentInfo, tokens: UnsafeBufferPointer<UInt32>) throws -> DocumentLocation {
         try append(info, tokens: tokens, countTokens: true)
     }
 
@@ -324,16 +329,16 @@ public final class ShardStore {
     /// caller when `countTokens` is false: it adds them with `addTokenCounts`, counted elsewhere
     /// (the sharder counts on its encoding threads).
     @discardableResult
-    public func append(_ info: DocumentInfo, tokens: UnsafeBufferPointer<UInt32>, countTokens: Bool) throws -> DocumentLocation {
+    package func append(_ info: DocumentInfo, tokens: UnsafeBufferPointer<UInt32>, countTokens: Bool) throws -> DocumentLocation {
         try checkUsable()
         // The current source is read and updated in place: a copy of it (its path, its skips)
         // per document cost retains and releases on the writer, per document.
-        guard let sourceID = current?.state.id else {
+        guard let sourceID = current?.id else {
             throw ShardsError(.invalidArgument, path: indexPath, "append without a current source (call beginSource)")
         }
         let vocab = UInt32(settings.vocabSize)
         if !ShardWriter.allBelow(vocab, tokens), let bad = tokens.first(where: { $0 >= vocab }) {
-            throw ShardsError(.invalidArgument, path: current?.state.path ?? indexPath,
+            throw ShardsError(.invalidArgument, path: current?.path ?? indexPath,
                               "record \(info.record): token id \(bad) is outside the vocabulary of \(vocab)")
         }
         try ensureTransaction()
@@ -377,9 +382,9 @@ public final class ShardStore {
                 }
             }
             lengthDeltas[split][Int64(tokens.count), default: 0] += 1
-            current?.state.documents += 1
-            current?.state.tokens += length
-            current?.state.textBytes += info.byteCount
+            current?.documents += 1
+            current?.tokens += length
+            current?.textBytes += info.byteCount
             nextDocumentID += 1
             return location
         } catch {
@@ -395,7 +400,7 @@ public final class ShardStore {
 
     /// Adds `counts[id]` occurrences of each token id to the split's counts (recorded by the
     /// next commit, like the documents appended before it), and zeroes `counts`.
-    public func addTokenCounts(_ counts: UnsafeMutableBufferPointer<UInt32>, split: Split) {
+    package func addTokenCounts(_ counts: UnsafeMutableBufferPointer<UInt32>, split: Split) {
         precondition(counts.count == settings.vocabSize, "one count per token id")
         // Every id, zeros included, and then the counts cleared at once: both vectorize, where a
         // branch per id did not (the writer ran this for 2 × vocabulary ids per batch).
@@ -455,13 +460,9 @@ public final class ShardStore {
     /// piece while the encoders run out of batches. Nothing is left to do once the vocabulary is in.
     public func insertVocabulary(upTo n: Int) throws {
         guard !pendingVocab.isEmpty else { return }
-        try checkUsable()
-        do {
+        try writing {
             try ensureTransaction()
             try insertPendingVocabulary(n)
-        } catch {
-            poisoned = error
-            throw error
         }
     }
 
@@ -477,6 +478,7 @@ public final class ShardStore {
         trace?.record("vocab", since: started)
     }
 
+    /// Refuses a closed store, or one an earlier write failed in.
     private func checkUsable() throws {
         if closed { throw ShardsError(.invalidArgument, path: indexPath, "the store is closed") }
         if let poisoned {
@@ -484,74 +486,68 @@ public final class ShardStore {
         }
     }
 
-    /// Makes everything appended so far durable, with `progress` as the current source's
-    /// progress (`done` marks it finished and clears it). `progress` nil leaves the source row's
-    /// progress as it was (documents and tokens are still updated).
-    public func commit(progress: SourceProgress?, done: Bool = false) throws {
+    /// Runs a write: refused when the store is closed or an earlier write failed; a write that
+    /// fails poisons the store (it must be reopened, which recovers to the last commit).
+    private func writing<T>(_ body: () throws -> T) throws -> T {
         try checkUsable()
         do {
-            try commitChanges(progress: progress, status: done ? .done : nil, error: nil, fold: false)
+            return try body()
         } catch {
             poisoned = error
             throw error
         }
     }
 
-    /// Records the current source as failed with `message` (its documents so far are kept),
-    /// commits, and clears it.
-    public func failSource(message: String, progress: SourceProgress?) throws {
-        try checkUsable()
-        guard current != nil else { return }
-        do {
-            try commitChanges(progress: progress, status: .error, error: message, fold: false)
-        } catch {
-            poisoned = error
-            throw error
-        }
-    }
-
-    /// Ends the current source, done or failed with `message`, without committing: the next
-    /// commit records it together with its documents (or none does, and a resumed run reads it
-    /// again). Many small sources then cost one commit, not one each.
-    public func endSource(progress: SourceProgress, error message: String? = nil) throws {
-        try checkUsable()
-        guard current != nil else { return }
-        do {
+    /// Ends the current source, done or failed, without committing: the next commit (or
+    /// `finish`) records it together with its documents, or none does and a resumed run reads
+    /// it again. Many small sources then cost one commit, not one each.
+    public func endSource(progress: SourceProgress, end: SourceEnd) throws {
+        try writing {
+            guard current != nil else { return }
             try ensureTransaction()
-            try recordSource(progress: progress, status: message == nil ? .done : .error, error: message)
-        } catch {
-            poisoned = error
-            throw error
+            switch end {
+            case .done: try recordSource(progress: progress, status: .done, error: nil)
+            case .failed(let error): try recordSource(progress: progress, status: .error, error: error.description)
+            }
+        }
+    }
+
+    /// Makes everything appended so far durable, with `progress` as the current source's
+    /// progress; nil leaves the source row's progress as it was (its documents and tokens are
+    /// still updated).
+    public func commit(progress: SourceProgress?) throws {
+        try writing { try commitChanges(progress: progress, fold: false) }
+    }
+
+    /// Does now, in the open transaction, what `finish` would do after the last documents, as
+    /// far as it can: adds the token counts so far to `token_counts` and builds the position
+    /// index (which the documents written after keep up to date). For a job's end, while its
+    /// last batches are encoded; `finish` then has only the counts of those left to add.
+    public func prepareToFinish() throws {
+        try writing {
+            try ensureTransaction()
+            try insertPendingRows()
+            try db.execute(IndexSchema.positionIndex)
+            try foldTokenCounts()
         }
     }
 
     /// Closes the open shards (however full), builds the index on document positions and
-    /// commits. Call once every source is done; with `progress`, the current source is recorded
-    /// done with it in the same commit (one commit instead of two at the end of a job);
-    /// without, a source still current is an error.
-    public func finish(completing progress: SourceProgress? = nil) throws {
+    /// commits. Call once every source has ended (`endSource`): a source still current would be
+    /// left partial in an index that looks complete.
+    public func finish() throws {
         try checkUsable()
-        if progress == nil, let current {
-            // Finishing would leave it partial in an index that looks complete.
-            throw ShardsError(.invalidArgument, path: current.state.path,
-                              "source is still current at the end of the job: commit it done or fail it first")
+        if let current {
+            throw ShardsError(.invalidArgument, path: current.path, "source is still current at the end of the job: end it first")
         }
-        try ensureTransaction()
-        do {
+        try writing {
+            try ensureTransaction()
             for split in Split.allCases where open[split] != nil { try close(split) }
             try insertPendingRows()
             let indexing = ContinuousClock.now
             try db.execute(IndexSchema.positionIndex)
             trace?.record("finish: position index", since: indexing)
-        } catch {
-            poisoned = error
-            throw error
-        }
-        do {
-            try commitChanges(progress: progress, status: progress != nil && current != nil ? .done : nil, error: nil, fold: true)
-        } catch {
-            poisoned = error
-            throw error
+            try commitChanges(progress: nil, fold: true)
         }
     }
 
@@ -564,23 +560,6 @@ public final class ShardStore {
             start += Self.columns
         }
         pendingRows.removeAll(keepingCapacity: true)
-    }
-
-    /// Does now, in the open transaction, what `finish` would do after the last documents, as
-    /// far as it can: adds the token counts so far to `token_counts` and builds the position
-    /// index (which the documents written after keep up to date). For a job's end, while its
-    /// last batches are encoded; `finish` then has only the counts of those left to add.
-    public func finishEarly() throws {
-        try checkUsable()
-        do {
-            try ensureTransaction()
-            try insertPendingRows()
-            try db.execute(IndexSchema.positionIndex)
-            try foldTokenCounts()
-        } catch {
-            poisoned = error
-            throw error
-        }
     }
 
     /// Adds the token counts not yet in `token_counts` to it, a row per id, in the open
@@ -604,17 +583,18 @@ public final class ShardStore {
     private func recordSource(progress: SourceProgress?, status: SourceStatus, error message: String?) throws {
         guard var source = current else { return }
         if let progress {
-            source.state.records = progress.records
-            source.state.duplicates = progress.duplicates
-            source.state.skipped = progress.skips.values.reduce(0) { $0 + $1.count }
+            source.records = progress.records
+            source.duplicates = progress.skips[.duplicate]
+            source.skipped = progress.skips.total - progress.skips[.duplicate]
             let upsertSkip = try db.prepare("INSERT OR REPLACE INTO skips (source_id, reason, count, first_line) VALUES (?, ?, ?, ?)")
-            for (reason, skip) in progress.skips.sorted(by: { $0.key < $1.key }) {
-                try upsertSkip.run(.int(source.state.id), .text(reason), .int(skip.count), skip.firstLine.map(SQLValue.int) ?? .null)
+            for reason in progress.skips.reasons where reason != .duplicate {
+                try upsertSkip.run(.int(source.id), .text(reason.rawValue), .int(progress.skips[reason]),
+                                   progress.skips.firstLine(reason).map(SQLValue.int) ?? .null)
             }
         }
-        source.state.status = status
-        source.state.error = message
-        let s = source.state
+        source.status = status
+        source.error = message
+        let s = source
         try db.prepare("""
             UPDATE sources SET status = ?, error = ?, records = ?, documents = ?, tokens = ?, text_bytes = ?,
             duplicates = ?, skipped = ? WHERE id = ?
@@ -626,7 +606,7 @@ public final class ShardStore {
     /// Commits what was written. The token counts since the job began (or since the counts of an
     /// earlier run were folded) go to `token_counts_pending` as a blob per split; with `fold`
     /// (the job's end), they are added to `token_counts`, a row per token id, and the blob goes.
-    private func commitChanges(progress: SourceProgress?, status: SourceStatus?, error message: String?, fold: Bool) throws {
+    private func commitChanges(progress: SourceProgress?, fold: Bool) throws {
         try ensureTransaction()
         try insertPendingRows()
         // 1. Shard bytes first: what the index will call committed must be on disk.
@@ -678,7 +658,7 @@ public final class ShardStore {
         }
         trace?.record("commit: counts", since: step)
         // 3. The current source.
-        try recordSource(progress: progress, status: status ?? .partial, error: message)
+        try recordSource(progress: progress, status: .partial, error: nil)
         step = ContinuousClock.now
         try db.commit()
         inTransaction = false
@@ -698,9 +678,9 @@ public final class ShardStore {
 
     /// Calls `body` with the content hash of every committed document, in id order (to
     /// reload a dedup set when resuming).
-    public func forEachDocumentHash(_ body: (DocumentHash) throws -> Void) throws {
+    public func forEachDocumentHash(_ body: (ContentHash) throws -> Void) throws {
         try db.prepare("SELECT hash_hi, hash_lo FROM documents ORDER BY id").forEachRow { row in
-            try body(DocumentHash(hi: UInt64(bitPattern: row.int64(0)), lo: UInt64(bitPattern: row.int64(1))))
+            try body(ContentHash(hi: UInt64(bitPattern: row.int64(0)), lo: UInt64(bitPattern: row.int64(1))))
         }
     }
 

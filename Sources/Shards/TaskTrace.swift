@@ -24,7 +24,7 @@ public final class TaskTrace: @unchecked Sendable {
     public init() {}
 
     /// Records `name` as having run from `start` until now on the calling thread.
-    func record(_ name: String, since start: ContinuousClock.Instant, args: [String: Int] = [:]) {
+    package func record(_ name: String, since start: ContinuousClock.Instant, args: [String: Int] = [:]) {
         let end = ContinuousClock.now
         let me = unsafeBitCast(pthread_self(), to: UInt.self)
         lock.lock()

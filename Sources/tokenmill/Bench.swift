@@ -35,9 +35,9 @@ struct BenchEncode: ParsableCommand {
         try reportingErrors {
             let tokenizer = try tokenizerOptions.load()
             var docs: [[UInt8]] = []
-            var opts = inputs.ingestOptions
+            var opts = try inputs.ingest.settings()
             opts.dedup = false
-            Ingest(paths: try inputs.resolvedInputs(), options: opts).forEach { docs.append($0.text) }
+            try Ingest(paths: try inputs.resolvedInputs(), options: opts).forEach { docs.append($0.text) }
             let bytes = docs.reduce(0) { $0 + $1.count }
             var best = Double.infinity
             var firstPass = 0.0

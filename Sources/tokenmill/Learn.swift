@@ -63,7 +63,7 @@ struct Learn: ParsableCommand {
         try reportingErrors {
             let paths = try inputs.resolvedInputs()
             let settings = LearnSettings(
-                inputs: paths, ingest: inputs.ingestOptions,
+                inputs: paths, ingest: try inputs.ingest.settings(),
                 trainer: TrainerConfig(vocabSize: vocabSize, minFrequency: minFrequency,
                                        specialTokens: special, pattern: preTokenizer.pattern),
                 maxBytes: maxBytes.flatMap(parseByteSize), threads: threads)
@@ -74,9 +74,8 @@ struct Learn: ParsableCommand {
             let report = learnReport(result, settings: settings)
             try writeFileAtomically((output as NSString).appendingPathComponent("learn.json"), report)
             for e in result.ingest.errors { printError("\(e)") }
-            let skips = result.ingest.skipped.filter { $0.value > 0 }.sorted { $0.key.rawValue < $1.key.rawValue }
-            let skipped = skips.isEmpty ? "" : "\(skips.reduce(Int64(0)) { $0 + $1.value }) records ("
-                + skips.map { "\($0.key.rawValue): \($0.value)" }.joined(separator: ", ") + ")"
+            let skips = result.ingest.skips
+            let skipped = skips.isEmpty ? "" : "\(skips.total) records (\(skips.summary))"
             display.finish(String(format: "learned %d tokens (%d merges) from %lld documents, %@ of text, %d distinct words in %.2fs (count %.2fs, merge %.2fs)%@%@ → %@",
                                   result.model.vocabSize, result.model.merges?.count ?? 0, result.documents,
                                   formatBytes(result.textBytes), result.distinctWords,
@@ -95,8 +94,9 @@ struct Learn: ParsableCommand {
         for s in r.ingest.sources {
             var o: [String: Any] = ["path": s.path, "file_bytes": s.fileBytes, "records": s.records,
                                     "documents": s.documents, "document_bytes": s.documentBytes,
-                                    "skipped": Dictionary(uniqueKeysWithValues: s.skipped.map { ($0.key.rawValue, $0.value) })]
-            if !s.badLines.isEmpty { o["bad_lines"] = s.badLines }
+                                    "skipped": Dictionary(uniqueKeysWithValues: s.skips.reasons.map { ($0.rawValue, s.skips[$0]) })]
+            let firstLines = s.skips.reasons.compactMap { r in s.skips.firstLine(r).map { (r.rawValue, $0) } }
+            if !firstLines.isEmpty { o["first_skipped_lines"] = Dictionary(uniqueKeysWithValues: firstLines) }
             if let e = s.error { o["error"] = e.description }
             sources.append(o)
         }

@@ -24,7 +24,7 @@ struct RunPipeline: ParsableCommand {
     func run() throws {
         try reportingErrors {
             var spec = try PipelineSpec.load(file)
-            if let runDir { spec.runDir = runDir }
+            if let runDir { spec.run.runDir = runDir }
             let displays = DisplaySet(progressOptions)
             let runner = try PipelineRunner(spec: spec) { event in displays.handle(event) }
             let interrupted = Interrupt.install()

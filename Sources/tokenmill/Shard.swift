@@ -2,6 +2,7 @@ import ArgumentParser
 import BPE
 import Corpus
 import Foundation
+import Pipeline
 import Shards
 
 struct Shard: ParsableCommand {
@@ -23,22 +24,7 @@ struct Shard: ParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Corpus directory to write (or resume).", valueName: "DIR"))
     var output: String
 
-    @Option(name: .long, help: "Tokens per shard (at most 2^30).")
-    var shardTokens: Int64 = CorpusSettings.defaultShardTokens
-
-    @Option(name: .long, help: "Fraction of documents for the validation split.")
-    var valFraction: Double = CorpusSettings.defaultValFraction
-
-    @Option(name: .long, help: "Encoding threads (default: all cores).")
-    var threads: Int = ProcessInfo.processInfo.activeProcessorCount
-
-    @Option(name: .long, help: ArgumentHelp("While the writer has work queued, commit at most this often: about what a kill may lose.",
-                                            valueName: "SECONDS"))
-    var commitSeconds: Double = 1
-
-    @Option(name: .long, help: ArgumentHelp("Memory for the exact-dedup set (about 8.4 million documents in memory with the default); "
-                                            + "beyond, sorted runs of hashes go to DIR/dedup.tmp and dedup stays exact.", valueName: "MiB"))
-    var dedupMemory: Int = 512
+    @OptionGroup(title: "Shard settings") var shardOptions: ShardOptions
 
     @Option(name: .long, help: ArgumentHelp("Write what each thread did and when (reading, encoding, writing, commits) as "
                                             + "Chrome trace-event JSON, for ui.perfetto.dev or chrome://tracing.", valueName: "FILE"))
@@ -46,23 +32,12 @@ struct Shard: ParsableCommand {
 
     @OptionGroup var progressOptions: ProgressOptions
 
-    func validate() throws {
-        if shardTokens < 1 || shardTokens > 1 << 30 { throw ValidationError("--shard-tokens must be between 1 and 2^30") }
-        if !(0..<1).contains(valFraction) { throw ValidationError("--val-fraction must be in [0, 1)") }
-        if threads < 1 { throw ValidationError("--threads must be at least 1") }
-        if !(commitSeconds >= 0 && commitSeconds.isFinite) { throw ValidationError("--commit-seconds must be a number of seconds, 0 or more") }
-        if dedupMemory < 0 || dedupMemory > 1 << 20 { throw ValidationError("--dedup-memory must be a number of MiB from 0 to 1048576") }
-    }
-
     func run() throws {
         try reportingErrors {
             let tokenizer = try tokenizerOptions.load()
             let paths = try inputs.resolvedInputs()
-            var options = ShardJobOptions(inputs: paths, output: output, ingest: inputs.ingestOptions,
-                                          shardTokens: shardTokens, valFraction: valFraction, threads: threads)
-            options.threads = threads
-            options.commitSeconds = commitSeconds
-            options.dedupMemoryBytes = dedupMemory << 20
+            var options = ShardJobOptions(inputs: paths, output: output, ingest: try inputs.ingest.settings(),
+                                          settings: try shardOptions.settings())
             let display = try progressOptions.display("shard")
             let interrupted = Interrupt.install()
             options.shouldContinue = { !interrupted.isSet }
@@ -70,7 +45,7 @@ struct Shard: ParsableCommand {
             options.trace = taskTrace
             // Written however the job ends: a trace of a failed or interrupted job is as useful.
             defer { if let trace, let taskTrace { do { try taskTrace.write(to: trace) } catch { printError("\(error)") } } }
-            let report = try Sharder.run(tokenizer: tokenizer, tokenizerFile: tokenizerOptions.tokenizer, options: options) { display.show($0) }
+            let report = try ShardJob.run(tokenizer: tokenizer, tokenizerFile: tokenizerOptions.tokenizer, options: options) { display.show($0) }
             for e in report.errors { printError(e) }
             if !report.completed {
                 display.note("interrupted: \(report.documents) documents committed; run the same command again to continue")
@@ -78,7 +53,7 @@ struct Shard: ParsableCommand {
             }
             let rate = report.seconds > 0 ? Double(report.textBytes) / report.seconds : 0
             // Inputs an earlier run finished are skipped (not read again).
-            let already = report.sources.filter { $0.status == "skipped" && $0.error == nil }.count
+            let already = report.sources.filter { $0.status == .skipped && $0.error == nil }.count
             let message = already == paths.count
                 ? "nothing to do: the \(already == 1 ? "input is" : "\(already) inputs are") already sharded in \(output)"
                 : "sharded \(report.documents) documents, \(report.tokens) tokens (\(formatBytes(report.textBytes)) of text) in "
@@ -98,6 +73,23 @@ struct Shard: ParsableCommand {
 }
 
 extension Split: ExpressibleByArgument {}
+
+/// The shard settings as flags: `ShardSettings` is their definition.
+struct ShardOptions: SettingsOptions {
+    typealias Settings = ShardSettings
+
+    @Option(name: names("shardTokens"), help: help("Tokens per shard, at most 2^30", \.shardTokens)) var shardTokens: Int64?
+    @Option(name: names("valFraction"), help: help("Fraction of documents in the validation split", \.valFraction)) var valFraction: Double?
+    @Option(name: names("threads"), help: help("Encoding threads (0 = all cores)", \.threads)) var threads: Int?
+    @Option(name: names("dedupMemory"), help: help("Memory for the exact-dedup set, in MiB (about 8.4 million documents with the "
+                                                  + "default); beyond, sorted runs of hashes go to DIR/dedup.tmp and dedup stays exact", \.dedupMemory, valueName: "MiB"))
+    var dedupMemory: Int?
+    @Option(name: names("commitSeconds"), help: help("While the writer has work queued, commit at most this often: about what a kill may lose",
+                                                    \.commitSeconds, valueName: "SECONDS"))
+    var commitSeconds: Double?
+
+    func validate() throws { _ = try settings() }
+}
 
 struct Stats: ParsableCommand {
     static let configuration = CommandConfiguration(

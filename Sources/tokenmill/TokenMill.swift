@@ -1,4 +1,5 @@
 import ArgumentParser
+import CSys
 import Foundation
 
 /// `tokenmill`: raw gzipped text → BPE vocabulary → token shards → GPT pre-training.
@@ -18,6 +19,21 @@ struct TokenMill: ParsableCommand {
           tokenmill run pipelines/demo.toml
         """,
         subcommands: [Learn.self, Encode.self, Decode.self, Export.self, Shard.self, Stats.self, Verify.self, Train.self, Generate.self, Next.self, RunPipeline.self, ReportCommand.self, Bench.self])
+
+    static func main() {
+        // glibc raises its mmap threshold to the largest block freed so far (up to 32 MiB), so
+        // once a source's read window or a large document's buffers are freed, such blocks come
+        // from the per-thread heaps, where freed memory stays with the process. A fixed 1 MiB
+        // threshold gives them back: long jobs (shard, learn) keep their peak memory near what
+        // they hold at once. A process-wide setting, so the program sets it, not the libraries.
+        _ = tm_set_mmap_threshold(1 << 20)
+        do {
+            var command = try parseAsRoot()
+            try command.run()
+        } catch {
+            exit(withError: error)
+        }
+    }
 }
 
 /// Runs a command body; any error becomes one line on stderr and exit status 1.

@@ -14,9 +14,9 @@ struct Train: ParsableCommand {
         format with the trainer state beside them (.state), and RUNDIR/run.json.
           tokenmill train --data out/shards --output out/run --steps 200
           tokenmill train --data out/shards --output out/run --steps 400 --resume
-        The second command trains 200 more steps, exactly as one run of 400 would. llm.c's CPU \
-        settings are --lr 1e-4 --weight-decay 0 --grad-clip 0 --warmup 0 --lr-min 1 --beta2 0.999 \
-        --no-shuffle.
+        The second command trains 200 more steps, exactly as one run of 400 would: a resumed run \
+        keeps its settings but for the flags given. llm.c's CPU settings are --lr 1e-4 \
+        --weight-decay 0 --grad-clip 0 --warmup 0 --lr-min 1 --beta2 0.999 --no-shuffle.
         """)
 
     @Option(name: .long, help: ArgumentHelp("Corpus directory written by `tokenmill shard`.", valueName: "DIR"))
@@ -25,27 +25,7 @@ struct Train: ParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Run directory.", valueName: "RUNDIR"))
     var output: String
 
-    @Option(name: .long, help: "Transformer layers.") var layers = 4
-    @Option(name: .long, help: "Attention heads.") var heads = 4
-    @Option(name: .long, help: "Channels (embedding width); a multiple of --heads.") var channels = 128
-    @Option(name: .long, help: "Context length (tokens per sequence).") var context = 128
-    @Option(name: .long, help: "Sequences per micro-batch.") var batchSize = 8
-    @Option(name: .long, help: "Micro-batches per optimiser step (gradient accumulation).") var gradAccum = 1
-    @Option(name: .long, help: "Optimiser steps (in total, counting resumed ones).") var steps = 1000
-    @Option(name: .long, help: "Peak learning rate.") var lr: Float = 3e-4
-    @Option(name: .long, help: "Linear warmup steps, then cosine decay.") var warmup = 0
-    @Option(name: .long, help: "Final learning rate as a fraction of the peak (1 = constant).") var lrMin: Float = 0
-    @Option(name: .long, help: "AdamW weight decay (applied to 2-D weights only).") var weightDecay: Float = 0
-    @Option(name: .long, help: "Clip gradients to this global norm (0 = off).") var gradClip: Float = 1
-    @Option(name: .long, help: "AdamW β1.") var beta1: Float = 0.9
-    @Option(name: .long, help: "AdamW β2.") var beta2: Float = 0.95
-    @Option(name: .long, help: "AdamW ε.") var eps: Float = 1e-8
-    @Option(name: .long, help: "Seed of initialisation and shuffling.") var seed: UInt64 = 1337
-    @Option(name: .long, help: "Evaluate on the val split every N steps (0 = never).") var evalEvery = 100
-    @Option(name: .long, help: "Batches per evaluation.") var evalBatches = 10
-    @Option(name: .long, help: "Write a checkpoint every N steps (0 = only at the end).") var checkpointEvery = 0
-    @Option(name: .long, help: "Threads (default: all cores).") var threads = ProcessInfo.processInfo.activeProcessorCount
-    @Flag(name: .long, help: "Read batches in llm.c's sequential order instead of shuffled.") var noShuffle = false
+    @OptionGroup(title: "Training settings") var training: TrainingOptions
     @Option(name: .customLong("init"), help: ArgumentHelp("Start from an llm.c-format checkpoint (vocabulary must match the data's).", valueName: "FILE"))
     var initFrom: String?
     @Flag(name: .long, help: "Continue the run in RUNDIR from its latest checkpoint.") var resume = false
@@ -55,44 +35,21 @@ struct Train: ParsableCommand {
 
 
     func validate() throws {
-        if channels % heads != 0 { throw ValidationError("--channels (\(channels)) must be a multiple of --heads (\(heads))") }
         if resume && initFrom != nil { throw ValidationError("--resume and --init do not go together") }
-        for (name, v) in [("layers", layers), ("heads", heads), ("context", context), ("batch-size", batchSize),
-                          ("steps", steps), ("threads", threads), ("grad-accum", gradAccum)] where v < 1 {
-            throw ValidationError("--\(name) must be at least 1")
-        }
+        if let stopAt, stopAt < 1 { throw ValidationError("--stop-at must be at least 1") }
+        _ = try settings()
     }
 
-    var settings: TrainingSettings {
-        var s = TrainingSettings(vocabSize: 0)
-        s.layers = layers
-        s.heads = heads
-        s.channels = channels
-        s.contextLength = context
-        s.batchSize = batchSize
-        s.gradAccumulation = gradAccum
-        s.steps = steps
-        s.learningRate = lr
-        s.warmupSteps = warmup
-        s.minLearningRateFraction = lrMin
-        s.weightDecay = weightDecay
-        s.gradClip = gradClip
-        s.beta1 = beta1
-        s.beta2 = beta2
-        s.epsilon = eps
-        s.seed = seed
-        s.evalEvery = evalEvery
-        s.evalBatches = evalBatches
-        s.checkpointEvery = checkpointEvery
-        s.threads = threads
-        s.shuffle = !noShuffle
-        return s
+    /// The flags given, over the defaults; a resumed run keeps its settings but for the flags
+    /// given (more --steps, say).
+    func settings() throws -> TrainingSettings {
+        try training.settings(over: resume ? RunRecord.read(output)?.settings ?? TrainingSettings() : TrainingSettings())
     }
 
     func run() throws {
         try reportingErrors {
             let display = try progressOptions.display("train")
-            var options = TrainJobOptions(dataDirectory: data, runDirectory: output, settings: settings,
+            var options = TrainJobOptions(dataDirectory: data, runDirectory: output, settings: try settings(),
                                           initCheckpoint: initFrom, resume: resume)
             options.stopAt = stopAt
             let interrupted = Interrupt.install()
@@ -222,4 +179,35 @@ struct Next: ParsableCommand {
             writeOutput(Array(out.utf8))
         }
     }
+}
+
+/// The training settings as flags: `TrainingSettings` is their definition.
+struct TrainingOptions: SettingsOptions {
+    typealias Settings = TrainingSettings
+
+    @Option(name: names("layers"), help: help("Transformer layers", \.layers)) var layers: Int?
+    @Option(name: names("heads"), help: help("Attention heads", \.heads)) var heads: Int?
+    @Option(name: names("channels"), help: help("Channels (embedding width), a multiple of --heads", \.channels)) var channels: Int?
+    @Option(name: names("contextLength"), help: help("Context length: tokens per sequence", \.contextLength)) var contextLength: Int?
+    @Option(name: names("batchSize"), help: help("Sequences per micro-batch", \.batchSize)) var batchSize: Int?
+    @Option(name: names("gradAccumulation"), help: help("Micro-batches per optimiser step (gradient accumulation)", \.gradAccumulation))
+    var gradAccumulation: Int?
+    @Option(name: names("steps"), help: help("Optimiser steps, in total (counting resumed ones)", \.steps)) var steps: Int?
+    @Option(name: names("learningRate"), help: help("Peak learning rate", \.learningRate)) var learningRate: Float?
+    @Option(name: names("warmupSteps"), help: help("Linear warmup steps, then cosine decay", \.warmupSteps)) var warmupSteps: Int?
+    @Option(name: names("minLearningRateFraction"), help: help("Final learning rate as a fraction of the peak (1 = constant)", \.minLearningRateFraction))
+    var minLearningRateFraction: Float?
+    @Option(name: names("weightDecay"), help: help("AdamW weight decay, applied to 2-D weights only", \.weightDecay)) var weightDecay: Float?
+    @Option(name: names("gradClip"), help: help("Clip gradients to this global norm (0 = off)", \.gradClip)) var gradClip: Float?
+    @Option(name: names("beta1"), help: help("AdamW β1", \.beta1)) var beta1: Float?
+    @Option(name: names("beta2"), help: help("AdamW β2", \.beta2)) var beta2: Float?
+    @Option(name: names("epsilon"), help: help("AdamW ε", \.epsilon)) var epsilon: Float?
+    @Option(name: names("seed"), help: help("Seed of initialisation and shuffling", \.seed)) var seed: UInt64?
+    @Option(name: names("evalEvery"), help: help("Evaluate on the val split every N steps (0 = never)", \.evalEvery)) var evalEvery: Int?
+    @Option(name: names("evalBatches"), help: help("Batches per evaluation", \.evalBatches)) var evalBatches: Int?
+    @Option(name: names("checkpointEvery"), help: help("Write a checkpoint every N steps (0 = only at the end)", \.checkpointEvery))
+    var checkpointEvery: Int?
+    @Flag(name: names("shuffle"), inversion: .prefixedNo, help: help("Shuffled batches; --no-shuffle reads them in llm.c's sequential order", \.shuffle))
+    var shuffle: Bool?
+    @Option(name: names("threads"), help: help("Threads (0 = all cores)", \.threads)) var threads: Int?
 }

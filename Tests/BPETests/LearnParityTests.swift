@@ -13,7 +13,7 @@ import Testing
     func cliLearnEqualsHuggingFace(vocabSize: Int, minFrequency: Int) throws {
         let dir = try TempDir()
         var docs: [String] = []
-        let report = Ingest(paths: Self.sample).forEach { docs.append(String(decoding: $0.text, as: UTF8.self)) }
+        let report = try Ingest(paths: Self.sample).forEach { docs.append(String(decoding: $0.text, as: UTF8.self)) }
         #expect(report.errors.isEmpty)
         #expect(docs.count > 10_000)
         let docsPath = try dir.write("docs.json", [UInt8](JSONSerialization.data(withJSONObject: docs)))

@@ -53,13 +53,14 @@ import Testing
     /// Out-of-range options are refused before anything is written, each with its own message.
     @Test func badOptionsAreRefused() throws {
         let dir = try TempDir()
-        for (option, value, message) in [("--shard-tokens", "0", "--shard-tokens must be between 1 and 2^30"),
-                                         ("--val-fraction", "1", "--val-fraction must be in [0, 1)"),
-                                         ("--threads", "0", "--threads must be at least 1"),
-                                         ("--commit-seconds", "nan", "--commit-seconds must be a number of seconds, 0 or more"),
-                                         ("--dedup-memory", "2000000", "--dedup-memory must be a number of MiB from 0 to 1048576")] {
+        for (option, value, message) in [("--shard-tokens", "0", "--shard-tokens must be between 1 and 2^30, not 0"),
+                                         ("--val-fraction", "1", "--val-fraction must be in [0, 1), not 1.0"),
+                                         ("--threads", "-1", "--threads must be 0 or more, not -1"),
+                                         ("--commit-seconds", "nan", "--commit-seconds must be a number, not \"nan\""),
+                                         ("--commit-seconds", "-1", "--commit-seconds must be a number of seconds, 0 or more, not -1.0"),
+                                         ("--dedup-memory", "2000000", "--dedup-memory must be from 0 to 1048576 MiB, not 2000000")] {
             let r = try Run.tokenmill(["shard", "--tokenizer", Self.vocab.path, "--input", Self.inputs[0],
-                                       "--output", dir.file("c"), option, value])
+                                       "--output", dir.file("c"), "\(option)=\(value)"])
             #expect(r.status != 0, "\(option) \(value)")
             #expect(r.err.contains(message), "\(option) \(value): \(r.err)")
         }

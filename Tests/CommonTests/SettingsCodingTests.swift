@@ -15,6 +15,7 @@ private struct Sample: SettingsGroup {
 
     static var aliases: [String: String] { ["lr": "learningRate"] }
     static var derivedKeys: Set<String> { ["vocabSize"] }
+    static var sizeKeys: Set<String> { ["shardTokens"] }
     var problem: SettingsProblem? {
         batchSize < 1 ? SettingsProblem("batchSize", "must be at least 1, not \(batchSize)") : nil
     }
@@ -66,9 +67,10 @@ private struct Sample: SettingsGroup {
         #expect(problem(["vocab_size": .int(1)])?.message.hasPrefix("unknown setting") == true)
         #expect(problem(["batch_size": .string("many")]) == SettingsProblem("batchSize", "must be a whole number, not \"many\""))
         #expect(problem(["batch_size": .double(1.5)])?.key == "batchSize")
+        #expect(problem(["batch_size": .string("10")]) == SettingsProblem("batchSize", "must be a whole number, not \"10\""))
         #expect(problem(["invalid_utf8": .int(1)]) == SettingsProblem("invalidUTF8", "must be true or false, not 1"))
         #expect(problem(["mode": .string("fsat")])
-                == SettingsProblem("mode", "\"fsat\" is not one of \"fast\" or \"exact\"; did you mean 'fast'?"))
+                == SettingsProblem("mode", "must be one of \"fast\" or \"exact\", not \"fsat\"; did you mean 'fast'?"))
         #expect(problem(["stages": .array([.int(3)])])?.key == "stages")
         #expect(problem(["batch_size": .int(0)]) == SettingsProblem("batchSize", "must be at least 1, not 0"))
         #expect(SettingsProblem("batchSize", "x").description == "batch_size: x")
@@ -108,6 +110,19 @@ private struct Floats: SettingsGroup {
         #expect(f.fraction == 0.5 && f.seed == 7)
         #expect(throws: SettingsProblem("seed", "must be a whole number, not 0.5")) {
             let _: Floats = try SettingsCoding.decode(["seed": .double(0.5)])
+        }
+    }
+}
+
+extension SettingKindTests {
+    /// A value that JSON cannot hold (a flag given as `nan`) is refused, not dropped.
+    @Test func nonFiniteNumbersAreRefused() {
+        var given = Floats()
+        given.fraction = .nan
+        let values = SettingsCoding.encode(given)
+        #expect(values["fraction"] == .string("nan"))
+        #expect(throws: SettingsProblem("fraction", "must be a number, not \"nan\"")) {
+            let _: Floats = try SettingsCoding.decode(values)
         }
     }
 }

@@ -40,7 +40,7 @@ import TestSupport
                                     $0.normalizeLineEndings = true; $0.normalizeNFC = true; $0.normalizeWhitespace = true })] {
             t0 = cpuSeconds()
             var docBytes = 0
-            let report = Ingest(paths: [path], options: options).forEach { docBytes += $0.text.count }
+            let report = try Ingest(paths: [path], options: options).forEach { docBytes += $0.text.count }
             let s = cpuSeconds() - t0
             let label = (name + ":").padding(toLength: 17, withPad: " ", startingAt: 0)
             lines.append(label + String(format: "%7.1f MB/s input, %7.1f MB/s text, %d docs",

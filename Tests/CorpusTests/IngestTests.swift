@@ -14,15 +14,15 @@ import TestSupport
         let o = IngestOptions.with { $0.boundary = .blank }
         var seen: [Int] = []
         var progressCalls = 0
-        let report = Ingest(paths: [good1, truncated, missing, good2], options: o)
+        let report = try Ingest(paths: [good1, truncated, missing, good2], options: o)
             .forEach(progress: { _ in progressCalls += 1 }) { doc in seen.append(doc.source) }
         #expect(report.errors.map(\.kind) == [.truncatedGzip, .fileNotFound])
         #expect(report.errors.map(\.path) == [truncated, missing])
         #expect(report.sources.map(\.path) == [good1, truncated, missing, good2])
         #expect(report.sources.map(\.documents) == [2, 0, 0, 1])
         #expect(report.sources[1].error?.kind == .truncatedGzip && report.sources[2].error?.kind == .fileNotFound)
-        #expect(report.sources[3].badLines == [2])
-        #expect(report.skipped == [.badJSON: 1])
+        #expect(report.sources[3].skips.firstLine(.badJSON) == 2)
+        #expect(report.skips.counts == [.badJSON: 1])
         #expect(seen == [0, 0, 3])
         #expect(progressCalls == 3)   // one at the end of each source that opened
     }
@@ -60,12 +60,12 @@ import TestSupport
     let data = Run.repoRoot + "/data/"
 
     @Test func sampleFilesReadCleanly() throws {
-        let report = Ingest(paths: ["bible-ot.jsonl.gz", "bible-nt.txt.gz", "fortunes.jsonl.gz", "heldout.txt"].map { data + $0 },
+        let report = try Ingest(paths: ["bible-ot.jsonl.gz", "bible-nt.txt.gz", "fortunes.jsonl.gz", "heldout.txt"].map { data + $0 },
                             options: .with { $0.boundary = .blank }).forEach { _ in }
         #expect(report.errors.isEmpty)
         #expect(report.sources.map(\.documents) == [925, 260, 15_217 - 83, 4])
         #expect(report.sources.map(\.records) == [925, 260, 15_217, 4])
-        #expect(report.skipped == [.duplicate: 83])
+        #expect(report.skips.counts == [.duplicate: 83])
         #expect(report.sources.allSatisfy { $0.compressedBytesRead == $0.fileBytes })
     }
 

@@ -132,18 +132,18 @@ private func bytes(hex: String) -> [UInt8] {
         #expect(docs.map(\.record) == wanted.map { recordOfLine[$0.line]! })
         #expect(stats.records == Int64(expected.count))
         for reason in SkipReason.allCases {
-            #expect(stats.skipped[reason, default: 0] == Int64(expected.filter { $0.kind == reason.rawValue }.count),
+            #expect(stats.skips.counts[reason, default: 0] == Int64(expected.filter { $0.kind == reason.rawValue }.count),
                     "\(reason)")
         }
         let bad = expected.filter { $0.kind == "bad_json" }.map(\.line)
-        #expect(stats.badLines == Array(bad.prefix(SourceStats.badLinesKept)))
+        #expect(stats.skips.firstLine(.badJSON) == bad.first.map(Int64.init))
         let lone = expected.compactMap(\.lone).reduce(0, +)
         #expect(stats.loneSurrogates == Int64(lone))
         #expect(stats.replacedInvalidUTF8 == Int64(expected.filter { ($0.lone ?? 0) > 0 }.count))
         #expect(lone > 0 && bad.count > 10)   // the generator reached these cases
     }
 
-    private func read(_ lines: String, _ o: IngestOptions? = nil) throws -> (docs: [String], stats: SourceStats) {
+    private func read(_ lines: String, _ o: IngestOptions? = nil) throws -> (docs: [String], stats: SourceReport) {
         let dir = try TempDir()
         let (docs, stats, error) = try readAll(try dir.write("t.jsonl", lines), o ?? opts)
         #expect(error == nil)
@@ -162,7 +162,7 @@ private func bytes(hex: String) -> [UInt8] {
 
             """)
         #expect(docs == ["top", "after tricky strings", "last wins"])
-        #expect(stats.skipped == [.missingField: 1, .notString: 3])
+        #expect(stats.skips.counts == [.missingField: 1, .notString: 3])
         #expect(stats.records == 7)
     }
 
@@ -170,7 +170,7 @@ private func bytes(hex: String) -> [UInt8] {
         let o = IngestOptions.with { $0.textField = "content"; $0.dedup = false }
         let (docs, stats) = try read("{\"text\": \"no\", \"content\": \"yes\"}\n{\"text\": \"no\"}\n", o)
         #expect(docs == ["yes"])
-        #expect(stats.skipped == [.missingField: 1])
+        #expect(stats.skips.counts == [.missingField: 1])
         let empty = IngestOptions.with { $0.textField = ""; $0.dedup = false }
         #expect(try read("{\"\": \"empty key\", \"text\": \"no\"}\n{\"text\": \"no\"}\n", empty).docs == ["empty key"])
     }
@@ -180,8 +180,8 @@ private func bytes(hex: String) -> [UInt8] {
         for i in 1...30 { lines.append(i % 3 == 0 ? "{\"text\": \"bad \(i)\"" : "{\"text\": \"ok \(i)\"}") }
         let (docs, stats) = try read(lines.joined(separator: "\n"))
         #expect(docs.count == 20)
-        #expect(stats.skipped == [.badJSON: 10])
-        #expect(stats.badLines == [3, 6, 9, 12, 15, 18, 21, 24, 27, 30])
+        #expect(stats.skips.counts == [.badJSON: 10])
+        #expect(stats.skips.firstLine(.badJSON) == 3)
     }
 
     @Test func crlfLinesBlankLinesAndLastLineWithoutNewline() throws {
@@ -206,7 +206,7 @@ private func bytes(hex: String) -> [UInt8] {
     @Test func byteOrderMarkAtStartIsSkipped() throws {
         let (docs, stats) = try read("\u{FEFF}{\"text\": \"bom\"}\n\u{FEFF}{\"text\": \"inner bom is bad\"}\n")
         #expect(docs == ["bom"])
-        #expect(stats.skipped == [.badJSON: 1])
+        #expect(stats.skips.counts == [.badJSON: 1])
     }
 
     @Test func rawControlCharactersInStringsAreAccepted() throws {
@@ -220,7 +220,7 @@ private func bytes(hex: String) -> [UInt8] {
         let deep = String(repeating: "[", count: 1000) + String(repeating: "]", count: 1000)
         let (docs, stats) = try read("{\"a\": \(ok), \"text\": \"fine\"}\n{\"a\": \(deep), \"text\": \"too deep\"}\n")
         #expect(docs == ["fine"])
-        #expect(stats.skipped == [.badJSON: 1])
+        #expect(stats.skips.counts == [.badJSON: 1])
     }
 
     @Test func extensionsChooseJSONL() throws {

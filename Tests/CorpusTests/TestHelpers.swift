@@ -29,7 +29,7 @@ enum Gzip {
 
 /// Reads every document of one file; returns the documents, the stats and the error (if any).
 func readAll(_ path: String, _ options: IngestOptions = IngestOptions(),
-             dedup: Deduplicator? = nil) throws -> (docs: [Document], stats: SourceStats, error: CorpusError?) {
+             dedup: DocumentDeduplicator? = nil) throws -> (docs: [Document], stats: SourceReport, error: CorpusError?) {
     let reader = try DocumentReader(path: path, source: 0, options: options, dedup: dedup)
     var docs: [Document] = []
     do {

@@ -38,7 +38,7 @@ import TestSupport
         #expect(texts(docs) == ["a", "b ", "  ", "c\r"])
         #expect(docs.map(\.line) == [1, 3, 4, 5])
         #expect(docs.map(\.record) == [0, 2, 3, 4])
-        #expect(stats.records == 5 && stats.skipped == [.tooShort: 1])
+        #expect(stats.records == 5 && stats.skips.counts == [.tooShort: 1])
     }
 
     /// Paragraphs and lines of random sizes, cut against a Python split, through gzip with

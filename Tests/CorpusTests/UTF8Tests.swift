@@ -76,7 +76,7 @@ private func utf8ishBytes(_ rng: inout SeededRNG, count: Int, avoid: Set<UInt8>)
 
         let (kept, dropStats, _) = try readAll(path, .with { $0.dedup = false; $0.invalidUTF8 = .drop })
         #expect(kept.count == values.count - invalid)
-        #expect(dropStats.skipped == [.invalidUTF8: Int64(invalid)])
+        #expect(dropStats.skips.counts == [.invalidUTF8: Int64(invalid)])
         #expect(kept.map(\.line) == rows.indices.filter { rows[$0][0] == "1" }.map { $0 + 1 })
     }
 
@@ -104,6 +104,6 @@ private func utf8ishBytes(_ rng: inout SeededRNG, count: Int, avoid: Set<UInt8>)
         #expect(stats.loneSurrogates == 1 && stats.replacedInvalidUTF8 == 1)
         let (kept, dropStats, _) = try readAll(path, .with { $0.invalidUTF8 = .drop })
         #expect(texts(kept) == ["ok 😀"])
-        #expect(dropStats.skipped == [.invalidUTF8: 1])
+        #expect(dropStats.skips.counts == [.invalidUTF8: 1])
     }
 }

@@ -25,6 +25,7 @@ import Testing
         s.evalBatches = 2
         s.checkpointEvery = 2
         s.seed = 5
+        s.threads = 1
         return s
     }
 
@@ -156,7 +157,7 @@ import Testing
         var changed = s
         changed.learningRate = 0.5
         let state = TrainerState.path(forCheckpoint: Trainer.checkpointPath(runDirectory: dir.path, step: 4))
-        #expect(throws: GPTError.settingsMismatch(path: state, field: "learningRate", stored: "0.01", given: "0.5")) {
+        #expect(throws: GPTError.settingsMismatch(path: state, field: "learning_rate", stored: "0.01", given: "0.5")) {
             try Trainer.resume(runDirectory: dir.path, train: train, validation: val, settings: changed)
         }
         var longer = s

@@ -1,3 +1,4 @@
+import Corpus
 import Foundation
 import Loader
 import Shards
@@ -17,9 +18,9 @@ func makeCorpus(documents: Int, length: Int, shardTokens: Int64, vocabSize: Int 
     for i in 0..<documents {
         let tokens = (0..<length).map { _ in UInt32.random(in: 0..<UInt32(vocabSize - 1), using: &rng) }
         try store.append(DocumentInfo(record: Int64(i), line: Int64(i + 1), byteCount: Int64(length),
-                                      hash: DocumentHash(hi: rng.next(), lo: rng.next())), tokens: tokens)
+                                      hash: ContentHash(hi: rng.next(), lo: rng.next())), tokens: tokens)
     }
-    try store.commit(progress: SourceProgress(records: Int64(documents)), done: true)
+    try store.endSource(progress: SourceProgress(records: Int64(documents)), end: .done)
     try store.finish()
     return dir
 }

@@ -1,3 +1,4 @@
+import Corpus
 import Foundation
 import Loader
 import Shards
@@ -24,10 +25,10 @@ import TestSupport
         let documents = millions * 1_000_000 / docTokens
         var clock = ContinuousClock.now
         for i in 0..<documents {
-            try store.append(DocumentInfo(record: Int64(i), line: Int64(i + 1), byteCount: 1, hash: DocumentHash(hi: UInt64(i), lo: 0)),
+            try store.append(DocumentInfo(record: Int64(i), line: Int64(i + 1), byteCount: 1, hash: ContentHash(hi: UInt64(i), lo: 0)),
                              tokens: doc)
         }
-        try store.commit(progress: SourceProgress(records: Int64(documents)), done: true)
+        try store.endSource(progress: SourceProgress(records: Int64(documents)), end: .done)
         try store.finish()
         var seconds = Double((ContinuousClock.now - clock).components.attoseconds) / 1e18 + Double((ContinuousClock.now - clock).components.seconds)
         let written = Double(documents * (docTokens + 1))

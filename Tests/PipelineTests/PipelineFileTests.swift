@@ -1,4 +1,5 @@
 import Foundation
+import GPT
 import Pipeline
 import TestSupport
 import Testing
@@ -50,7 +51,7 @@ import Testing
         #expect(spec.runDir == "out/t")
         #expect(spec.ingest.boundary == .blank)
         #expect(spec.train?.steps == 10)
-        #expect(spec.train?.context == 128)        // default
+        #expect(spec.train?.contextLength == 128)        // default
         guard case let .learn(config, maxBytes) = spec.tokenizer else {
             Issue.record("expected learn")
             return
@@ -66,9 +67,11 @@ import Testing
 
     @Test func wrongTypeNamesTheLine() throws {
         try expectError(Self.valid.replacingOccurrences(of: "steps = 10", with: "steps = \"10\""), line: 16,
-                        contains: "train.steps must be an integer, not string")
+                        contains: "train.steps must be a whole number, not \"10\"")
         try expectError(Self.valid.replacingOccurrences(of: "boundary = \"blank\"", with: "boundary = \"para\""), line: 6,
-                        contains: "must be one of \"file\", \"blank\", \"line\"")
+                        contains: "inputs.boundary must be one of \"file\", \"blank\" or \"line\", not \"para\"")
+        try expectError(Self.valid.replacingOccurrences(of: "boundary = \"blank\"", with: "normalize = [\"nfd\"]"), line: 6,
+                        contains: "inputs.normalize must be one of \"line-endings\", \"nfc\" or \"whitespace\", not \"nfd\"; did you mean 'nfc'?")
     }
 
     @Test func missingFilesNameTheLine() throws {
@@ -83,22 +86,49 @@ import Testing
 
     @Test func crossFieldChecks() throws {
         try expectError(Self.valid.replacingOccurrences(of: "channels = 64", with: "channels = 65"), line: 15,
-                        contains: "multiple of train.heads")
+                        contains: "train.channels must be a multiple of heads (2), not 65")
     }
 
-    /// The optimiser keys reach the trainer's settings; out-of-range values name their line.
+    /// The optimiser keys reach the trainer's settings, by their names or their short aliases;
+    /// out-of-range values name their line.
     @Test func optimiserKeysReachTheTrainer() throws {
-        let spec = try load(Self.valid + "\nlr_min = 0.1\nbeta1 = 0.8\nbeta2 = 0.999\neps = 1e-6\nthreads = 3\n")
-        let train = try #require(spec.train)
-        let s = train.settings(threads: 2)
+        let spec = try load(Self.valid + "\nlr_min = 0.1\nbeta1 = 0.8\nbeta2 = 0.999\nepsilon = 1e-6\nthreads = 3\n")
+        let s = try #require(spec.train)
         #expect(s.minLearningRateFraction == 0.1 && s.beta1 == 0.8 && s.beta2 == 0.999 && s.epsilon == 1e-6)
         #expect(s.layers == 2 && s.channels == 64 && s.steps == 10 && s.threads == 3)
-        let defaults = try #require(try load(Self.valid).train).settings(threads: 2)
-        #expect(defaults.minLearningRateFraction == 0 && defaults.beta1 == 0.9 && defaults.beta2 == 0.95
-                && defaults.epsilon == 1e-8 && defaults.threads == 2)
+        // The defaults are `TrainingSettings`' own, the CLI's.
+        var expected = TrainingSettings()
+        (expected.layers, expected.heads, expected.channels, expected.steps) = (2, 2, 64, 10)
+        #expect(try load(Self.valid).train == expected)
         try expectError(Self.valid + "\nlr_min = 1.5\n", line: 17, contains: "train.lr_min must be in 0…1")
         try expectError(Self.valid + "\nbeta2 = 1\n", line: 17, contains: "train.beta2 must be in [0, 1)")
-        try expectError(Self.valid + "\neps = 0\n", line: 17, contains: "train.eps must be positive")
+        try expectError(Self.valid + "\neps = 0\n", line: 17, contains: "train.eps must be more than 0")
+        try expectError(Self.valid + "\nlearning_rate = -1\n", line: 17, contains: "train.learning_rate must be 0 or more")
+    }
+
+    /// Every table decodes into its settings group: a key of any group, set in the file, reaches it.
+    @Test func everyTableDecodesIntoItsGroup() throws {
+        let spec = try load(Self.valid.replacingOccurrences(of: "[tokenizer]", with: """
+            text_field = "body"
+            normalize = ["nfc", "whitespace"]
+            min_length = 5
+            dedup = false
+
+            [shard]
+            shard_tokens = "10M"
+            val_fraction = 0.02
+            dedup_memory = 64
+
+            [evaluate]
+            prompts = ["a"]
+            top_k = 3
+
+            [tokenizer]
+            """))
+        #expect(spec.ingest.textField == "body" && spec.ingest.normalize == [.nfc, .whitespace] && spec.ingest.minLength == 5
+                && !spec.ingest.dedup)
+        #expect(spec.shard.shardTokens == 10_000_000 && spec.shard.valFraction == 0.02 && spec.shard.dedupMemory == 64)
+        #expect(spec.evaluate.prompts == ["a"] && spec.evaluate.topK == 3 && spec.evaluate.maxTokens == EvaluateSettings().maxTokens)
     }
 
     @Test func shippedPipelinesLoad() throws {

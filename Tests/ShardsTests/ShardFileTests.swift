@@ -1,5 +1,6 @@
 import Foundation
 import Shards
+import ShardsTestSupport
 import Testing
 import TestSupport
 
@@ -17,7 +18,6 @@ func littleEndianBytes(_ tokens: [UInt32], _ width: TokenWidth) -> [UInt8] {
     tokens.flatMap { t in (0..<width.bytes).map { UInt8(truncatingIfNeeded: t >> (8 * UInt32($0))) } }
 }
 
-func readFile(_ path: String) throws -> [UInt8] { Array(try Data(contentsOf: URL(fileURLWithPath: path))) }
 
 @Suite struct ShardFileTests {
     @Test(arguments: TokenWidth.allCases)

@@ -1,30 +1,10 @@
 import Common
+import Corpus
 import Foundation
 import Shards
+import ShardsTestSupport
 import Testing
 import TestSupport
-
-/// Reads document `id` back through the index: its end-of-text token and text tokens,
-/// following the rule that a document continues at offset 0 of the split's next shard.
-func readDocument(_ directory: String, _ id: Int64) throws -> (eot: UInt32, tokens: [UInt32], split: String) {
-    let db = try Database(path: directory + "/index.sqlite", readOnly: true)
-    let row = try #require(try db.rows("""
-        SELECT d.token_offset, d.token_count, s.split, s.seq FROM documents d JOIN shards s ON s.id = d.shard_id WHERE d.id = ?
-        """, .int(id)).first)
-    var offset = row[0].int64!, left = row[1].int64! + 1, seq = row[3].int64!
-    let split = row[2].string!
-    var out: [UInt32] = []
-    while left > 0 {
-        let path = directory + "/" + ShardStore.shardName(split: Split(rawValue: split)!, seq: seq)
-        let count = try ShardFile.inspect(path).tokenCount
-        let n = min(left, count - offset)
-        out += try ShardFile.readTokens(path, offset..<offset + n)
-        left -= n
-        offset = 0
-        seq += 1
-    }
-    return (out[0], Array(out.dropFirst()), split)
-}
 
 @Suite struct ShardStoreTests {
     @Test(arguments: [TokenWidth.uint16, .uint32])
@@ -59,7 +39,7 @@ func readDocument(_ directory: String, _ id: Int64) throws -> (eot: UInt32, toke
         #expect(try CorpusVerifier.verify(directory: dir.path).isEmpty)
     }
 
-    /// `finishEarly` (the token counts so far into `token_counts`, the position index) in the
+    /// `prepareToFinish` (the token counts so far into `token_counts`, the position index) in the
     /// middle of a transaction, then more documents and commits: killed anywhere after, the
     /// index's counts (rows plus the pending blob) are those of the committed shards, and the
     /// resumed job ends identical to one that never finished early.
@@ -77,7 +57,7 @@ func readDocument(_ directory: String, _ id: Int64) throws -> (eot: UInt32, toke
         for early in [1, firstVal + 6, total / 2, total - 2] {
             for stop in [early + 1, early + 5, early + 9, total] where stop <= total {
                 let dir = try TempDir()
-                let finished = try corpus.write(to: dir.path, commitEvery: 4, stopAfter: stop, finishEarlyAfter: early)
+                let finished = try corpus.write(to: dir.path, commitEvery: 4, stopAfter: stop, prepareToFinishAfter: early)
                 if !finished {
                     let stats = try CorpusStats(directory: dir.path).tokens((0..<UInt32(corpus.settings.vocabSize)).map { $0 })
                     let committed = try committedTokenCounts(dir.path, vocabSize: corpus.settings.vocabSize)
@@ -160,7 +140,7 @@ func readDocument(_ directory: String, _ id: Int64) throws -> (eot: UInt32, toke
         #expect(try CorpusVerifier.verify(directory: dir.path).isEmpty)
         // The dedup set a resumed run would reload: every committed document, in order.
         let store = try ShardStore(directory: dir.path, settings: corpus.settings, vocab: corpus.vocab)
-        var hashes: [DocumentHash] = []
+        var hashes: [ContentHash] = []
         try store.forEachDocumentHash { hashes.append($0) }
         #expect(hashes == corpus.allDocs.map(\.info.hash))
         #expect(try store.sources().map(\.status) == [.done, .done, .done])
@@ -185,7 +165,7 @@ func readDocument(_ directory: String, _ id: Int64) throws -> (eot: UInt32, toke
                     "\(String(describing: error))")
         }
         try store.append(good.info, tokens: [999, 0, 998])
-        try store.endSource(progress: SourceProgress(records: 2))
+        try store.endSource(progress: SourceProgress(records: 2), end: .done)
         try store.finish()
         let db = try Database(path: dir.file("index.sqlite"), readOnly: true)
         #expect(try db.scalar("SELECT count(*) FROM documents")?.int64 == 2)
@@ -269,17 +249,20 @@ func readDocument(_ directory: String, _ id: Int64) throws -> (eot: UInt32, toke
         let store = try ShardStore(directory: dir.path, settings: corpus.settings, vocab: corpus.vocab)
         _ = try store.beginSource(path: "bad.gz", fileBytes: 3)
         try store.append(corpus.sources[0][0].info, tokens: corpus.sources[0][0].tokens)
-        try store.failSource(message: "bad.gz at offset 812: invalid deflate data", progress: SourceProgress(records: 1))
+        let corrupt = CorpusError(kind: .corruptGzip, path: "bad.gz", offset: 812,
+                                  message: "corrupt gzip at compressed offset 812: invalid deflate data")
+        try store.endSource(progress: SourceProgress(records: 1), end: .failed(corrupt))
+        try store.commit(progress: nil)
         _ = try store.beginSource(path: "good.gz", fileBytes: 4)
         for doc in corpus.sources[1] { try store.append(doc.info, tokens: doc.tokens) }
         #expect(throws: ShardsError.self, "a source still current is neither left partial nor dropped") {
             try store.finish()
         }
-        try store.commit(progress: SourceProgress(records: 5), done: true)
+        try store.endSource(progress: SourceProgress(records: 5), end: .done)
         try store.finish()
         let states = try store.sources()
         #expect(states.map(\.status) == [.error, .done])
-        #expect(states[0].error == "bad.gz at offset 812: invalid deflate data")
+        #expect(states[0].error == "bad.gz: corrupt gzip at compressed offset 812: invalid deflate data")
         #expect(states[0].documents == 1 && states[1].documents == 5)
         #expect(try CorpusVerifier.verify(directory: dir.path).isEmpty)
     }
@@ -292,18 +275,21 @@ func readDocument(_ directory: String, _ id: Int64) throws -> (eot: UInt32, toke
         func write(_ store: ShardStore, _ i: Int, error: String? = nil) throws {
             _ = try store.beginSource(path: "s\(i).gz", fileBytes: 10)
             for doc in corpus.sources[i] { try store.append(doc.info, tokens: doc.tokens) }
-            try store.endSource(progress: SourceProgress(records: Int64(corpus.sources[i].count), duplicates: 1), error: error)
+            var skips = SkipTally()
+            skips.add(.duplicate)
+            try store.endSource(progress: SourceProgress(records: Int64(corpus.sources[i].count), skips: skips),
+                                end: error.map { .failed(CorpusError(kind: .truncatedGzip, path: "s\(i).gz", message: $0)) } ?? .done)
         }
         do {
             let store = try ShardStore(directory: dir.path, settings: corpus.settings, vocab: corpus.vocab)
             try write(store, 0)
-            try write(store, 1, error: "s1.gz: truncated")
+            try write(store, 1, error: "truncated")
             #expect(try store.sources().map(\.status) == [.done, .error], "visible inside the transaction")
         }  // dropped without a commit: as a kill would
         let store = try ShardStore(directory: dir.path, settings: corpus.settings, vocab: corpus.vocab)
         #expect(try store.sources().isEmpty && store.nextDocumentID == 0)
         try write(store, 0)
-        try write(store, 1, error: "s1.gz: truncated")
+        try write(store, 1, error: "truncated")
         try store.commit(progress: nil)
         try write(store, 2)
         try store.finish()
@@ -321,10 +307,10 @@ func readDocument(_ directory: String, _ id: Int64) throws -> (eot: UInt32, toke
         let store = try ShardStore(directory: dir.path, settings: corpus.settings, vocab: [])
         _ = try store.beginSource(path: "a", fileBytes: 1)
         #expect(throws: ShardsError.self) {
-            try store.append(DocumentInfo(record: 0, line: 1, byteCount: 1, hash: DocumentHash(hi: 1, lo: 2)), tokens: [5, 1000])
+            try store.append(DocumentInfo(record: 0, line: 1, byteCount: 1, hash: ContentHash(hi: 1, lo: 2)), tokens: [5, 1000])
         }
         try store.append(corpus.sources[0][0].info, tokens: corpus.sources[0][0].tokens)
-        try store.commit(progress: SourceProgress(records: 1), done: true)
+        try store.endSource(progress: SourceProgress(records: 1), end: .done)
         try store.finish()
         #expect(try readDocument(dir.path, 0).tokens == corpus.sources[0][0].tokens)
     }

@@ -1,5 +1,6 @@
 import Foundation
 import Shards
+import ShardsTestSupport
 import Testing
 import TestSupport
 
@@ -36,7 +37,7 @@ import TestSupport
         #expect(s.documents == Int64(corpus.allDocs.count))
         #expect(s.records == corpus.records.reduce(0, +))
         #expect(s.skipped == Int64(corpus.skipped.reduce(0) { $0 + $1.count }))
-        #expect(s.skips == [SkipReasonCount(reason: "too-short", count: s.skipped)])
+        #expect(s.skips == [SkipReasonCount(reason: "too_short", count: s.skipped)])
         #expect(s.inputBytes == (0..<3).reduce(0) { $0 + corpus.fileBytes($1) })
         #expect([s.sources.total, s.sources.done, s.sources.partial, s.sources.error] == [3, 3, 0, 0])
         let textTokens = corpus.allDocs.reduce(0) { $0 + $1.tokens.count }

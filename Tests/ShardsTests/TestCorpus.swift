@@ -1,3 +1,4 @@
+import Corpus
 import Foundation
 import Shards
 import TestSupport
@@ -50,13 +51,13 @@ struct TestCorpus {
         return TestCorpus(settings: settings, sources: all, records: records, skipped: skipped)
     }
 
-    static func contentHash(_ tokens: [UInt32], salt: UInt64) -> DocumentHash {
+    static func contentHash(_ tokens: [UInt32], salt: UInt64) -> ContentHash {
         var a: UInt64 = 0xCBF2_9CE4_8422_2325 ^ salt, b: UInt64 = 0x8422_2325_CBF2_9CE4 &+ salt
         for t in tokens {
             a = (a ^ UInt64(t)) &* 0x0000_0100_0000_01B3
             b = (b ^ UInt64(t) ^ (b >> 29)) &* 0x9E37_79B9_7F4A_7C15
         }
-        return DocumentHash(hi: a, lo: b)
+        return ContentHash(hi: a, lo: b)
     }
 
     var vocab: [VocabEntry] {
@@ -75,17 +76,16 @@ struct TestCorpus {
         let records = documents == sources[s].count ? self.records[s]
                     : documents == 0 ? 0 : sources[s][documents - 1].info.record + 1
         let skips = skipped[s].filter { $0 - 1 < records }
-        return SourceProgress(records: records, duplicates: 0,
-                              skips: skips.isEmpty ? [:] : ["too-short": SkipCount(count: Int64(skips.count), firstLine: skips.first)])
+        var tally = SkipTally()
+        tally.add(.tooShort, count: Int64(skips.count), firstLine: skips.first)
+        return SourceProgress(records: records, skips: tally)
     }
 
-    /// Writes the corpus, committing every `commitEvery` documents; stops (without committing,
-    /// as a kill would) after `stopAfter` appended documents. Resumes whatever `directory` holds.
-    @discardableResult
     /// Writes the corpus (resuming what `directory` holds); `stopAfter` documents: stops as a
-    /// kill would. `finishEarlyAfter` documents: `finishEarly()` then, as a job does once its
-    /// sources are read.
-    func write(to directory: String, commitEvery: Int = 7, stopAfter: Int? = nil, finishEarlyAfter: Int? = nil) throws -> Bool {
+    /// kill would. `prepareToFinishAfter` documents: `prepareToFinish()` then, as a job does once
+    /// its sources are read.
+    @discardableResult
+    func write(to directory: String, commitEvery: Int = 7, stopAfter: Int? = nil, prepareToFinishAfter: Int? = nil) throws -> Bool {
         let store = try ShardStore(directory: directory, settings: settings, vocab: vocab)
         var appended = 0
         for s in sources.indices {
@@ -94,31 +94,18 @@ struct TestCorpus {
             var k = sources[s].firstIndex { $0.info.record >= state.records } ?? sources[s].count
             while k < sources[s].count {
                 if let stopAfter, appended == stopAfter { return false }
-                if appended == finishEarlyAfter { try store.finishEarly() }
+                if appended == prepareToFinishAfter { try store.prepareToFinish() }
                 try store.append(sources[s][k].info, tokens: sources[s][k].tokens)
                 appended += 1
                 k += 1
                 if k % commitEvery == 0 { try store.commit(progress: progress(s, documents: k)) }
             }
-            try store.commit(progress: progress(s, documents: k), done: true)
+            try store.endSource(progress: progress(s, documents: k), end: .done)
+            try store.commit(progress: nil)
         }
         try store.finish()
         return true
     }
 
     var allDocs: [TestDoc] { sources.flatMap { $0 } }
-}
-
-/// Every file of a directory (name → bytes), and the index's tables as text rows.
-func snapshot(_ directory: String) throws -> (files: [String: [UInt8]], tables: [String: [String]]) {
-    var files: [String: [UInt8]] = [:]
-    for name in try FileManager.default.contentsOfDirectory(atPath: directory) where !name.hasPrefix("index.sqlite") {
-        files[name] = try readFile(directory + "/" + name)
-    }
-    var tables: [String: [String]] = [:]
-    let db = try Database(path: directory + "/index.sqlite", readOnly: true)
-    for table in ["meta", "vocab", "sources", "skips", "shards", "documents", "token_counts", "token_counts_pending", "length_counts"] {
-        tables[table] = try db.rows("SELECT * FROM \(table) ORDER BY 1, 2").map { "\($0)" }
-    }
-    return (files, tables)
 }

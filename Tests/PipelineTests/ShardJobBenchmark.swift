@@ -1,7 +1,9 @@
 import BPE
 import Corpus
 import Foundation
+import Pipeline
 import Shards
+import ShardsTestSupport
 import Testing
 import TestSupport
 
@@ -20,7 +22,7 @@ import TestSupport
         options.boundary = .blank
         options.dedup = false  // the copies repeat the same documents
         var texts: [[UInt8]] = []
-        Ingest(paths: [data + "bible-ot.jsonl.gz", data + "bible-nt.txt.gz", data + "fortunes.jsonl.gz"], options: options)
+        try Ingest(paths: [data + "bible-ot.jsonl.gz", data + "bible-nt.txt.gz", data + "fortunes.jsonl.gz"], options: options)
             .forEach { texts.append($0.text) }
         var counter = WordCounter(pattern: .gpt2)
         for t in texts { counter.count(t) }
@@ -38,10 +40,10 @@ import TestSupport
         }
         inputs = inputs.filter { FileManager.default.fileExists(atPath: $0) }
         var textBytes: Int64 = 0
-        Ingest(paths: inputs, options: options).forEach { textBytes += Int64($0.text.count) }
+        try Ingest(paths: inputs, options: options).forEach { textBytes += Int64($0.text.count) }
 
         // The encoder alone, one thread, over the same text as the shard runs (a fresh encoder,
-        // so its cache starts cold as the Sharder's do).
+        // so its cache starts cold as the shard job's do).
         var encoder = tokenizer.makeEncoder()
         var ids: [UInt32] = []
         var clock = ContinuousClock.now
@@ -54,11 +56,12 @@ import TestSupport
 
         for threads in [1, 2] {
             let out = dir.file("out\(threads)")
-            var job = ShardJobOptions(inputs: inputs, output: out, ingest: options, threads: threads)
-            job.shardTokens = 10_000_000
+            var job = ShardJobOptions(inputs: inputs, output: out, ingest: options)
+            job.settings.threads = threads
+            job.settings.shardTokens = 10_000_000
             clock = .now
             let cpu = cpuSeconds()
-            let report = try Sharder.run(tokenizer: tokenizer, options: job)
+            let report = try ShardJob.run(tokenizer: tokenizer, options: job)
             let s = seconds(since: clock)
             print(String(format: "bench shard %d thread(s): %.1f MB of text in %.2f s = %.1f MB/s, %.1f M tokens/s (%.0f%% of %d × single-thread encode); CPU %.2f s (%.1f cores busy)",
                          threads, Double(textBytes) / 1e6, s, Double(textBytes) / s / 1e6, Double(report.tokens) / s / 1e6,

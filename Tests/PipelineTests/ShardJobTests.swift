@@ -1,11 +1,13 @@
 import BPE
 import Corpus
 import Foundation
+import Pipeline
 import Shards
+import ShardsTestSupport
 import Testing
 import TestSupport
 
-/// Inputs and a small tokenizer for the Sharder tests, made once.
+/// Inputs and a small tokenizer for the shard job tests, made once.
 final class SharderFixture: @unchecked Sendable {
     static let shared = try! SharderFixture()
 
@@ -53,57 +55,22 @@ final class SharderFixture: @unchecked Sendable {
     static func options(_ output: String, inputs: [String], threads: Int = 2) -> ShardJobOptions {
         var ingest = IngestOptions()
         ingest.boundary = .blank
-        var o = ShardJobOptions(inputs: inputs, output: output, ingest: ingest,
-                                shardTokens: 200_000, valFraction: 0.05, threads: threads)
+        var settings = ShardSettings()
+        settings.shardTokens = 200_000
+        settings.valFraction = 0.05
+        settings.threads = threads
+        settings.commitSeconds = 0
+        var o = ShardJobOptions(inputs: inputs, output: output, ingest: ingest, settings: settings)
         o.batchBytes = 32 << 10
         o.commitTokens = 60_000
-        o.commitSeconds = 0
         return o
     }
 
     /// What the Corpus module's own ingest gives for the same inputs (dedup across sources).
     func ingested(_ inputs: [String]) -> [[UInt8]] {
         var texts: [[UInt8]] = []
-        Ingest(paths: inputs, options: ingest).forEach { texts.append($0.text) }
+        _ = try? Ingest(paths: inputs, options: ingest).forEach { texts.append($0.text) }
         return texts
-    }
-}
-
-/// Occurrences of each token id per split in the committed part of every shard (an open shard
-/// is read under its temporary name, up to the tokens the index records), read byte by byte.
-func committedTokenCounts(_ directory: String, vocabSize: Int) throws -> (train: [Int64], val: [Int64]) {
-    let db = try Database(path: directory + "/index.sqlite", readOnly: true)
-    var counts = ["train": [Int64](repeating: 0, count: vocabSize), "val": [Int64](repeating: 0, count: vocabSize)]
-    for row in try db.rows("SELECT split, path, status, tokens FROM shards") {
-        var path = directory + "/" + row[1].string!
-        if row[2].string == "open" { path = ShardWriter.temporaryPath(for: path) }
-        let bytes = try Array(Data(contentsOf: URL(fileURLWithPath: path)))
-        let width = vocabSize > 65_536 ? 4 : 2
-        for i in 0..<Int(row[3].int64!) {
-            var id = 0
-            for b in 0..<width { id |= Int(bytes[1024 + i * width + b]) << (8 * b) }
-            counts[row[0].string!]![id] += 1
-        }
-    }
-    return (counts["train"]!, counts["val"]!)
-}
-
-/// Every document's tokens (end-of-text first), rebuilt from the index and the shards.
-func documentsFromShards(_ directory: String) throws -> [[UInt32]] {
-    let db = try Database(path: directory + "/index.sqlite", readOnly: true)
-    var streams: [String: [UInt32]] = [:]
-    var starts: [String: [Int64: Int]] = [:]
-    for row in try db.rows("SELECT split, seq, path FROM shards ORDER BY split, seq") {
-        let split = row[0].string!, path = directory + "/" + row[2].string!
-        starts[split, default: [:]][row[1].int64!] = streams[split, default: []].count
-        streams[split, default: []] += try ShardFile.readTokens(path, 0..<ShardFile.inspect(path).tokenCount)
-    }
-    return try db.rows("""
-        SELECT s.split, s.seq, d.token_offset, d.token_count FROM documents d JOIN shards s ON s.id = d.shard_id ORDER BY d.id
-        """).map { r in
-        let split = r[0].string!
-        let start = starts[split]![r[1].int64!]! + Int(r[2].int64!)
-        return Array(streams[split]![start...start + Int(r[3].int64!)])
     }
 }
 
@@ -113,7 +80,7 @@ func documentsFromShards(_ directory: String) throws -> [[UInt32]] {
     @Test func documentsRoundTripAndTheIndexLocatesEach() throws {
         let out = try TempDir()
         nonisolated(unsafe) var reports: [ShardJobProgress] = []
-        let report = try Sharder.run(tokenizer: fixture.tokenizer, tokenizerFile: fixture.tokenizerFile,
+        let report = try ShardJob.run(tokenizer: fixture.tokenizer, tokenizerFile: fixture.tokenizerFile,
                                      options: fixture.options(out.path)) { reports.append($0) }
         #expect(report.errors.isEmpty && report.completed)
         #expect(reports.count == report.batches)
@@ -132,9 +99,9 @@ func documentsFromShards(_ directory: String) throws -> [[UInt32]] {
         // The tokenizer travels with the corpus.
         #expect(try Tokenizer.load(out.path).fingerprint == fixture.tokenizer.fingerprint)
         // Summary figures agree with the ingest.
-        let ingestReport = Ingest(paths: fixture.inputs, options: fixture.ingest).forEach { _ in }
-        let duplicates = ingestReport.skipped[.duplicate] ?? 0
-        let badJSON = ingestReport.skipped[.badJSON] ?? 0
+        let ingestReport = try Ingest(paths: fixture.inputs, options: fixture.ingest).forEach { _ in }
+        let duplicates = ingestReport.skips[.duplicate]
+        let badJSON = ingestReport.skips[.badJSON]
         let summary = try CorpusStats(directory: out.path).summary()
         #expect(summary.documents == Int64(expected.count))
         #expect(summary.duplicates == duplicates && duplicates > 0)
@@ -151,7 +118,7 @@ func documentsFromShards(_ directory: String) throws -> [[UInt32]] {
         let out = try TempDir()
         var options = fixture.options(out.path)
         options.trace = TaskTrace()
-        let report = try Sharder.run(tokenizer: fixture.tokenizer, tokenizerFile: fixture.tokenizerFile, options: options)
+        let report = try ShardJob.run(tokenizer: fixture.tokenizer, tokenizerFile: fixture.tokenizerFile, options: options)
         let events = options.trace!.recorded
         struct Key: Hashable { var source: Int, batch: Int }
         var tasks: [Key: [(name: String, start: Double, end: Double)]] = [:]
@@ -199,10 +166,10 @@ func documentsFromShards(_ directory: String) throws -> [[UInt32]] {
         options.ingest.normalizeLineEndings = normalize
         options.ingest.normalizeNFC = normalize
         options.ingest.normalizeWhitespace = normalize
-        let report = try Sharder.run(tokenizer: fixture.tokenizer, options: options)
+        let report = try ShardJob.run(tokenizer: fixture.tokenizer, options: options)
         #expect(report.errors.isEmpty && report.documents == 600)
         var expected: [[UInt8]] = []
-        Ingest(paths: inputs, options: options.ingest).forEach { expected.append($0.text) }
+        try Ingest(paths: inputs, options: options.ingest).forEach { expected.append($0.text) }
         let documents = try documentsFromShards(dir.file("out"))
         #expect(documents.count == expected.count)
         for (i, tokens) in documents.enumerated() where i < expected.count {
@@ -214,8 +181,8 @@ func documentsFromShards(_ directory: String) throws -> [[UInt32]] {
 
     @Test func outputIsIdenticalForOneAndTwoThreads() throws {
         let one = try TempDir(), two = try TempDir()
-        try Sharder.run(tokenizer: fixture.tokenizer, tokenizerFile: fixture.tokenizerFile, options: fixture.options(one.path, threads: 1))
-        try Sharder.run(tokenizer: fixture.tokenizer, tokenizerFile: fixture.tokenizerFile, options: fixture.options(two.path, threads: 2))
+        try ShardJob.run(tokenizer: fixture.tokenizer, tokenizerFile: fixture.tokenizerFile, options: fixture.options(one.path, threads: 1))
+        try ShardJob.run(tokenizer: fixture.tokenizer, tokenizerFile: fixture.tokenizerFile, options: fixture.options(two.path, threads: 2))
         let a = try snapshot(one.path), b = try snapshot(two.path)
         #expect(a.files == b.files)
         #expect(a.tables == b.tables)
@@ -232,7 +199,7 @@ func documentsFromShards(_ directory: String) throws -> [[UInt32]] {
         let reference = try TempDir()
         var options = fixture.options(reference.path, inputs: inputs, threads: 1)
         options.workers = 1
-        let one = try Sharder.run(tokenizer: fixture.tokenizer, tokenizerFile: fixture.tokenizerFile, options: options)
+        let one = try ShardJob.run(tokenizer: fixture.tokenizer, tokenizerFile: fixture.tokenizerFile, options: options)
         #expect(one.workers == 1 && one.batches > 20, "small batches, so that reading and writing interleave")
         let expected = try snapshot(reference.path)
         let sources = try CorpusStats(directory: reference.path).sources().sources
@@ -243,7 +210,7 @@ func documentsFromShards(_ directory: String) throws -> [[UInt32]] {
             let dir = try TempDir()
             var options = fixture.options(dir.path, inputs: inputs, threads: threads)
             options.workers = workers
-            let report = try Sharder.run(tokenizer: fixture.tokenizer, tokenizerFile: fixture.tokenizerFile, options: options)
+            let report = try ShardJob.run(tokenizer: fixture.tokenizer, tokenizerFile: fixture.tokenizerFile, options: options)
             #expect(report.workers == workers && report.documents == one.documents)
             let got = try snapshot(dir.path)
             #expect(got.files == expected.files, "threads \(threads), workers \(workers)")
@@ -262,7 +229,7 @@ func documentsFromShards(_ directory: String) throws -> [[UInt32]] {
         if !FileManager.default.fileExists(atPath: copy) { try FileManager.default.copyItem(atPath: fixture.inputs[0], toPath: copy) }
         let inputs = fixture.inputs + [copy]
         let reference = try TempDir()
-        let full = try Sharder.run(tokenizer: fixture.tokenizer, tokenizerFile: fixture.tokenizerFile,
+        let full = try ShardJob.run(tokenizer: fixture.tokenizer, tokenizerFile: fixture.tokenizerFile,
                                    options: fixture.options(reference.path, inputs: inputs))
         #expect(full.dedupSpills == 0)
         let expected = try snapshot(reference.path)
@@ -271,16 +238,16 @@ func documentsFromShards(_ directory: String) throws -> [[UInt32]] {
         for stop in [nil, 25] as [Int?] {
             let out = try TempDir()
             var options = fixture.options(out.path, inputs: inputs)
-            options.dedupMemoryBytes = 0
+            options.settings.dedupMemory = 0
             var spills = 0
             if let stop {
                 options.stopAfterBatches = stop
-                let partial = try Sharder.run(tokenizer: fixture.tokenizer, tokenizerFile: fixture.tokenizerFile, options: options)
+                let partial = try ShardJob.run(tokenizer: fixture.tokenizer, tokenizerFile: fixture.tokenizerFile, options: options)
                 #expect(!partial.completed)
                 spills += partial.dedupSpills
                 options.stopAfterBatches = nil
             }
-            let report = try Sharder.run(tokenizer: fixture.tokenizer, tokenizerFile: fixture.tokenizerFile, options: options)
+            let report = try ShardJob.run(tokenizer: fixture.tokenizer, tokenizerFile: fixture.tokenizerFile, options: options)
             spills += report.dedupSpills
             #expect(report.completed && spills >= full.documents / 1024, "spilled, stop \(String(describing: stop))")
             let got = try snapshot(out.path)
@@ -294,20 +261,20 @@ func documentsFromShards(_ directory: String) throws -> [[UInt32]] {
     @Test func stopRequestCommitsAndResumesToTheSameResult() throws {
         let inputs = [fixture.inputs[0], fixture.corrupt, fixture.inputs[2]]
         let reference = try TempDir()
-        let full = try Sharder.run(tokenizer: fixture.tokenizer, options: fixture.options(reference.path, inputs: inputs))
+        let full = try ShardJob.run(tokenizer: fixture.tokenizer, options: fixture.options(reference.path, inputs: inputs))
         let expected = try snapshot(reference.path)
         for stop in [1, 9, full.batches - 2] {
             let out = try TempDir()
             var options = fixture.options(out.path, inputs: inputs)
             let asked = Counter()
             options.shouldContinue = { asked.increment() + 1 < stop }
-            let partial = try Sharder.run(tokenizer: fixture.tokenizer, options: options)
+            let partial = try ShardJob.run(tokenizer: fixture.tokenizer, options: options)
             #expect(!partial.completed && partial.batches == stop, "stop \(stop)")
             // Committed: the index already holds every document written.
             let db = try Database(path: out.file("index.sqlite"), readOnly: true)
             #expect(try db.scalar("SELECT count(*) FROM documents")?.int64 == partial.documents, "stop \(stop)")
             options.shouldContinue = nil
-            let rest = try Sharder.run(tokenizer: fixture.tokenizer, options: options)
+            let rest = try ShardJob.run(tokenizer: fixture.tokenizer, options: options)
             #expect(rest.completed && rest.documents == full.documents - partial.documents, "stop \(stop)")
             let got = try snapshot(out.path)
             #expect(got.files == expected.files, "stop after \(stop) batches")
@@ -319,7 +286,7 @@ func documentsFromShards(_ directory: String) throws -> [[UInt32]] {
     @Test func interruptedRunsResumeToTheSameResult() throws {
         let inputs = [fixture.inputs[0], fixture.corrupt, fixture.inputs[2]]
         let reference = try TempDir()
-        let full = try Sharder.run(tokenizer: fixture.tokenizer, options: fixture.options(reference.path, inputs: inputs))
+        let full = try ShardJob.run(tokenizer: fixture.tokenizer, options: fixture.options(reference.path, inputs: inputs))
         #expect(full.errors.count == 1)
         let expected = try snapshot(reference.path)
         #expect(full.batches > 60)
@@ -327,7 +294,7 @@ func documentsFromShards(_ directory: String) throws -> [[UInt32]] {
             let out = try TempDir()
             var options = fixture.options(out.path, inputs: inputs)
             options.stopAfterBatches = stop
-            let partial = try Sharder.run(tokenizer: fixture.tokenizer, options: options)
+            let partial = try ShardJob.run(tokenizer: fixture.tokenizer, options: options)
             #expect(!partial.completed, "stop \(stop)")
             // The index of the stopped job: its counts (kept aside until the job's end) are those
             // of the tokens its shards hold as committed.
@@ -336,8 +303,8 @@ func documentsFromShards(_ directory: String) throws -> [[UInt32]] {
             #expect(stats.tokens.map(\.trainCount) == committed.train, "stop after \(stop) batches")
             #expect(stats.tokens.map(\.valCount) == committed.val, "stop after \(stop) batches")
             options.stopAfterBatches = nil
-            options.threads = 1
-            let rest = try Sharder.run(tokenizer: fixture.tokenizer, options: options)
+            options.settings.threads = 1
+            let rest = try ShardJob.run(tokenizer: fixture.tokenizer, options: options)
             #expect(rest.completed)
             let got = try snapshot(out.path)
             #expect(got.files == expected.files, "stop after \(stop) batches")
@@ -352,21 +319,21 @@ func documentsFromShards(_ directory: String) throws -> [[UInt32]] {
     @Test func commitsAreSpacedByCommitSeconds() throws {
         let inputs = [fixture.inputs[0], fixture.inputs[2]]
         let reference = try TempDir()
-        try Sharder.run(tokenizer: fixture.tokenizer, options: fixture.options(reference.path, inputs: inputs))
+        try ShardJob.run(tokenizer: fixture.tokenizer, options: fixture.options(reference.path, inputs: inputs))
         let expected = try snapshot(reference.path)
         for seconds in [0, 3600.0] {
             let out = try TempDir()
             var options = fixture.options(out.path, inputs: inputs)
-            options.commitSeconds = seconds
+            options.settings.commitSeconds = seconds
             options.commitWhenIdle = false
             options.stopAfterBatches = 40
-            let partial = try Sharder.run(tokenizer: fixture.tokenizer, options: options)
-            #expect(!partial.completed && partial.tokens > 2 * options.shardTokens)
+            let partial = try ShardJob.run(tokenizer: fixture.tokenizer, options: options)
+            #expect(!partial.completed && partial.tokens > 2 * options.settings.shardTokens)
             let db = try Database(path: out.file("index.sqlite"), readOnly: true)
             let committed = try db.scalar("SELECT count(*) FROM documents")?.int64 ?? -1
             if seconds == 0 { #expect(committed > 0) } else { #expect(committed == 0) }
             options.stopAfterBatches = nil
-            try Sharder.run(tokenizer: fixture.tokenizer, options: options)
+            try ShardJob.run(tokenizer: fixture.tokenizer, options: options)
             let got = try snapshot(out.path)
             #expect(got.files == expected.files, "commitSeconds \(seconds)")
             #expect(got.tables == expected.tables, "commitSeconds \(seconds)")
@@ -395,19 +362,19 @@ func documentsFromShards(_ directory: String) throws -> [[UInt32]] {
             o.commitTokens = 1000
             return o
         }
-        try Sharder.run(tokenizer: fixture.tokenizer, options: options(dir.file("whole")))
+        try ShardJob.run(tokenizer: fixture.tokenizer, options: options(dir.file("whole")))
         let expected = try snapshot(dir.file("whole"))
         let skips = try CorpusStats(directory: dir.file("whole")).sources().sources[0].skips
         #expect(skips.map { "\($0.reason) \($0.count) \($0.firstLine.map(String.init) ?? "-")" }
-                == ["bad_json 81 37", "too_short 55 -", "missing_field 41 -"])
+                == ["bad_json 81 37", "too_short 55 53", "missing_field 41 71"])
         for stop in [2, 4] {
             var o = options(dir.file("cut\(stop)"))
             o.stopAfterBatches = stop
-            #expect(try !Sharder.run(tokenizer: fixture.tokenizer, options: o).completed)
+            #expect(try !ShardJob.run(tokenizer: fixture.tokenizer, options: o).completed)
             let db = try Database(path: dir.file("cut\(stop)/index.sqlite"), readOnly: true)
             #expect(try db.scalar("SELECT count(*) FROM skips WHERE count > 0")?.int64 == 3, "stop \(stop): skips committed")
             o.stopAfterBatches = nil
-            try Sharder.run(tokenizer: fixture.tokenizer, options: o)
+            try ShardJob.run(tokenizer: fixture.tokenizer, options: o)
             #expect(try snapshot(dir.file("cut\(stop)")).tables == expected.tables, "stop after \(stop) batches")
         }
     }
@@ -415,11 +382,11 @@ func documentsFromShards(_ directory: String) throws -> [[UInt32]] {
     @Test func aCorruptFileIsRecordedAndTheOthersGoOn() throws {
         let out = try TempDir()
         let inputs = [fixture.inputs[3], fixture.corrupt, fixture.inputs[2], fixture.dir.file("missing.txt")]
-        let report = try Sharder.run(tokenizer: fixture.tokenizer, options: fixture.options(out.path, inputs: inputs))
+        let report = try ShardJob.run(tokenizer: fixture.tokenizer, options: fixture.options(out.path, inputs: inputs))
         #expect(report.errors.count == 2)
         #expect(report.errors[0].hasPrefix(fixture.corrupt + ": truncated gzip at compressed offset "))
         #expect(report.errors[1] == fixture.dir.file("missing.txt") + ": no such file or directory")
-        #expect(report.sources.map(\.status) == ["done", "error", "done", "error"])
+        #expect(report.sources.map(\.status) == [.done, .error, .done, .error])
         let sources = try CorpusStats(directory: out.path).sources().sources
         #expect(sources.map(\.status) == ["done", "error", "done", "error"])
         #expect(sources[1].error == report.errors[0])
@@ -428,22 +395,22 @@ func documentsFromShards(_ directory: String) throws -> [[UInt32]] {
         // The missing file appears: a rerun reads it (and retries the broken one, which fails the same way).
         try FileManager.default.copyItem(atPath: fixture.inputs[3], toPath: fixture.dir.file("missing.txt"))
         defer { try? FileManager.default.removeItem(atPath: fixture.dir.file("missing.txt")) }
-        let again = try Sharder.run(tokenizer: fixture.tokenizer, options: fixture.options(out.path, inputs: inputs))
-        #expect(again.sources.map(\.status) == ["skipped", "error", "skipped", "done"])
+        let again = try ShardJob.run(tokenizer: fixture.tokenizer, options: fixture.options(out.path, inputs: inputs))
+        #expect(again.sources.map(\.status) == [.skipped, .error, .skipped, .done])
         #expect(again.sources[1].documents == 0)
     }
 
     @Test func newInputsAreAddedAndFinishedOnesSkipped() throws {
         let out = try TempDir()
         let first = [fixture.inputs[3], fixture.inputs[2]]
-        try Sharder.run(tokenizer: fixture.tokenizer, options: fixture.options(out.path, inputs: first))
+        try ShardJob.run(tokenizer: fixture.tokenizer, options: fixture.options(out.path, inputs: first))
         let before = try snapshot(out.path)
-        let unchanged = try Sharder.run(tokenizer: fixture.tokenizer, options: fixture.options(out.path, inputs: first))
-        #expect(unchanged.sources.map(\.status) == ["skipped", "skipped"] && unchanged.documents == 0)
+        let unchanged = try ShardJob.run(tokenizer: fixture.tokenizer, options: fixture.options(out.path, inputs: first))
+        #expect(unchanged.sources.map(\.status) == [.skipped, .skipped] && unchanged.documents == 0)
         #expect(try snapshot(out.path).files == before.files)
         #expect(try snapshot(out.path).tables == before.tables)
-        let report = try Sharder.run(tokenizer: fixture.tokenizer, options: fixture.options(out.path, inputs: first + [fixture.inputs[1]]))
-        #expect(report.sources.map(\.status) == ["skipped", "skipped", "done"])
+        let report = try ShardJob.run(tokenizer: fixture.tokenizer, options: fixture.options(out.path, inputs: first + [fixture.inputs[1]]))
+        #expect(report.sources.map(\.status) == [.skipped, .skipped, .done])
         let after = try snapshot(out.path)
         for (name, bytes) in before.files where name.hasSuffix(".bin") { #expect(after.files[name] == bytes) }
         let expected = fixture.ingested(first + [fixture.inputs[1]])
@@ -457,11 +424,11 @@ func documentsFromShards(_ directory: String) throws -> [[UInt32]] {
 
     @Test func otherSettingsAreRefused() throws {
         let out = try TempDir()
-        try Sharder.run(tokenizer: fixture.tokenizer, options: fixture.options(out.path, inputs: [fixture.inputs[3]]))
+        try ShardJob.run(tokenizer: fixture.tokenizer, options: fixture.options(out.path, inputs: [fixture.inputs[3]]))
         var options = fixture.options(out.path, inputs: [fixture.inputs[3]])
-        options.valFraction = 0.1
+        options.settings.valFraction = 0.1
         #expect {
-            try Sharder.run(tokenizer: fixture.tokenizer, options: options)
+            try ShardJob.run(tokenizer: fixture.tokenizer, options: options)
         } throws: { error in
             (error as? ShardsError)?.description == out.file("index.sqlite") + ": val fraction differs: the index has 0.05, this run has 0.1"
         }

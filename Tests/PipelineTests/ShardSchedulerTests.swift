@@ -1,4 +1,5 @@
 import Foundation
+import Pipeline
 import Shards
 import Testing
 import TestSupport
@@ -41,9 +42,9 @@ import TestSupport
         DispatchQueue.concurrentPerform(iterations: threads) { _ in
             scheduler.work(
                 read: { plan, index in
-                    let batch = Sharder.Batch()
+                    let batch = ShardBatch()
                     batch.reset(plan: plan, index: index)
-                    if index == sources[plan] - 1 { batch.end = .done }
+                    if index == sources[plan] - 1 { batch.documents.end = .done }
                     return batch
                 },
                 process: { _ in },
@@ -57,7 +58,7 @@ import TestSupport
                     log.wrote(batch.plan, batch.index)
                     if reuse {
                         batch.reset(plan: sources.count - 1, index: sources.last! - 1)
-                        batch.end = .done
+                        batch.documents.end = .done
                     }
                     let n = writes.increment() + 1
                     return stopAfter.map { n < $0 } ?? true
@@ -98,9 +99,9 @@ import TestSupport
             scheduler.work(
                 read: { plan, index in
                     lock.lock(); reads += 1; lock.broadcast(); lock.unlock()
-                    let batch = Sharder.Batch()
+                    let batch = ShardBatch()
                     batch.reset(plan: plan, index: index)
-                    batch.end = .done
+                    batch.documents.end = .done
                     return batch
                 },
                 process: { _ in }, encode: { _ in }, count: { _ in },
@@ -129,23 +130,23 @@ import TestSupport
 /// holding room for the corpus's largest document in every batch.
 @Suite struct BatchPoolTests {
     @Test func largeBuffersAreGivenBackUsualOnesKept() {
-        let pool = Sharder.BatchPool(batchBytes: 1 << 16)
+        let pool = BatchPool(batchBytes: 1 << 16)
         let batch = pool.batch(plan: 0, index: 0)
-        batch.raw = [UInt8](repeating: 1, count: 3 << 16)     // a record of 192 KiB
-        batch.text = [UInt8](repeating: 2, count: 3 << 16)
+        batch.documents.raw = [UInt8](repeating: 1, count: 3 << 16)     // a record of 192 KiB
+        batch.documents.text = [UInt8](repeating: 2, count: 3 << 16)
         batch.tokens = [UInt32](repeating: 3, count: 1 << 17)
         pool.recycle(batch)
         let again = pool.batch(plan: 0, index: 1)
         #expect(again === batch)
-        #expect(again.raw.isEmpty && again.raw.capacity <= 2 << 16)
-        #expect(again.text.isEmpty && again.text.capacity <= 2 << 16)
+        #expect(again.documents.raw.isEmpty && again.documents.raw.capacity <= 2 << 16)
+        #expect(again.documents.text.isEmpty && again.documents.text.capacity <= 2 << 16)
         #expect(again.tokens.isEmpty && again.tokens.capacity <= 1 << 16)
         // A batch of the usual size keeps its buffers (allocated and touched once).
-        again.raw = [UInt8](repeating: 1, count: 1 << 16)
+        again.documents.raw = [UInt8](repeating: 1, count: 1 << 16)
         again.tokens = [UInt32](repeating: 3, count: 1 << 15)
         pool.recycle(again)
         let third = pool.batch(plan: 1, index: 0)
-        #expect(third === batch && third.raw.isEmpty && third.tokens.isEmpty)
-        #expect(third.raw.capacity >= 1 << 16 && third.tokens.capacity >= 1 << 15)
+        #expect(third === batch && third.documents.raw.isEmpty && third.tokens.isEmpty)
+        #expect(third.documents.raw.capacity >= 1 << 16 && third.tokens.capacity >= 1 << 15)
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import Shards
 
 /// Hands out the sharder's five kinds of work to a pool of threads, each of which does any
 /// of them:
@@ -29,10 +30,10 @@ package final class ShardScheduler: @unchecked Sendable {
 
     enum Task {
         case read(plan: Int, index: Int)
-        case process(Sharder.Batch)
-        case encode(Sharder.Batch)
-        case count(Sharder.Batch)
-        case write(Sharder.Batch)
+        case process(ShardBatch)
+        case encode(ShardBatch)
+        case count(ShardBatch)
+        case write(ShardBatch)
     }
 
     let encoders: Int
@@ -46,11 +47,11 @@ package final class ShardScheduler: @unchecked Sendable {
     private var readDone: [Bool]
     private var sourcesRead = 0
     private var nextIndex: [Int]
-    private var toProcess: [Sharder.Batch] = []
+    private var toProcess: [ShardBatch] = []
     private var processing = 0
-    private var toEncode: [Sharder.Batch] = []
-    private var toCount: [Sharder.Batch] = []
-    private var ready: [Key: Sharder.Batch] = [:]  // counted, waiting to be written
+    private var toEncode: [ShardBatch] = []
+    private var toCount: [ShardBatch] = []
+    private var ready: [Key: ShardBatch] = [:]  // counted, waiting to be written
     private var writeKey = Key(plan: 0, index: 0)
     private var writing = false
     private var encoding = 0
@@ -79,7 +80,7 @@ package final class ShardScheduler: @unchecked Sendable {
 
     /// Whether the thread writing `batch` has time to spare: the next batch is not waiting to
     /// be written, and no batch waits for an encoder this thread could be.
-    func writerIsIdle(after batch: Sharder.Batch) -> Bool {
+    func writerIsIdle(after batch: ShardBatch) -> Bool {
         let next = Self.key(after: batch)
         condition.lock()
         defer { condition.unlock() }
@@ -95,7 +96,7 @@ package final class ShardScheduler: @unchecked Sendable {
     }
 
     /// The batch written after `batch`.
-    private static func key(after batch: Sharder.Batch) -> Key {
+    private static func key(after batch: ShardBatch) -> Key {
         batch.end == nil ? Key(plan: batch.plan, index: batch.index + 1) : Key(plan: batch.plan + 1, index: 0)
     }
 
@@ -108,8 +109,8 @@ package final class ShardScheduler: @unchecked Sendable {
 
     /// Runs tasks until the last batch is written, a write says stop, or a task throws.
     /// `read(plan, index)` makes the batch `index` of `plan`; `write` returns false to stop.
-    package func work(read: (Int, Int) -> Sharder.Batch, process: (Sharder.Batch) -> Void, encode: (Sharder.Batch) -> Void,
-              count: (Sharder.Batch) -> Void, write: (Sharder.Batch) throws -> Bool) {
+    package func work(read: (Int, Int) -> ShardBatch, process: (ShardBatch) -> Void, encode: (ShardBatch) -> Void,
+              count: (ShardBatch) -> Void, write: (ShardBatch) throws -> Bool) {
         var justEncoded = false
         condition.lock()
         while !stopped {
@@ -208,7 +209,7 @@ package final class ShardScheduler: @unchecked Sendable {
     }
 
     /// The batch that comes first in reading order (so that the writer waits least).
-    private static func takeEarliest(_ batches: inout [Sharder.Batch]) -> Sharder.Batch {
+    private static func takeEarliest(_ batches: inout [ShardBatch]) -> ShardBatch {
         var best = 0
         for i in batches.indices.dropFirst() where Key(plan: batches[i].plan, index: batches[i].index)
             < Key(plan: batches[best].plan, index: batches[best].index) { best = i }

@@ -1,6 +1,8 @@
 import BPE
 import Foundation
+import Pipeline
 import Shards
+import ShardsTestSupport
 import Testing
 import TestSupport
 
@@ -16,7 +18,7 @@ import TestSupport
         let env = ProcessInfo.processInfo.environment
         let inputs = (env["TOKENMILL_SHARD_INPUTS"] ?? "").split(separator: "\n").map(String.init)
         let tokenizer = try Tokenizer.load(env["TOKENMILL_SHARD_TOKENIZER"] ?? "")
-        try Sharder.run(tokenizer: tokenizer, options: SharderFixture.options(Self.childDirectory!, inputs: inputs))
+        try ShardJob.run(tokenizer: tokenizer, options: SharderFixture.options(Self.childDirectory!, inputs: inputs))
     }
 
     @Test(.enabled(if: childDirectory == nil && FileManager.default.isExecutableFile(atPath: CommandLine.arguments[0])))
@@ -25,7 +27,7 @@ import TestSupport
         let inputs = [fixture.inputs[0], fixture.corrupt, fixture.inputs[2]]
         let tokenizer = try Tokenizer.load(fixture.tokenizerFile)
         let reference = try TempDir()
-        try Sharder.run(tokenizer: tokenizer, options: fixture.options(reference.path, inputs: inputs))
+        try ShardJob.run(tokenizer: tokenizer, options: fixture.options(reference.path, inputs: inputs))
         let expected = try snapshot(reference.path)
 
         // How long an uninterrupted child takes (start-up included): kill at fractions of it.
@@ -63,7 +65,7 @@ import TestSupport
                 let open = try db.scalar("SELECT count(*) FROM shards WHERE status = 'open'")?.int64 ?? 0
                 if documents > 0 && (unfinished > 0 || open > 0) { killedMidway += 1 }
             }
-            try Sharder.run(tokenizer: tokenizer, options: fixture.options(out.path, inputs: inputs))
+            try ShardJob.run(tokenizer: tokenizer, options: fixture.options(out.path, inputs: inputs))
             let got = try snapshot(out.path)
             #expect(got.files == expected.files, "killed after \(delay) s of \(fullRun) s")
             #expect(got.tables == expected.tables, "killed after \(delay) s of \(fullRun) s")
