@@ -140,8 +140,8 @@ public final class DataLoader {
             throw ShardsError(.mismatch, path: indexPath,
                               "the corpus has a vocabulary of \(settings.vocabSize) tokens, the model expects \(expected)")
         }
-        let rows = try stats.shards().shards.filter { $0.split == o.split.rawValue }
-        if let open = rows.first(where: { $0.status != "closed" }) {
+        let rows = try stats.shards().shards.filter { $0.split == o.split }
+        if let open = rows.first(where: { $0.status != .closed }) {
             throw ShardsError(.corrupt, path: directory + "/" + open.path,
                               "shard is still open: sharding did not finish (rerun `tokenmill shard`)")
         }

@@ -17,14 +17,20 @@ import Shards
 /// A run stopped at a clean point because `PipelineRunner.shouldContinue` said so; `stage` is
 /// the stage it stopped in (or before).
 public struct PipelineInterrupted: Error, Sendable {
-    public var stage: String
+    public var stage: PipelineStage
+}
+
+/// The stages of a pipeline run, in order; each writes `RUNDIR/<rawValue>` (the report,
+/// `report.html`).
+public enum PipelineStage: String, Codable, CodingKeyRepresentable, Sendable, CaseIterable {
+    case vocab, shards, train, samples, report
 }
 
 public final class PipelineRunner {
     public enum Event: Sendable {
-        case stageStarted(String, resuming: Bool)
-        case stageSkipped(String, reason: String)
-        case stageFinished(String, summary: String)
+        case stageStarted(PipelineStage, resuming: Bool)
+        case stageSkipped(PipelineStage, reason: String)
+        case stageFinished(PipelineStage, summary: String)
         case learn(LearnProgress)
         case shard(ShardJobProgress)
         case train(TrainingProgress)
@@ -66,7 +72,7 @@ public final class PipelineRunner {
 
         // 1. Vocabulary: learned from the inputs, or loaded from a file.
         let vocabFP = fingerprint("vocab", spec.ingest.fingerprint, inputsID, describe(spec.tokenizer))
-        try stage("vocab", vocabFP, outputs: [vocabDirectory], complete: { FileManager.default.fileExists(atPath: self.vocabTokenizerPath) }) { _ in
+        try stage(.vocab, vocabFP, outputs: [vocabDirectory], complete: { FileManager.default.fileExists(atPath: self.vocabTokenizerPath) }) { _ in
             switch spec.tokenizer {
             case let .learn(config, maxBytes):
                 var settings = LearnSettings(inputs: inputs, ingest: spec.ingest, trainer: config, maxBytes: maxBytes, threads: threads)
@@ -75,7 +81,7 @@ public final class PipelineRunner {
                 do {
                     result = try LearnJob.run(settings) { self.emit(.learn($0)) }
                 } catch is LearnInterrupted {
-                    throw PipelineInterrupted(stage: "vocab")
+                    throw PipelineInterrupted(stage: .vocab)
                 }
                 inputErrors += result.ingest.errors.map(\.description)
                 try result.model.save(toDirectory: vocabDirectory)
@@ -93,12 +99,12 @@ public final class PipelineRunner {
         // What fixes the corpus's bytes: not the threads, the dedup memory or the commit interval.
         let shardFP = fingerprint("shards", vocabFP, tokenizer.fingerprint,
                                   SettingsCoding.fingerprint(spec.shard, excluding: ["threads", "dedupMemory", "commitSeconds"]))
-        try stage("shards", shardFP, outputs: [shardsDirectory], complete: { self.state.stages["shards"]?.done == true }) { _ in
+        try stage(.shards, shardFP, outputs: [shardsDirectory], complete: { self.state.stages[.shards]?.done == true }) { _ in
             var options = ShardJobOptions(inputs: inputs, output: shardsDirectory, ingest: spec.ingest, settings: spec.shard)
             options.shouldContinue = shouldContinue
             let report = try ShardJob.run(tokenizer: tokenizer, tokenizerFile: vocabTokenizerPath, options: options) { self.emit(.shard($0)) }
             inputErrors += report.errors
-            if !report.completed { throw PipelineInterrupted(stage: "shards") }
+            if !report.completed { throw PipelineInterrupted(stage: .shards) }
             return "\(report.documents) documents, \(report.tokens) tokens"
         }
 
@@ -107,7 +113,7 @@ public final class PipelineRunner {
         if let t = spec.train {
             // Threads change speed, not what is learned (but for the order of float sums).
             trainFP = fingerprint("train", shardFP, SettingsCoding.fingerprint(t, excluding: ["threads"]))
-            try stage("train", trainFP, outputs: [trainDirectory], complete: { self.state.stages["train"]?.done == true }) { resuming in
+            try stage(.train, trainFP, outputs: [trainDirectory], complete: { self.state.stages[.train]?.done == true }) { resuming in
                 let canResume = resuming && Trainer.latestCheckpoint(in: trainDirectory) != nil
                 if !canResume { try? FileManager.default.removeItem(atPath: trainDirectory) }
                 let result = try TrainJob.run(TrainJobOptions(dataDirectory: shardsDirectory, runDirectory: trainDirectory,
@@ -115,7 +121,7 @@ public final class PipelineRunner {
                     self.emit(.train($0))
                     return self.shouldContinue()
                 }
-                if !shouldContinue() { throw PipelineInterrupted(stage: "train") }
+                if !shouldContinue() { throw PipelineInterrupted(stage: .train) }
                 var s = "\(result.steps) steps"
                 if let l = result.lastTrainLoss { s += String(format: ", train loss %.4f", l) }
                 if let v = result.lastValidationLoss { s += String(format: ", val loss %.4f", v) }
@@ -127,7 +133,7 @@ public final class PipelineRunner {
         if spec.train != nil && !spec.evaluate.prompts.isEmpty {
             let e = spec.evaluate
             let samplesFP = fingerprint("samples", trainFP, SettingsCoding.fingerprint(e))
-            try stage("samples", samplesFP, outputs: [samplesPath], complete: { FileManager.default.fileExists(atPath: self.samplesPath) }) { _ in
+            try stage(.samples, samplesFP, outputs: [samplesPath], complete: { FileManager.default.fileExists(atPath: self.samplesPath) }) { _ in
                 guard let checkpoint = Trainer.latestCheckpoint(in: trainDirectory) else {
                     throw PipelineError(spec.file, "no checkpoint in \(trainDirectory) to sample from")
                 }
@@ -154,10 +160,10 @@ public final class PipelineRunner {
 
         // 5. The report: always rewritten (cheap), so it shows the latest state of the run.
         if spec.report {
-            emit(.stageStarted("report", resuming: false))
+            emit(.stageStarted(.report, resuming: false))
             let input = try RunReport.input(runDirectory: spec.runDir, title: "\(spec.name) — \(spec.runDir)")
             try Report.write(input, to: reportPath)
-            emit(.stageFinished("report", summary: reportPath))
+            emit(.stageFinished(.report, summary: reportPath))
         }
         return state
     }
@@ -166,7 +172,7 @@ public final class PipelineRunner {
 
     /// Runs `body` unless the stage is done with the same fingerprint. A different fingerprint
     /// removes the stage's old outputs first; the same fingerprint without `done` resumes.
-    func stage(_ name: String, _ fp: String, outputs: [String], complete: () -> Bool,
+    func stage(_ name: PipelineStage, _ fp: String, outputs: [String], complete: () -> Bool,
                _ body: (_ resuming: Bool) throws -> String) throws {
         if !shouldContinue() { throw PipelineInterrupted(stage: name) }
         let previous = state.stages[name]
@@ -223,7 +229,7 @@ public struct PipelineState: Codable, Sendable {
         public var done: Bool
         public var summary: String?
     }
-    public var stages: [String: Stage] = [:]
+    public var stages: [PipelineStage: Stage] = [:]
 
     public static func path(_ runDir: String) -> String { (runDir as NSString).appendingPathComponent("pipeline.json") }
 

@@ -52,14 +52,14 @@ public struct CorpusStats {
 
     public func summary() throws -> StatsSummary {
         var splits: [SplitSummary] = Split.allCases.map {
-            SplitSummary(split: $0.rawValue, documents: 0, tokens: 0, textBytes: 0, shards: 0, bytesPerToken: nil)
+            SplitSummary(split: $0, documents: 0, tokens: 0, textBytes: 0, shards: 0, bytesPerToken: nil)
         }
         var openShards: Int64 = 0
         for row in try db.rows("""
             SELECT split, count(*), sum(documents), sum(tokens), sum(text_bytes), sum(status = 'open')
             FROM shards GROUP BY split
             """) {
-            guard let i = splits.firstIndex(where: { $0.split == row[0].string }) else { continue }
+            guard let i = splits.firstIndex(where: { $0.split.rawValue == row[0].string }) else { continue }
             splits[i].shards = row[1].int64 ?? 0
             splits[i].documents = row[2].int64 ?? 0
             splits[i].tokens = row[3].int64 ?? 0
@@ -168,9 +168,12 @@ public struct CorpusStats {
         let rows = try db.rows("""
             SELECT id, path, status, error, file_bytes, records, documents, tokens, text_bytes, duplicates, skipped
             FROM sources ORDER BY id
-            """).map { r -> SourceStat in
+            """).map { r throws -> SourceStat in
             let id = r[0].int64 ?? 0, documents = r[6].int64 ?? 0, tokens = r[7].int64 ?? 0, text = r[8].int64 ?? 0
-            return SourceStat(id: id, path: r[1].string ?? "", status: r[2].string ?? "", error: r[3].string,
+            guard let status = r[2].string.flatMap(SourceStatus.init) else {
+                throw ShardsError(.corrupt, path: db.path, "source \(id) has an unknown status '\(r[2].string ?? "")'")
+            }
+            return SourceStat(id: id, path: r[1].string ?? "", status: status, error: r[3].string,
                               fileBytes: r[4].int64 ?? 0, records: r[5].int64 ?? 0, documents: documents,
                               tokens: tokens, textBytes: text, bytesPerToken: ratio(text, tokens - documents),
                               duplicates: r[9].int64 ?? 0, skipped: r[10].int64 ?? 0, skips: skipsBySource[id] ?? [])
@@ -182,8 +185,11 @@ public struct CorpusStats {
         ShardStats(shards: try db.rows("""
             SELECT path, split, seq, status, tokens, documents, text_bytes, crc32 FROM shards
             ORDER BY split = 'val', seq
-            """).map { r in
-            ShardStat(path: r[0].string ?? "", split: r[1].string ?? "", seq: r[2].int64 ?? 0, status: r[3].string ?? "",
+            """).map { r throws in
+            guard let split = r[1].string.flatMap(Split.init), let status = r[3].string.flatMap(ShardStatus.init) else {
+                throw ShardsError(.corrupt, path: db.path, "shard \(r[0].string ?? "") has an unknown split or status")
+            }
+            return ShardStat(path: r[0].string ?? "", split: split, seq: r[2].int64 ?? 0, status: status,
                       tokens: r[4].int64 ?? 0, documents: r[5].int64 ?? 0, textBytes: r[6].int64 ?? 0,
                       crc32: StatsFormat.hex32(UInt32(truncatingIfNeeded: r[7].int64 ?? 0)))
         })
@@ -214,7 +220,7 @@ func ratio(_ a: Int64, _ b: Int64) -> Double? { b > 0 ? Double(a) / Double(b) : 
 // MARK: - Result types (their JSON shape is the stable contract; keys are snake_case)
 
 public struct SplitSummary: Codable, Equatable, Sendable {
-    public var split: String
+    public var split: Split
     public var documents: Int64
     /// Tokens in the split's shards, one end-of-text token per document included.
     public var tokens: Int64
@@ -291,7 +297,7 @@ public struct TokenStats: Codable, Equatable, Sendable {
 public struct SourceStat: Codable, Equatable, Sendable {
     public var id: Int64
     public var path: String
-    public var status: String
+    public var status: SourceStatus
     public var error: String?
     public var fileBytes: Int64
     public var records: Int64
@@ -310,9 +316,9 @@ public struct SourceStats: Codable, Equatable, Sendable {
 
 public struct ShardStat: Codable, Equatable, Sendable {
     public var path: String
-    public var split: String
+    public var split: Split
     public var seq: Int64
-    public var status: String
+    public var status: ShardStatus
     public var tokens: Int64
     public var documents: Int64
     public var textBytes: Int64

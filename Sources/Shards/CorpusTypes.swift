@@ -206,6 +206,13 @@ public struct VocabEntry: Equatable, Sendable {
     }
 }
 
+/// Where a shard stands in the index: being written (under its temporary name), or closed
+/// (full, or the job ended) under its final name.
+public enum ShardStatus: String, Codable, Sendable {
+    case open
+    case closed
+}
+
 /// Where a source stands in the index.
 public enum SourceStatus: String, Codable, Sendable {
     /// Some (maybe no) records have been committed; resume from `records`.

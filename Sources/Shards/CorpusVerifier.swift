@@ -53,7 +53,7 @@ public enum CorpusVerifier {
     }
 
     private struct ShardRow {
-        var id: Int64, name: String, split: Split, seq: Int64, status: String, tokens: Int64, documents: Int64, crc: UInt32
+        var id: Int64, name: String, split: Split, seq: Int64, status: ShardStatus, tokens: Int64, documents: Int64, crc: UInt32
     }
 
     private struct Run {
@@ -88,9 +88,11 @@ public enum CorpusVerifier {
         mutating func checkShards() throws {
             shards = try db.rows("SELECT id, path, split, seq, status, tokens, documents, crc32 FROM shards ORDER BY split = 'val', seq")
                 .compactMap { r in
-                    guard let split = r[2].string.flatMap(Split.init) else { return nil }
+                    guard let split = r[2].string.flatMap(Split.init), let status = r[4].string.flatMap(ShardStatus.init) else {
+                        return nil
+                    }
                     return ShardRow(id: r[0].int64 ?? 0, name: r[1].string ?? "", split: split, seq: r[3].int64 ?? 0,
-                                    status: r[4].string ?? "", tokens: r[5].int64 ?? 0, documents: r[6].int64 ?? 0,
+                                    status: status, tokens: r[5].int64 ?? 0, documents: r[6].int64 ?? 0,
                                     crc: UInt32(truncatingIfNeeded: r[7].int64 ?? 0))
                 }
             let totalBytes = shards.reduce(Int64(0)) { $0 + ShardHeader(width: settings.tokenWidth, tokenCount: $1.tokens).fileSize }
@@ -150,7 +152,7 @@ public enum CorpusVerifier {
                             bytesDone: inout Int64) throws -> Int64 {
             let file = path(shard.name)
             let hasTemporary = FileSystem.exists(ShardWriter.temporaryPath(for: file))
-            if shard.status != "closed" {
+            if shard.status != .closed {
                 // Written under its temporary name until it is closed: that file is not a problem of its own.
                 problem(file, "the index says this shard is still open: sharding did not finish (rerun `tokenmill shard`)"
                         + (hasTemporary ? "" : "; its temporary file .tmp is missing too"))
@@ -158,7 +160,7 @@ public enum CorpusVerifier {
             guard let header = scan.header, let shardCounts = scan.counts else {
                 if let error = scan.error {
                     problem(file, error.message + (error.offset.map { " (offset \($0))" } ?? ""))
-                } else if shard.status == "closed" {
+                } else if shard.status == .closed {
                     problem(file, "missing" + (hasTemporary ? " (only its temporary file .tmp exists)" : ""))
                 }
                 counts[shard.split] = .some(nil)
@@ -270,7 +272,7 @@ public enum CorpusVerifier {
         /// shards the job wrote after its last commit, which a rerun replaces: one problem says so.
         mutating func checkFiles() throws {
             let known = Set(shards.map(\.name))
-            let openTemporaries = Set(shards.filter { $0.status == "open" }.map { ShardWriter.temporaryPath(for: $0.name) })
+            let openTemporaries = Set(shards.filter { $0.status == .open }.map { ShardWriter.temporaryPath(for: $0.name) })
             var leftovers: [String] = []
             for name in try FileSystem.list(directory).sorted() {
                 if name.hasSuffix(".bin") && !known.contains(name) {

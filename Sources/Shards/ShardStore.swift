@@ -191,14 +191,14 @@ public final class ShardStore {
         var openTemporaries: Set<String> = []
         for row in try db.rows("SELECT id, path, split, seq, status, tokens, documents, text_bytes, crc32 FROM shards") {
             guard let id = row[0].int64, let name = row[1].string, let split = row[2].string.flatMap(Split.init),
-                  let seq = row[3].int64, let status = row[4].string, let tokens = row[5].int64,
+                  let seq = row[3].int64, let status = row[4].string.flatMap(ShardStatus.init), let tokens = row[5].int64,
                   let documents = row[6].int64, let textBytes = row[7].int64, let crc = row[8].int64 else {
                 throw ShardsError(.corrupt, path: db.path, "unreadable row in shards")
             }
             let path = FileSystem.join(directory, name)
             let tmp = ShardWriter.temporaryPath(for: path)
             nextSeq[split] = max(nextSeq[split], seq + 1)
-            if status == "closed" {
+            if status == .closed {
                 // Committed as closed, killed before the rename: finish it.
                 if !FileSystem.exists(path) && FileSystem.exists(tmp) { try ShardWriter.publish(path: path) }
                 continue
@@ -616,11 +616,11 @@ public final class ShardStore {
         for split in Split.allCases {
             guard let shard = open[split] else { continue }
             let (tokens, crc) = try shard.writer.checkpoint(sync: true)
-            try updateShard.run(.text("open"), .int(tokens), .int(shard.documents), .int(shard.textBytes),
+            try updateShard.run(.text(ShardStatus.open.rawValue), .int(tokens), .int(shard.documents), .int(shard.textBytes),
                                 .int(Int64(crc)), .int(shard.id))
         }
         for shard in pendingClose {
-            try updateShard.run(.text("closed"), .int(shard.tokens), .int(shard.documents), .int(shard.textBytes),
+            try updateShard.run(.text(ShardStatus.closed.rawValue), .int(shard.tokens), .int(shard.documents), .int(shard.textBytes),
                                 .int(Int64(shard.crc)), .int(shard.id))
         }
         // 2. The vocabulary of a new index, what is left of it; aggregates.

@@ -22,7 +22,7 @@ public enum StatsFormat {
         out += "settings    shard tokens \(group(s.shardTokens))  val fraction \(s.valFraction)\n\n"
         var table = TextTable(["split", "documents", "tokens", "text bytes", "bytes/token", "shards"], right: [false, true, true, true, true, true])
         for split in s.splits {
-            table.add([split.split, group(split.documents), group(split.tokens), group(split.textBytes),
+            table.add([split.split.rawValue, group(split.documents), group(split.tokens), group(split.textBytes),
                        fixed(split.bytesPerToken), group(split.shards)])
         }
         table.add(["total", group(s.documents), group(s.tokens), group(s.textBytes), fixed(s.bytesPerToken), group(s.shards)])
@@ -53,7 +53,7 @@ public enum StatsFormat {
         var table = TextTable(["id", "status", "documents", "tokens", "bytes/token", "duplicates", "skipped", "path"],
                               right: [true, false, true, true, true, true, true, false])
         for r in s.sources {
-            table.add([String(r.id), r.status, group(r.documents), group(r.tokens), fixed(r.bytesPerToken),
+            table.add([String(r.id), r.status.rawValue, group(r.documents), group(r.tokens), fixed(r.bytesPerToken),
                        group(r.duplicates), group(r.skipped), r.path])
         }
         var out = table.render()
@@ -69,7 +69,7 @@ public enum StatsFormat {
 
     public static func text(_ s: ShardStats) -> String {
         var table = TextTable(["path", "split", "status", "tokens", "documents", "crc32"], right: [false, false, false, true, true, false])
-        for r in s.shards { table.add([r.path, r.split, r.status, group(r.tokens), group(r.documents), r.crc32]) }
+        for r in s.shards { table.add([r.path, r.split.rawValue, r.status.rawValue, group(r.tokens), group(r.documents), r.crc32]) }
         return table.render()
     }
 

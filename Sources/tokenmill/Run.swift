@@ -33,7 +33,7 @@ struct RunPipeline: ParsableCommand {
             do {
                 try runner.run()
             } catch let stop as PipelineInterrupted {
-                let saved = stop.stage == "vocab" ? "a vocabulary is learned again from the start"
+                let saved = stop.stage == .vocab ? "a vocabulary is learned again from the start"
                                                    : "the work so far is saved (training writes a checkpoint)"
                 displays.note("interrupted in \(stop.stage): \(saved); run the same command again to continue")
                 throw ExitCode(130)
@@ -55,9 +55,9 @@ final class DisplaySet: @unchecked Sendable {
 
     init(_ options: ProgressOptions) { self.options = options }
 
-    func display(_ stage: String) -> ProgressDisplay? {
-        if let c = current, c.stage == stage { return c }
-        current = try? options.display(stage)
+    func display(_ stage: PipelineStage) -> ProgressDisplay? {
+        if let c = current, c.stage == stage.rawValue { return c }
+        current = try? options.display(stage.rawValue)
         return current
     }
 
@@ -78,11 +78,11 @@ final class DisplaySet: @unchecked Sendable {
             if let d = display(name) { d.finish("\(name): \(summary)") }
             current = nil
         case let .learn(p):
-            display("vocab")?.show(p)
+            display(.vocab)?.show(p)
         case let .shard(p):
-            display("shards")?.show(p)
+            display(.shards)?.show(p)
         case let .train(p):
-            display("train")?.show(p)
+            display(.train)?.show(p)
         case let .note(s):
             note(s)
         }

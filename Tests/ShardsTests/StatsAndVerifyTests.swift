@@ -27,7 +27,7 @@ import TestSupport
         let s = try CorpusStats(directory: dir.path).summary()
         for split in Split.allCases {
             let docs = corpus.allDocs.filter { self.split($0) == split }
-            let row = try #require(s.splits.first { $0.split == split.rawValue })
+            let row = try #require(s.splits.first { $0.split == split })
             #expect(row.documents == Int64(docs.count))
             #expect(row.tokens == docs.reduce(0) { $0 + Int64($1.tokens.count + 1) })
             #expect(row.textBytes == docs.reduce(0) { $0 + $1.info.byteCount })
