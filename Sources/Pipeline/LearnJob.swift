@@ -9,7 +9,7 @@ public struct LearnSettings: Sendable {
     /// Resolved input files, in order.
     public var inputs: [String]
     public var ingest: IngestOptions
-    public var trainer: TrainerConfig
+    public var trainer: BPETrainerConfig
     /// Stop reading once this many document bytes have been counted (a prefix sample).
     public var maxBytes: Int64?
     /// Counting threads. With 1, reading and counting share one thread; with more, one extra
@@ -19,7 +19,7 @@ public struct LearnSettings: Sendable {
     /// which throws `LearnInterrupted` (nothing is kept; a learn starts over).
     public var shouldContinue: (@Sendable () -> Bool)?
 
-    public init(inputs: [String], ingest: IngestOptions = IngestOptions(), trainer: TrainerConfig,
+    public init(inputs: [String], ingest: IngestOptions = IngestOptions(), trainer: BPETrainerConfig,
                 maxBytes: Int64? = nil, threads: Int = ProcessInfo.processInfo.activeProcessorCount) {
         self.inputs = inputs
         self.ingest = ingest
@@ -78,13 +78,13 @@ public enum LearnJob {
         var lastReport = Date()
         let model: BPEModel
         do {
-            model = try Trainer.train(words: counter, config: settings.trainer, progress: { done, total in
+            model = try BPETrainer.train(words: counter, config: settings.trainer, progress: { done, total in
                 if let progress, done == total || Date().timeIntervalSince(lastReport) > 0.2 {
                     lastReport = Date()
                     progress(.merging(done: done, total: total))
                 }
             }, shouldContinue: settings.shouldContinue)
-        } catch TrainerError.stopped {
+        } catch BPETrainerError.stopped {
             throw LearnInterrupted()
         }
         return LearnResult(model: model, ingest: report, documents: counter.documents, textBytes: counter.bytes,

@@ -32,7 +32,7 @@ public struct PipelineSpec: Sendable {
     public var ingest: IngestOptions
 
     public enum TokenizerSource: Sendable {
-        case learn(TrainerConfig, maxBytes: Int64?)
+        case learn(BPETrainerConfig, maxBytes: Int64?)
         /// A tokenizer file (tokenizer.json or .tiktoken) with its pattern and specials.
         case load(path: String, pattern: PreTokenizerPattern?, specials: [SpecialToken])
     }
@@ -316,7 +316,7 @@ struct SpecReader {
             }
             let pre = try string(root, "tokenizer", "pre_tokenizer") ?? "gpt2"
             let pattern: PreTokenizerPattern = pre == "gpt4" ? .cl100k : PreTokenizerPattern(rawValue: pre)!
-            let config = TrainerConfig(vocabSize: vocab, minFrequency: UInt64(try int(root, "tokenizer", "min_frequency") ?? 0),
+            let config = BPETrainerConfig(vocabSize: vocab, minFrequency: UInt64(try int(root, "tokenizer", "min_frequency") ?? 0),
                                        specialTokens: try strings(root, "tokenizer", "special") ?? ["<|endoftext|>"],
                                        pattern: pattern)
             tokenizer = .learn(config, maxBytes: try size(root, "tokenizer", "max_bytes"))

@@ -63,8 +63,8 @@ struct Learn: ParsableCommand {
             let paths = try inputs.resolvedInputs()
             let settings = LearnSettings(
                 inputs: paths, ingest: inputs.ingestOptions,
-                trainer: TrainerConfig(vocabSize: vocabSize, minFrequency: minFrequency,
-                                       specialTokens: special, pattern: preTokenizer.pattern),
+                trainer: BPETrainerConfig(vocabSize: vocabSize, minFrequency: minFrequency,
+                                          specialTokens: special, pattern: preTokenizer.pattern),
                 maxBytes: maxBytes.flatMap(parseByteSize), threads: threads)
             let display = try progressOptions.display("learn")
             let result = try LearnJob.run(settings) { display.show($0) }

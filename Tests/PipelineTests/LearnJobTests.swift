@@ -12,7 +12,7 @@ import Testing
         var ingest = IngestOptions()
         ingest.boundary = .blank
         return LearnSettings(inputs: [Run.repoRoot + "/data/bible-nt.txt.gz", Run.repoRoot + "/data/heldout.txt"],
-                             ingest: ingest, trainer: TrainerConfig(vocabSize: 600), threads: threads)
+                             ingest: ingest, trainer: BPETrainerConfig(vocabSize: 600), threads: threads)
     }
 
     @Test(arguments: [1, 2])

@@ -16,7 +16,7 @@
 // (HF keeps pair counts in i32, which overflows past 2^31 occurrences).
 
 /// What to learn: the target vocabulary and the rules of the game.
-public struct TrainerConfig: Sendable, Hashable, Codable {
+public struct BPETrainerConfig: Sendable, Hashable, Codable {
     /// Total vocabulary size including special tokens and the 256 byte tokens.
     public var vocabSize: Int
     /// A pair is merged only if it occurs at least this often (0 and 1 mean any pair).
@@ -38,7 +38,7 @@ public struct TrainerConfig: Sendable, Hashable, Codable {
 /// Progress of the merge loop: merges done of the merges wanted.
 public typealias MergeProgress = (_ done: Int, _ total: Int) -> Void
 
-public enum TrainerError: Error, CustomStringConvertible, Equatable {
+public enum BPETrainerError: Error, CustomStringConvertible, Equatable {
     case vocabTooSmall(Int, minimum: Int)
     case duplicateSpecial(String)
     /// `shouldContinue` said stop before the vocabulary was complete.
@@ -56,26 +56,26 @@ public enum TrainerError: Error, CustomStringConvertible, Equatable {
     }
 }
 
-public enum Trainer {
+public enum BPETrainer {
     /// Learns a byte-level BPE vocabulary from word counts (see `WordCounter`).
     ///
     ///     var counter = WordCounter(pattern: .gpt2)
     ///     counter.count(Array("low lower lowest".utf8))
-    ///     let model = try Trainer.train(words: counter, config: TrainerConfig(vocabSize: 300))
+    ///     let model = try BPETrainer.train(words: counter, config: BPETrainerConfig(vocabSize: 300))
     ///
     /// - Complexity: O(distinct words × word length) to set up, then per merge O(occurrences of
     ///   the merged pair + log(queue)); memory is O(distinct words), never the corpus size.
-    /// `shouldContinue`, asked every 64 merges, stops the loop by throwing `TrainerError.stopped`.
-    public static func train(words counter: WordCounter, config: TrainerConfig,
+    /// `shouldContinue`, asked every 64 merges, stops the loop by throwing `BPETrainerError.stopped`.
+    public static func train(words counter: WordCounter, config: BPETrainerConfig,
                              progress: MergeProgress? = nil, shouldContinue: (() -> Bool)? = nil) throws -> BPEModel {
         // 1. Special tokens first.
         var specials: [String] = []
         for s in config.specialTokens {
-            if specials.contains(s) { throw TrainerError.duplicateSpecial(s) }
+            if specials.contains(s) { throw BPETrainerError.duplicateSpecial(s) }
             specials.append(s)
         }
         let minimum = specials.count + 256
-        if config.vocabSize < minimum { throw TrainerError.vocabTooSmall(config.vocabSize, minimum: minimum) }
+        if config.vocabSize < minimum { throw BPETrainerError.vocabTooSmall(config.vocabSize, minimum: minimum) }
 
         // 2. The byte alphabet, ordered by stand-in code point.
         var tokens: [[UInt8]] = specials.map { Array($0.utf8) }
@@ -112,7 +112,7 @@ public enum Trainer {
             merges.append((top, newID))
             state.applyMerge(top, newID: newID)
             progress?(merges.count, wanted)
-            if let shouldContinue, merges.count & 63 == 0, !shouldContinue() { throw TrainerError.stopped }
+            if let shouldContinue, merges.count & 63 == 0, !shouldContinue() { throw BPETrainerError.stopped }
         }
 
         // A pair merged twice (see the header) keeps its last rank, as in HF's merge map.
