@@ -36,3 +36,15 @@ public enum TokenizerPreset: String, CaseIterable, Sendable, Codable {
         }
     }
 }
+
+extension TokenizerPreset {
+    /// The pattern and special tokens to read a rank file with: those given, and the preset's
+    /// for what is not given (no pattern, no special tokens). Without a preset, those given.
+    ///
+    ///     TokenizerPreset.resolve(.cl100k_base, pattern: nil, specials: []).pattern == .cl100k
+    public static func resolve(_ preset: TokenizerPreset?, pattern: PreTokenizerPattern?,
+                               specials: [SpecialToken]) -> (pattern: PreTokenizerPattern?, specials: [SpecialToken]) {
+        guard let preset else { return (pattern, specials) }
+        return (pattern ?? preset.pattern, specials.isEmpty ? preset.specials : specials)
+    }
+}

@@ -80,10 +80,14 @@ public final class Tokenizer: @unchecked Sendable {
     }
 
     /// Loads a vocabulary from a directory (its `tokenizer.json`) or a file: `tokenizer.json`
-    /// (Hugging Face) or a tiktoken rank file (`.tiktoken`, which needs `pattern`; its special
-    /// tokens come from `specials`).
-    public static func load(_ path: String, pattern: PreTokenizerPattern? = nil,
+    /// (Hugging Face) or a tiktoken rank file (`.tiktoken`), which needs a pattern and takes its
+    /// special tokens from `specials`; a `preset` fills in either when it is not given
+    /// (`TokenizerPreset.resolve`).
+    ///
+    ///     let gpt4 = try Tokenizer.load("cl100k_base.tiktoken", preset: .cl100k_base)
+    public static func load(_ path: String, pattern: PreTokenizerPattern? = nil, preset: TokenizerPreset? = nil,
                             specials: [SpecialToken] = []) throws -> Tokenizer {
+        let (pattern, specials) = TokenizerPreset.resolve(preset, pattern: pattern, specials: specials)
         var file = path
         var isDir: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir) else {
@@ -106,7 +110,8 @@ public final class Tokenizer: @unchecked Sendable {
             throw TokenizerFileError(file, "cannot read file")
         }
         let model: BPEModel
-        if data.first == UInt8(ascii: "{") || file.hasSuffix(".json") {
+        let isJSON = data.first == UInt8(ascii: "{") || file.hasSuffix(".json")
+        if isJSON {
             model = try BPEModel.loadHuggingFaceJSON(data, path: file)
             if let pattern, pattern != model.pattern {
                 throw TokenizerFileError(file, "the file's pre-tokenizer is \(model.pattern.rawValue), not \(pattern.rawValue)")
@@ -119,7 +124,7 @@ public final class Tokenizer: @unchecked Sendable {
         }
         do {
             let tokenizer = try Tokenizer(model)
-            if data.first == UInt8(ascii: "{") || file.hasSuffix(".json") { tokenizer.jsonFile = file }
+            if isJSON { tokenizer.jsonFile = file }
             return tokenizer
         } catch let e as TokenizerFileError {
             throw TokenizerFileError(file, e.message)

@@ -16,9 +16,23 @@ struct RankFileSidecar: Codable {
     var format = "tiktoken"
     var file = "tokenizer.tiktoken"
     var pattern: PreTokenizerPattern
-    var specialTokens: [SpecialToken]
+    var specialTokens: [Special]
+
+    /// A special token as the sidecar writes it: `{"id": 100257, "text": "<|endoftext|>"}`
+    /// (`SpecialToken`'s own coding is the string users write, `NAME=ID`).
+    struct Special: Codable {
+        var text: String
+        var id: UInt32
+    }
 
     static let fileName = "tokenizer.tokenmill.json"
+
+    init(pattern: PreTokenizerPattern, specials: [SpecialToken]) {
+        self.pattern = pattern
+        specialTokens = specials.map { Special(text: $0.text, id: $0.id) }
+    }
+
+    var specials: [SpecialToken] { specialTokens.map { SpecialToken($0.text, id: $0.id) } }
 }
 
 extension BPEModel {
@@ -39,7 +53,7 @@ extension BPEModel {
             try write("tokenizer.tiktoken", Data(tiktokenFile().utf8))
             let enc = JSONEncoder()
             enc.outputFormatting = [.prettyPrinted, .sortedKeys]
-            try write(RankFileSidecar.fileName, try enc.encode(RankFileSidecar(pattern: pattern, specialTokens: specials)))
+            try write(RankFileSidecar.fileName, try enc.encode(RankFileSidecar(pattern: pattern, specials: specials)))
         } else if FileManager.default.fileExists(atPath: sidecar) {
             try FileManager.default.removeItem(atPath: sidecar)
             try? FileManager.default.removeItem(atPath: (directory as NSString).appendingPathComponent("tokenizer.tiktoken"))
@@ -62,7 +76,7 @@ extension Tokenizer {
         guard let ranks = FileManager.default.contents(atPath: file) else {
             throw TokenizerFileError(file, "no such file (named by \(path))")
         }
-        let model = try BPEModel.loadTiktoken(ranks, path: file, pattern: sidecar.pattern, specials: sidecar.specialTokens)
+        let model = try BPEModel.loadTiktoken(ranks, path: file, pattern: sidecar.pattern, specials: sidecar.specials)
         do {
             return try Tokenizer(model)
         } catch let e as TokenizerFileError {

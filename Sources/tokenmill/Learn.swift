@@ -27,7 +27,7 @@ struct Learn: ParsableCommand {
     var minFrequency: UInt64 = 0
 
     @Option(name: .long, help: "Pre-tokenizer: gpt2, gpt4 (= cl100k), cl100k, o200k or llama3.")
-    var preTokenizer: PreTokenizerChoice = .gpt2
+    var preTokenizer = PreTokenizerName(.gpt2)
 
     @Option(name: .long, parsing: .upToNextOption, help: "Special tokens, given the first ids (default: <|endoftext|>).")
     var special: [String] = ["<|endoftext|>"]
@@ -39,18 +39,6 @@ struct Learn: ParsableCommand {
     var threads: Int = ProcessInfo.processInfo.activeProcessorCount
 
     @OptionGroup var progressOptions: ProgressOptions
-
-    enum PreTokenizerChoice: String, ExpressibleByArgument, CaseIterable {
-        case gpt2, gpt4, cl100k, o200k, llama3
-        var pattern: PreTokenizerPattern {
-            switch self {
-            case .gpt2: return .gpt2
-            case .gpt4, .cl100k: return .cl100k
-            case .o200k: return .o200k
-            case .llama3: return .llama3
-            }
-        }
-    }
 
     func validate() throws {
         if vocabSize < 257 { throw ValidationError("--vocab-size must be at least 257 (256 byte tokens + 1)") }
