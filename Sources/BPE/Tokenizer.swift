@@ -12,7 +12,7 @@ public final class Tokenizer: @unchecked Sendable {
     /// The Hugging Face tokenizer.json this tokenizer was loaded from, unchanged (nil when it
     /// came from a rank file, a sidecar directory or a model in memory). Lets a caller copy
     /// the file instead of loading it again to compare fingerprints.
-    public private(set) var jsonFile: String?
+    public let jsonFile: String?
     /// Hash of everything that decides ids: tokens, merge rule, pattern and special tokens.
     public let fingerprint: String
     /// The end-of-text token (`<|endoftext|>`, or Llama 3's `<|end_of_text|>`), if the vocabulary has one.
@@ -32,8 +32,13 @@ public final class Tokenizer: @unchecked Sendable {
     public var pattern: PreTokenizerPattern { model.pattern }
     public var specials: [SpecialToken] { model.specials }
 
-    public init(_ model: BPEModel) throws {
+    public convenience init(_ model: BPEModel) throws {
+        try self.init(model, jsonFile: nil)
+    }
+
+    init(_ model: BPEModel, jsonFile: String?) throws {
         self.model = model
+        self.jsonFile = jsonFile
         preTokenizer = PreTokenizer(model.pattern)
         let specialIDs = Set(model.specials.map(\.id))
         var whole = ByteKeyTable(capacity: model.tokens.count)
@@ -123,9 +128,7 @@ public final class Tokenizer: @unchecked Sendable {
             model = try BPEModel.loadTiktoken(data, path: file, pattern: pattern, specials: specials)
         }
         do {
-            let tokenizer = try Tokenizer(model)
-            if isJSON { tokenizer.jsonFile = file }
-            return tokenizer
+            return try Tokenizer(model, jsonFile: isJSON ? file : nil)
         } catch let e as TokenizerFileError {
             throw TokenizerFileError(file, e.message)
         }
