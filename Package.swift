@@ -29,7 +29,7 @@ let package = Package(
 
         // Pipeline stages, one library each.
         .target(name: "Corpus", dependencies: ["CIsal"], swiftSettings: swiftSettings),
-        .target(name: "BPE", swiftSettings: swiftSettings),
+        .target(name: "BPE", swiftSettings: swiftSettings + [.swiftLanguageMode(.v6)]),
         // System calls Swift's Glibc module does not expose (sync_file_range).
         .target(name: "CSys"),
         .target(name: "Shards", dependencies: ["Corpus", "BPE", "CSQLite", "CIsal", "CSys"],
@@ -54,7 +54,8 @@ let package = Package(
         // Tests mirror the targets; TestSupport holds seeded RNGs, temp dirs and oracle runners.
         .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(name: "CorpusTests", dependencies: ["Corpus", "CZlib", "TestSupport"]),
-        .testTarget(name: "BPETests", dependencies: ["BPE", "Corpus", "TestSupport"]),
+        .testTarget(name: "BPETests", dependencies: ["BPE", "Corpus", "TestSupport"],
+                    swiftSettings: [.swiftLanguageMode(.v6)]),
         .testTarget(name: "ShardsTests", dependencies: ["Shards", "TestSupport"]),
         .testTarget(name: "LoaderTests", dependencies: ["Loader", "TestSupport"]),
         .testTarget(name: "GPTTests", dependencies: ["GPT", "TestSupport"]),

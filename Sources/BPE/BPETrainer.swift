@@ -89,7 +89,6 @@ public enum BPETrainer {
 
         // 3. Words as id sequences.
         var state = MergeState(counter: counter, idOfByte: idOfByte)
-        defer { state.deallocate() }
 
         // 4. Count pairs and queue them.
         state.countPairs()
@@ -128,6 +127,10 @@ public enum BPETrainer {
 
 /// The merge loop's working state: words as id sequences in one arena, pair counts, the lazy
 /// priority queue and the word lists ("positions") carried by queue entries.
+///
+/// Safety: `symbols` is `symbolMemory.base`, kept alive by this value: every word's ids, word w
+/// at `wordStart[w]..<wordStart[w] + wordLength[w]` (a merge shortens a word in place, never
+/// lengthens it).
 struct MergeState {
     /// One queue entry: a pair, the count it had when queued, and the words to look in.
     struct Entry {
@@ -136,7 +139,8 @@ struct MergeState {
         var positions: Int32    // index into `positionLists`
     }
 
-    var symbols: UnsafeMutablePointer<UInt32>   // all words' ids, back to back
+    let symbolMemory: Allocation<UInt32>
+    let symbols: UnsafeMutablePointer<UInt32>   // all words' ids, back to back
     var wordStart: [Int]
     var wordLength: [Int32]
     var wordCount: [UInt64]
@@ -149,7 +153,8 @@ struct MergeState {
         var total = 0
         var n = 0
         counter.words.forEach { key, _ in total += key.count; n += 1 }
-        symbols = .allocate(capacity: Swift.max(total, 1))
+        symbolMemory = Allocation(count: total)
+        symbols = symbolMemory.base
         wordStart = []
         wordLength = []
         wordCount = []
@@ -167,8 +172,6 @@ struct MergeState {
             }
         }
     }
-
-    func deallocate() { symbols.deallocate() }
 
     @inline(__always) static func key(_ a: UInt32, _ b: UInt32) -> UInt64 { UInt64(a) << 32 | UInt64(b) }
 

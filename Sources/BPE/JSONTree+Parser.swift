@@ -6,6 +6,9 @@ extension JSONTree {
     /// The parser, also usable as a cursor that streams through large values (a tokenizer's
     /// vocabulary and merges) without building a tree: `beginObject`/`nextMember`/`key`,
     /// `beginArray`/`nextItem`, `stringBytes`, `number`, and `value` for a subtree.
+    ///
+    /// Safety: `p` points to `end` readable bytes for the life of the parser (the caller's
+    /// buffer, as `init` requires); every read is at an index checked to be below `end`.
     package struct Parser {
         let p: UnsafePointer<UInt8>
         let end: Int
@@ -14,6 +17,7 @@ extension JSONTree {
         /// next string.
         let scratch = ScratchBytes()
 
+        /// A parser of `buffer`, which must stay valid while the parser (or a string it returned) is used.
         package init(_ buffer: UnsafeBufferPointer<UInt8>) {
             // An empty buffer may have no base address; any valid pointer does for zero bytes.
             p = buffer.baseAddress ?? UnsafePointer(bitPattern: 1)!
@@ -342,6 +346,9 @@ package func isValidUTF8(_ b: UnsafeBufferPointer<UInt8>) -> Bool {
 
 /// A growable byte buffer whose bytes stay put until it is next changed (unlike an `Array`'s,
 /// which may not be used outside `withUnsafeBufferPointer`).
+///
+/// Safety: `base` holds `capacity` bytes, the first `count` written; `reserve` makes room
+/// before every write and frees the old bytes only when it moves them.
 final class ScratchBytes {
     private var base = UnsafeMutablePointer<UInt8>.allocate(capacity: 64)
     private var capacity = 64

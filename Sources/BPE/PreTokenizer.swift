@@ -28,7 +28,7 @@ public struct PreTokenizer: Sendable {
 
     /// Calls `body(start, end)` for each piece, in order; the pieces tile `text` exactly.
     @inlinable
-    public func split(_ text: UnsafeBufferPointer<UInt8>, _ body: (Int, Int) -> Void) {
+    package func split(_ text: UnsafeBufferPointer<UInt8>, _ body: (Int, Int) -> Void) {
         guard let base = text.baseAddress, text.count > 0 else { return }
         let scanner = PreTokenizerScanner(text: base, end: text.count, table: table)
         switch pattern {

@@ -3,7 +3,7 @@
 ///
 ///     var enc = tokenizer.makeEncoder()
 ///     var ids: [UInt32] = []
-///     text.withUnsafeBufferPointer { enc.encode($0, into: &ids) }   // appends
+///     enc.encode(text, into: &ids)   // appends
 ///
 /// Each piece from the pre-tokenizer is looked up in the caches (pieces of 2-7 and 8-15 bytes
 /// first in `ShortPieceCache` and `MediumPieceCache`, keyed by their bytes in one or two
@@ -28,7 +28,7 @@ public struct TokenEncoder {
     var scratch = EncoderScratch()
     /// Ids of the text being encoded, written through a pointer (no uniqueness check or call per
     /// id as `Array.append` has) and appended to the caller's array in blocks.
-    var output = EncoderOutput(capacity: EncoderOutput.usualCapacity)
+    var output: EncoderOutput
     /// Pieces longer than this are not cached. When the cache reaches `cacheLimit` entries it
     /// starts afresh, so memory stays bounded and the pieces frequent *now* get back in at once.
     /// 2^16 entries (a ~3 MB table, near the core's L2) encode 3-7% faster than 2^18 (~13 MB,
@@ -44,7 +44,7 @@ public struct TokenEncoder {
         pairs = tokenizer.pairs
         wholeTokens = tokenizer.wholeTokens
         wholePieceFirst = tokenizer.wholePieceFirst
-        output.byteID.update(from: tokenizer.byteID, count: 256)
+        output = EncoderOutput(byteID: tokenizer.byteID)
     }
 
     /// Encodes `text` and returns the ids. Special tokens are matched only with `allowSpecial`.
@@ -55,8 +55,16 @@ public struct TokenEncoder {
         return ids
     }
 
+    /// Appends the ids of `text` (any bytes: an array, a slice, `Data`…) to `ids`. Special
+    /// tokens are matched only with `allowSpecial`.
+    public mutating func encode<Bytes: Collection<UInt8>>(_ text: Bytes, into ids: inout [UInt32], allowSpecial: Bool = false) {
+        if text.withContiguousStorageIfAvailable({ encode($0, into: &ids, allowSpecial: allowSpecial) }) == nil {
+            Array(text).withUnsafeBufferPointer { encode($0, into: &ids, allowSpecial: allowSpecial) }
+        }
+    }
+
     /// Appends the ids of `text` to `ids`.
-    public mutating func encode(_ text: UnsafeBufferPointer<UInt8>, into ids: inout [UInt32], allowSpecial: Bool = false) {
+    package mutating func encode(_ text: UnsafeBufferPointer<UInt8>, into ids: inout [UInt32], allowSpecial: Bool = false) {
         if allowSpecial && !tokenizer.model.specials.isEmpty {
             encodeWithSpecials(text, into: &ids)
         } else {
@@ -65,7 +73,7 @@ public struct TokenEncoder {
     }
 
     /// Encodes without looking for special tokens (their text is encoded as ordinary text).
-    public mutating func encodeOrdinary(_ text: UnsafeBufferPointer<UInt8>, into ids: inout [UInt32]) {
+    package mutating func encodeOrdinary(_ text: UnsafeBufferPointer<UInt8>, into ids: inout [UInt32]) {
         guard let base = text.baseAddress, text.count > 0 else { return }
         output.count = 0
         textEnd = base + text.count
@@ -112,61 +120,44 @@ public struct TokenEncoder {
     @inline(__always)
     mutating func encodePiece(_ p: UnsafePointer<UInt8>, _ n: Int, into ids: inout [UInt32]) {
         if output.count + n > output.capacity { output.makeRoom(n, flushingInto: &ids) }
-        let out = output.ids
         if n == 1 {
-            out[output.count] = output.byteID[Int(p[0])]
-            output.count += 1
+            output.append(output.byteID[Int(p[0])])
             return
         }
         var shortKey: UInt64 = 0
         if n <= ShortPieceCache.maxPiece {
             shortKey = ShortPieceCache.key(p, n, end: textEnd)
-            let slot = ShortPieceCache.slot(shortKey)
-            if short.slots[slot] == shortKey {
+            if let hit = short.lookup(shortKey) {
                 // Both ids are written (there is room for n ≥ 2); the count says how many hold.
-                let v = short.slots[slot + 1]
-                out[output.count] = UInt32(truncatingIfNeeded: v & ShortPieceCache.idMask)
-                out[output.count + 1] = UInt32(truncatingIfNeeded: (v >> 31) & ShortPieceCache.idMask)
-                output.count += Int(truncatingIfNeeded: v >> 62)
+                output.append(hit.first, hit.second, keeping: hit.count)
                 return
             }
         }
         var mediumKey: (UInt64, UInt64) = (0, 0)
         if n > ShortPieceCache.maxPiece && n <= MediumPieceCache.maxPiece {
             mediumKey = MediumPieceCache.key(p, n, end: textEnd)
-            let slot = medium.slots + MediumPieceCache.slot(mediumKey.0, mediumKey.1)
-            if slot[0] == mediumKey.0 && slot[1] == mediumKey.1 {
+            if let hit = medium.lookup(mediumKey.0, mediumKey.1) {
                 // All three ids are written (there is room for n ≥ 8); the count says how many hold.
-                let ids01 = slot[2], id2 = slot[3]
-                let at = out + output.count
-                at[0] = UInt32(truncatingIfNeeded: ids01)
-                at[1] = UInt32(truncatingIfNeeded: ids01 >> 32)
-                at[2] = UInt32(truncatingIfNeeded: id2)
-                output.count += Int(truncatingIfNeeded: id2 >> 32)
+                output.append(hit.0, hit.1, hit.2, keeping: hit.count)
                 return
             }
         }
         let before = output.count
         defer {
             if shortKey != 0 {
-                short.remember(shortKey, out + before, output.count - before)
+                short.remember(shortKey, output.written(since: before))
             } else if mediumKey.1 != 0 {
-                medium.remember(mediumKey.0, mediumKey.1, out + before, output.count - before)
+                medium.remember(mediumKey.0, mediumKey.1, output.written(since: before))
             }
         }
         let h = fastHash(p, n)
         if let v = cache.lookup(p, n, hash: h) {
             let offset = Int(v >> 32), count = Int(v & 0xFFFF_FFFF)
-            let at = output.count
-            cacheIDs.withUnsafeBufferPointer { cached in
-                for k in 0..<count { out[at + k] = cached[offset + k] }
-            }
-            output.count += count
+            output.append(cacheIDs, from: offset, count: count)
             return
         }
         if wholePieceFirst, let id = wholeTokens.lookup(p, n, hash: h) {
-            out[output.count] = UInt32(id)
-            output.count += 1
+            output.append(UInt32(id))
         } else if n <= TokenEncoder.scanLimit {
             mergeScan(p, n)
         } else {
@@ -177,9 +168,9 @@ public struct TokenEncoder {
                 cache.removeAll()  // in place: a new table would fault in fresh pages again
                 cacheIDs.removeAll(keepingCapacity: true)
             }
-            let count = output.count - before
-            cache.set(p, n, UInt64(cacheIDs.count) << 32 | UInt64(count), hash: h)
-            cacheIDs.append(contentsOf: UnsafeBufferPointer(start: out + before, count: count))
+            let written = output.written(since: before)
+            cache.set(p, n, UInt64(cacheIDs.count) << 32 | UInt64(written.count), hash: h)
+            cacheIDs.append(contentsOf: written)
         }
     }
 
@@ -211,9 +202,7 @@ public struct TokenEncoder {
             if best > 0 { rank[best - 1] = pairs.lookup(UInt64(sym[best - 1]) << 32 | UInt64(sym[best])) ?? .max }
             if best < count - 1 { rank[best] = pairs.lookup(UInt64(sym[best]) << 32 | UInt64(sym[best + 1])) ?? .max }
         }
-        let out = output.ids + output.count
-        for i in 0..<count { out[i] = sym[i] }
-        output.count += count
+        output.append(UnsafeBufferPointer(start: sym, count: count))
     }
 
     /// The merge of a long piece: a min-heap of (rank, position) over a doubly linked list.
@@ -285,10 +274,8 @@ public struct TokenEncoder {
             }
         }
         var i = 0
-        let out = output.ids
         while i >= 0 {
-            out[output.count] = sym[i]
-            output.count += 1
+            output.append(sym[i])
             i = Int(next[i])
         }
     }

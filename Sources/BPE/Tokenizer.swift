@@ -7,6 +7,10 @@ import Foundation
 ///     var enc = tok.makeEncoder()
 ///     let ids = enc.encode(Array("Hello world".utf8))     // e.g. [1012, 2241]
 ///     tok.decode(ids) == Array("Hello world".utf8)        // true for every byte string
+///
+/// `@unchecked Sendable` because its tables (`ByteKeyTable`, `PairTable`) hold raw pointers,
+/// which the compiler cannot see are safe to share. They are: every stored property is a `let`
+/// set in `init`, and nothing writes to the tables after it (encoders only look up in them).
 public final class Tokenizer: @unchecked Sendable {
     public let model: BPEModel
     /// The Hugging Face tokenizer.json this tokenizer was loaded from, unchanged (nil when it
@@ -176,14 +180,18 @@ public final class Tokenizer: @unchecked Sendable {
         let chunk = (items + threads - 1) / threads
         var parts = [[UInt64]](repeating: [], count: threads)
         var failed = [Int?](repeating: nil, count: threads)
-        parts.withUnsafeMutableBufferPointer { parts in
-            failed.withUnsafeMutableBufferPointer { failed in
+        parts.withUnsafeMutableBufferPointer { partsBuffer in
+            failed.withUnsafeMutableBufferPointer { failedBuffer in
+                // Safety: iteration t writes parts[t] and failed[t] only, and concurrentPerform
+                // returns after its last iteration, inside both buffers' scopes; `whole` is only read.
+                nonisolated(unsafe) let parts = partsBuffer, failed = failedBuffer, whole = whole
                 DispatchQueue.concurrentPerform(iterations: threads) { t in
                     var out: [UInt64] = []
                     let range = t * chunk..<Swift.min(items, (t + 1) * chunk)
                     if let merges = model.merges {
                         out.reserveCapacity(2 * range.count)
                         // The two tokens' bytes side by side in a scratch buffer (not a new array).
+                        // Safety: `joined` holds `capacity` bytes, grown before n bytes are written.
                         var capacity = 256
                         var joined = UnsafeMutablePointer<UInt8>.allocate(capacity: capacity)
                         defer { joined.deallocate() }

@@ -61,6 +61,7 @@ func assertHFParity(_ docs: [String], vocabSize: Int, minFrequency: UInt64 = 0,
         var counter = WordCounter(pattern: .gpt2)
         counter.count(try Array(Data(contentsOf: URL(fileURLWithPath: Run.repoRoot + "/data/heldout.txt"))))
         let config = BPETrainerConfig(vocabSize: 800)
+        // @unchecked: the trainer asks `shouldContinue` on the calling thread only.
         final class Asked: @unchecked Sendable { var n = 0 }
         let asked = Asked()
         #expect(throws: BPETrainerError.stopped) {
