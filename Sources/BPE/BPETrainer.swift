@@ -283,25 +283,7 @@ struct MergeState {
         freeLists.append(entry.positions)
         current = nil
 
-        var gained: [UInt64: Int] = [:]       // pair → index into `newLists`
-        var newPairs: [UInt64] = []           // in order of first gain, for a deterministic queue
-        var newLists: [[Int32]] = []
-        var counts = pairCounts
-
-        @inline(__always) func change(_ p: UInt64, _ delta: Int64, _ w: Int32, _ c: UInt64) {
-            let slot = counts.slot(p)
-            counts[valueAt: slot] = UInt64(bitPattern: Int64(bitPattern: counts[valueAt: slot]) &+ delta &* Int64(bitPattern: c))
-            if delta > 0 {
-                if let li = gained[p] {
-                    if newLists[li].last != w { newLists[li].append(w) }
-                } else {
-                    gained[p] = newLists.count
-                    newPairs.append(p)
-                    newLists.append([w])
-                }
-            }
-        }
-
+        var changes = MergeChanges(counts: pairCounts)
         for w in words {
             let s = symbols + wordStart[Int(w)]
             var n = Int(wordLength[Int(w)])
@@ -310,8 +292,8 @@ struct MergeState {
             while i < n {
                 if s[i] == a && i + 1 < n && s[i + 1] == b {
                     if i > 0 {
-                        change(MergeState.key(s[i - 1], a), -1, w, c)
-                        change(MergeState.key(s[i - 1], newID), 1, w, c)
+                        changes.change(MergeState.key(s[i - 1], a), -1, w, c)
+                        changes.change(MergeState.key(s[i - 1], newID), 1, w, c)
                     }
                     s[i] = newID
                     // Remove the second symbol of the pair.
@@ -322,28 +304,56 @@ struct MergeState {
                     }
                     n -= 1
                     if i < n - 1 {
-                        change(MergeState.key(b, s[i + 1]), -1, w, c)
-                        change(MergeState.key(newID, s[i + 1]), 1, w, c)
+                        changes.change(MergeState.key(b, s[i + 1]), -1, w, c)
+                        changes.change(MergeState.key(newID, s[i + 1]), 1, w, c)
                     }
                 }
                 i += 1
             }
             wordLength[Int(w)] = Int32(n)
         }
-        pairCounts = counts
+        pairCounts = changes.counts
 
-        for (li, p) in newPairs.enumerated() {
+        for (li, p) in changes.newPairs.enumerated() {
             let now = Int64(bitPattern: pairCounts.lookup(p) ?? 0)
             if now > 0 {
                 let slot: Int32
                 if let f = freeLists.popLast() {
                     slot = f
-                    positionLists[Int(f)] = newLists[li]
+                    positionLists[Int(f)] = changes.newLists[li]
                 } else {
                     slot = Int32(positionLists.count)
-                    positionLists.append(newLists[li])
+                    positionLists.append(changes.newLists[li])
                 }
                 push(Entry(count: UInt64(now), pair: p, positions: slot))
+            }
+        }
+    }
+}
+
+/// What one merge changes: the pair counts, and the pairs that gained occurrences with the words
+/// they gained them in. A struct with a mutating method rather than a closure over local
+/// variables, whose every call would check exclusive access at run time.
+struct MergeChanges {
+    var counts: PairTable
+    var gained: [UInt64: Int] = [:]     // pair → index into `newLists`
+    var newPairs: [UInt64] = []         // in order of first gain, for a deterministic queue
+    var newLists: [[Int32]] = []
+
+    init(counts: PairTable) { self.counts = counts }
+
+    /// Adds `delta` occurrences of pair `p` in word `w`, which occurs `c` times.
+    @inline(__always)
+    mutating func change(_ p: UInt64, _ delta: Int64, _ w: Int32, _ c: UInt64) {
+        let slot = counts.slot(p)
+        counts[valueAt: slot] = UInt64(bitPattern: Int64(bitPattern: counts[valueAt: slot]) &+ delta &* Int64(bitPattern: c))
+        if delta > 0 {
+            if let li = gained[p] {
+                if newLists[li].last != w { newLists[li].append(w) }
+            } else {
+                gained[p] = newLists.count
+                newPairs.append(p)
+                newLists.append([w])
             }
         }
     }

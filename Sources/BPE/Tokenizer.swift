@@ -237,24 +237,32 @@ public final class Tokenizer: @unchecked Sendable {
     }
 
     static func computeFingerprint(_ m: BPEModel) -> String {
-        var h1: UInt64 = 0x6A09_E667_F3BC_C908, h2: UInt64 = 0xBB67_AE85_84CA_A73B
-        func feed(_ bytes: [UInt8]) {
-            bytes.withUnsafeBufferPointer { b in
-                let p = b.baseAddress ?? UnsafePointer(bitPattern: 1)!
-                h1 = fastHash(p, b.count, seed: h1 ^ UInt64(b.count))
-                h2 = fastHash(p, b.count, seed: h2 &+ 0x3C6E_F372_FE94_F82B)
-            }
-        }
-        feed(Array("tokenmill-bpe-v1 \(m.pattern.rawValue) \(m.merges == nil ? "ranks" : "merges") \(m.ignoreMerges)".utf8))
-        for t in m.tokens { feed(t) }
-        for s in m.specials { feed(Array("\(s.id):\(s.text)".utf8)) }
+        var hash = FingerprintHash()
+        hash.feed(Array("tokenmill-bpe-v1 \(m.pattern.rawValue) \(m.merges == nil ? "ranks" : "merges") \(m.ignoreMerges)".utf8))
+        for t in m.tokens { hash.feed(t) }
+        for s in m.specials { hash.feed(Array("\(s.id):\(s.text)".utf8)) }
         if let merges = m.merges {
             var buf: [UInt8] = []
             buf.reserveCapacity(merges.count * 8)
             for p in merges { withUnsafeBytes(of: p.key.littleEndian) { buf += $0 } }
-            feed(buf)
+            hash.feed(buf)
         }
-        return String(format: "%016llx%016llx", h1, h2)
+        return String(format: "%016llx%016llx", hash.h1, hash.h2)
+    }
+}
+
+/// Two 64-bit hashes of a sequence of byte strings (each seeded by the last), a `Tokenizer`'s
+/// fingerprint.
+struct FingerprintHash {
+    var h1: UInt64 = 0x6A09_E667_F3BC_C908, h2: UInt64 = 0xBB67_AE85_84CA_A73B
+
+    mutating func feed(_ bytes: [UInt8]) {
+        let (a, b) = bytes.withUnsafeBufferPointer { b in
+            let p = b.baseAddress ?? UnsafePointer(bitPattern: 1)!
+            return (fastHash(p, b.count, seed: h1 ^ UInt64(b.count)), fastHash(p, b.count, seed: h2 &+ 0x3C6E_F372_FE94_F82B))
+        }
+        h1 = a
+        h2 = b
     }
 }
 
