@@ -1,8 +1,8 @@
 // Open-addressing hash tables for the hot paths: byte strings → UInt64 and UInt64 → UInt64.
 //
-// PERFORMANCE.md: a custom table (fast byte hash, keys in one byte arena, no per-lookup
-// allocation, no ARC in the loop) is 5-9× faster than `Dictionary<[UInt8], Int>`. All unsafe
-// pointer work of this module's tables lives in this file; their memory is owned by
+// A custom table (fast byte hash, keys in one byte arena, no per-lookup allocation, no ARC in
+// the loop) instead of `Dictionary<[UInt8], Int>`, which allocates an array per lookup. All
+// unsafe pointer work of this module's tables lives in this file; their memory is owned by
 // `Allocation`s.
 
 /// A fast, non-cryptographic 64-bit hash of a byte string (wyhash-style multiply-mix).

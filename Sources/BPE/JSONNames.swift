@@ -4,8 +4,7 @@ import Foundation
 // strings written as JSON.
 
 /// Vocabulary names (byte-level text) to ids, keyed by their UTF-8 bytes: hashing a `String`
-/// normalises it first, which for these mostly non-ASCII names took most of a tokenizer.json
-/// load.
+/// normalises it first, which is slow for these mostly non-ASCII names.
 struct NameTable {
     private var table: ByteKeyTable
     private var joined: [UInt8] = []

@@ -3,8 +3,8 @@ import Foundation
 /// A small JSON reader for tokenizer files: bytes → a tree of `JSONTree` values.
 ///
 /// Foundation's `JSONSerialization` builds bridged dictionaries and needs a dynamic cast per
-/// value; for a tokenizer.json (a vocabulary object and a merges array of 8k–200k entries each)
-/// that was most of the time a command took to start. This parser keeps objects as ordered
+/// value, slow for a tokenizer.json (a vocabulary object and a merges array of 8k–200k entries
+/// each) that a command reads before it starts. This parser keeps objects as ordered
 /// key/value arrays and strings as Swift strings, and reports errors with their byte offset.
 ///
 ///     let tree = try JSONTree.parse(Array(#"{"a": [1, "x"]}"#.utf8))

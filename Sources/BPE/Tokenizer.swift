@@ -62,8 +62,8 @@ public final class Tokenizer: @unchecked Sendable {
         self.byteID = byteID
         self.wholeTokens = whole
 
-        // The pair table's entries are found on every core (each a lookup or two in `whole`,
-        // ~90 ns apiece, ~0.9 M of them for cl100k), then inserted in order.
+        // The pair table's entries are found on every core (each a lookup or two in `whole`, and
+        // close to a million of them for cl100k), then inserted in order.
         let found = Tokenizer.pairEntries(model, whole: whole, specialIDs: specialIDs)
         if let bad = found.failedMerge {
             throw TokenizerFileError("tokenizer", "merge \(bad) makes bytes that are not a token")
