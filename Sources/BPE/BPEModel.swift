@@ -9,16 +9,6 @@ public struct TokenPair: Hashable, Sendable, Codable {
     @inlinable var key: UInt64 { UInt64(left) << 32 | UInt64(right) }
 }
 
-/// A special token (e.g. `<|endoftext|>`): matched in text only when asked, never merged.
-public struct SpecialToken: Hashable, Sendable, Codable {
-    public var text: String
-    public var id: UInt32
-    public init(_ text: String, id: UInt32) {
-        self.text = text
-        self.id = id
-    }
-}
-
 /// A byte-level BPE vocabulary as data: what a trainer produces and a file holds.
 ///
 /// Two merge rules exist in the wild:

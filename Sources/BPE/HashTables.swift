@@ -1,13 +1,14 @@
 // Open-addressing hash tables for the hot paths: byte strings → UInt64 and UInt64 → UInt64.
 //
-// PERFORMANCE.md: a custom table (fast byte hash, keys in one byte arena, no per-lookup
-// allocation, no ARC in the loop) is 5-9× faster than `Dictionary<[UInt8], Int>`. All unsafe
-// pointer work of this module's tables lives in this file.
+// A custom table (fast byte hash, keys in one byte arena, no per-lookup allocation, no ARC in
+// the loop) instead of `Dictionary<[UInt8], Int>`, which allocates an array per lookup. All
+// unsafe pointer work of this module's tables lives in this file; their memory is owned by
+// `Allocation`s.
 
 /// A fast, non-cryptographic 64-bit hash of a byte string (wyhash-style multiply-mix).
 /// Deterministic across runs and platforms (little-endian loads).
 @inlinable @inline(__always)
-public func fastHash(_ p: UnsafePointer<UInt8>, _ n: Int, seed: UInt64 = 0x243F_6A88_85A3_08D3) -> UInt64 {
+package func fastHash(_ p: UnsafePointer<UInt8>, _ n: Int, seed: UInt64 = 0x243F_6A88_85A3_08D3) -> UInt64 {
     @inline(__always) func mix(_ a: UInt64, _ b: UInt64) -> UInt64 {
         let r = a.multipliedFullWidth(by: b)
         return r.high ^ r.low
@@ -33,30 +34,21 @@ public func fastHash(_ p: UnsafePointer<UInt8>, _ n: Int, seed: UInt64 = 0x243F_
     return mix(h, 0x8EBC_6AF0_9C88_C6E3)
 }
 
-/// Owns the memory of a `ByteKeyTable`; frees it when the last table value goes away.
-@usableFromInline
-final class ByteKeyTableStorage {
-    @usableFromInline var slots: UnsafeMutablePointer<ByteKeyTable.Slot>
-    @usableFromInline var arena: UnsafeMutablePointer<UInt8>
-    init(slots: UnsafeMutablePointer<ByteKeyTable.Slot>, arena: UnsafeMutablePointer<UInt8>) {
-        self.slots = slots
-        self.arena = arena
-    }
-    deinit {
-        slots.deallocate()
-        arena.deallocate()
-    }
-}
-
 /// Byte string → UInt64, open addressing with linear probing; keys are copied into one arena.
 ///
 ///     var t = ByteKeyTable()
 ///     t.add(Array("the".utf8), 3)        // t["the"] == 3
 ///     t.add(Array("the".utf8), 2)        // t["the"] == 5
 ///
-/// A value type holding raw pointers (no ARC in the loop); `storage` keeps them alive. Copies
-/// share storage, so treat it as a unique owner (do not mutate two copies).
-public struct ByteKeyTable {
+/// A value type holding raw pointers (no ARC in the loop) next to the allocations that own
+/// them. Copies share the memory until one grows: mutate one copy only (a mutation through
+/// another may be seen or overwritten, though never touches freed memory).
+///
+/// Safety: `slots` is `slotMemory.base` (`mask + 1` slots) and `arena` is `arenaMemory.base`
+/// (`arenaCapacity` bytes), kept alive by this value. Every slot index is masked by `mask`; a
+/// key is copied into the arena only after room is made for it; growing allocates anew and
+/// copies, never freeing what another copy may still point to.
+package struct ByteKeyTable {
     @usableFromInline
     struct Slot {
         @usableFromInline var hash: UInt64
@@ -71,7 +63,8 @@ public struct ByteKeyTable {
         }
     }
 
-    @usableFromInline var storage: ByteKeyTableStorage
+    @usableFromInline var slotMemory: Allocation<Slot>
+    @usableFromInline var arenaMemory: Allocation<UInt8>
     @usableFromInline var slots: UnsafeMutablePointer<Slot>
     @usableFromInline var arena: UnsafeMutablePointer<UInt8>
     @usableFromInline var mask: Int
@@ -79,18 +72,16 @@ public struct ByteKeyTable {
     @usableFromInline var arenaCapacity: Int
     /// Number of keys.
     @usableFromInline var _count: Int
-    public var count: Int { _count }
+    package var count: Int { _count }
 
-    public init(capacity: Int = 1024) {
+    package init(capacity: Int = 1024) {
         var n = 16
         while n < capacity * 2 { n <<= 1 }
-        let s = UnsafeMutablePointer<Slot>.allocate(capacity: n)
-        s.initialize(repeating: Slot(hash: 0, offset: 0, length: .max, value: 0), count: n)
         let cap = Swift.max(1024, capacity * 8)
-        let a = UnsafeMutablePointer<UInt8>.allocate(capacity: cap)
-        storage = ByteKeyTableStorage(slots: s, arena: a)
-        slots = s
-        arena = a
+        slotMemory = Allocation(count: n, repeating: Slot(hash: 0, offset: 0, length: .max, value: 0))
+        arenaMemory = Allocation(count: cap)
+        slots = slotMemory.base
+        arena = arenaMemory.base
         mask = n - 1
         arenaUsed = 0
         arenaCapacity = cap
@@ -98,16 +89,16 @@ public struct ByteKeyTable {
     }
 
     /// Empties the table in place, keeping its slots and key arena: no allocation, and no fresh
-    /// pages to fault in when it fills again. (Like every mutation here, it acts on the storage
+    /// pages to fault in when it fills again. (Like every mutation here, it acts on the memory
     /// that copies of this value share.)
-    public mutating func removeAll() {
+    package mutating func removeAll() {
         slots.update(repeating: Slot(hash: 0, offset: 0, length: .max, value: 0), count: mask + 1)
         arenaUsed = 0
         _count = 0
     }
 
     /// Bytes of memory held (slots + key arena), for reports.
-    public var memoryBytes: Int { (mask + 1) * MemoryLayout<Slot>.stride + arenaCapacity }
+    package var memoryBytes: Int { (mask + 1) * MemoryLayout<Slot>.stride + arenaCapacity }
 
     @inlinable @inline(__always)
     func keyEquals(_ slot: Slot, _ p: UnsafePointer<UInt8>, _ n: Int) -> Bool {
@@ -117,7 +108,7 @@ public struct ByteKeyTable {
 
     /// The slot index of `key` (hash `h`), inserting it with value 0 if absent.
     @inlinable
-    public mutating func slotIndex(_ p: UnsafePointer<UInt8>, _ n: Int, hash h: UInt64) -> Int {
+    package mutating func slotIndex(_ p: UnsafePointer<UInt8>, _ n: Int, hash h: UInt64) -> Int {
         var i = Int(truncatingIfNeeded: h) & mask
         while true {
             let s = slots[i]
@@ -140,12 +131,12 @@ public struct ByteKeyTable {
 
     /// Adds `delta` to the value of `key`, inserting it (at 0) if absent.
     @inlinable @inline(__always)
-    public mutating func add(_ p: UnsafePointer<UInt8>, _ n: Int, _ delta: UInt64) {
+    package mutating func add(_ p: UnsafePointer<UInt8>, _ n: Int, _ delta: UInt64) {
         let i = slotIndex(p, n, hash: fastHash(p, n))
         slots[i].value &+= delta
     }
 
-    public mutating func add(_ key: [UInt8], _ delta: UInt64) {
+    package mutating func add(_ key: [UInt8], _ delta: UInt64) {
         key.withUnsafeBufferPointer { b in
             let base = b.baseAddress ?? UnsafePointer(bitPattern: 1)!
             add(base, b.count, delta)
@@ -154,14 +145,14 @@ public struct ByteKeyTable {
 
     /// Sets the value of `key`.
     @inlinable @inline(__always)
-    public mutating func set(_ p: UnsafePointer<UInt8>, _ n: Int, _ value: UInt64, hash h: UInt64) {
+    package mutating func set(_ p: UnsafePointer<UInt8>, _ n: Int, _ value: UInt64, hash h: UInt64) {
         let i = slotIndex(p, n, hash: h)
         slots[i].value = value
     }
 
     /// The value of `key`, or nil.
     @inlinable @inline(__always)
-    public func lookup(_ p: UnsafePointer<UInt8>, _ n: Int, hash h: UInt64) -> UInt64? {
+    package func lookup(_ p: UnsafePointer<UInt8>, _ n: Int, hash h: UInt64) -> UInt64? {
         var i = Int(truncatingIfNeeded: h) & mask
         while true {
             let s = slots[i]
@@ -172,16 +163,16 @@ public struct ByteKeyTable {
     }
 
     @inlinable @inline(__always)
-    public func lookup(_ p: UnsafePointer<UInt8>, _ n: Int) -> UInt64? {
+    package func lookup(_ p: UnsafePointer<UInt8>, _ n: Int) -> UInt64? {
         lookup(p, n, hash: fastHash(p, n))
     }
 
-    public func lookup(_ key: [UInt8]) -> UInt64? {
+    package func lookup(_ key: [UInt8]) -> UInt64? {
         key.withUnsafeBufferPointer { b in lookup(b.baseAddress ?? UnsafePointer(bitPattern: 1)!, b.count) }
     }
 
     /// Calls `body(key, value)` for every entry, in slot order.
-    public func forEach(_ body: (UnsafeBufferPointer<UInt8>, UInt64) -> Void) {
+    package func forEach(_ body: (UnsafeBufferPointer<UInt8>, UInt64) -> Void) {
         for i in 0...mask where slots[i].length != .max {
             let s = slots[i]
             body(UnsafeBufferPointer(start: arena + Int(s.offset), count: Int(s.length)), s.value)
@@ -189,7 +180,7 @@ public struct ByteKeyTable {
     }
 
     /// Adds every entry of `other` into this table.
-    public mutating func merge(_ other: ByteKeyTable) {
+    package mutating func merge(_ other: ByteKeyTable) {
         for i in 0...other.mask where other.slots[i].length != .max {
             let s = other.slots[i]
             let j = slotIndex(other.arena + Int(s.offset), Int(s.length), hash: s.hash)
@@ -201,16 +192,15 @@ public struct ByteKeyTable {
     mutating func grow() {
         let newSize = (mask + 1) * 2
         let newMask = newSize - 1
-        let s = UnsafeMutablePointer<Slot>.allocate(capacity: newSize)
-        s.initialize(repeating: Slot(hash: 0, offset: 0, length: .max, value: 0), count: newSize)
+        let memory = Allocation(count: newSize, repeating: Slot(hash: 0, offset: 0, length: .max, value: 0))
+        let s = memory.base
         for i in 0...mask where slots[i].length != .max {
             var j = Int(truncatingIfNeeded: slots[i].hash) & newMask
             while s[j].length != .max { j = (j + 1) & newMask }
             s[j] = slots[i]
         }
-        slots.deallocate()
+        slotMemory = memory
         slots = s
-        storage.slots = s
         mask = newMask
     }
 
@@ -219,11 +209,10 @@ public struct ByteKeyTable {
         var cap = arenaCapacity * 2
         while cap < arenaUsed + need { cap *= 2 }
         precondition(cap <= Int(UInt32.max), "ByteKeyTable: key arena over 4 GiB")
-        let a = UnsafeMutablePointer<UInt8>.allocate(capacity: cap)
-        a.update(from: arena, count: arenaUsed)
-        arena.deallocate()
-        arena = a
-        storage.arena = a
+        let memory = Allocation<UInt8>(count: cap)
+        memory.base.update(from: arena, count: arenaUsed)
+        arenaMemory = memory
+        arena = memory.base
         arenaCapacity = cap
     }
 }
@@ -245,42 +234,30 @@ func memcmpBytes(_ a: UnsafePointer<UInt8>, _ b: UnsafePointer<UInt8>, _ n: Int)
     return true
 }
 
-/// Owns the memory of a `PairTable`.
-@usableFromInline
-final class PairTableStorage {
-    @usableFromInline var keys: UnsafeMutablePointer<UInt64>
-    @usableFromInline var values: UnsafeMutablePointer<UInt64>
-    init(keys: UnsafeMutablePointer<UInt64>, values: UnsafeMutablePointer<UInt64>) {
-        self.keys = keys
-        self.values = values
-    }
-    deinit {
-        keys.deallocate()
-        values.deallocate()
-    }
-}
-
 /// UInt64 key → UInt64 value (e.g. a token pair `left << 32 | right` → count, or → rank/id).
-/// Open addressing, linear probing; the key `UInt64.max` is reserved as "empty".
-public struct PairTable {
-    public static let emptyKey = UInt64.max
-    @usableFromInline var storage: PairTableStorage
+/// Open addressing, linear probing; the key `UInt64.max` is reserved as "empty". Like
+/// `ByteKeyTable`, a value holding raw pointers next to their allocations: mutate one copy only.
+///
+/// Safety: `keys` and `values` are `keyMemory.base` and `valueMemory.base` (`mask + 1` entries
+/// each), kept alive by this value; every index is masked by `mask` (or is a slot a lookup
+/// returned); growing allocates anew, never freeing what another copy may still point to.
+package struct PairTable {
+    package static let emptyKey = UInt64.max
+    @usableFromInline var keyMemory: Allocation<UInt64>
+    @usableFromInline var valueMemory: Allocation<UInt64>
     @usableFromInline var keys: UnsafeMutablePointer<UInt64>
     @usableFromInline var values: UnsafeMutablePointer<UInt64>
     @usableFromInline var mask: Int
     @usableFromInline var _count: Int
-    public var count: Int { _count }
+    package var count: Int { _count }
 
-    public init(capacity: Int = 1024) {
+    package init(capacity: Int = 1024) {
         var n = 16
         while n < capacity * 2 { n <<= 1 }
-        let k = UnsafeMutablePointer<UInt64>.allocate(capacity: n)
-        k.initialize(repeating: PairTable.emptyKey, count: n)
-        let v = UnsafeMutablePointer<UInt64>.allocate(capacity: n)
-        v.initialize(repeating: 0, count: n)
-        storage = PairTableStorage(keys: k, values: v)
-        keys = k
-        values = v
+        keyMemory = Allocation(count: n, repeating: PairTable.emptyKey)
+        valueMemory = Allocation(count: n, repeating: 0)
+        keys = keyMemory.base
+        values = valueMemory.base
         mask = n - 1
         _count = 0
     }
@@ -293,7 +270,7 @@ public struct PairTable {
 
     /// The slot of `key`, inserting it with value `initial` if absent.
     @inlinable @inline(__always)
-    public mutating func slot(_ key: UInt64, initial: UInt64 = 0) -> Int {
+    package mutating func slot(_ key: UInt64, initial: UInt64 = 0) -> Int {
         var i = PairTable.hash(key) & mask
         while true {
             let k = keys[i]
@@ -312,7 +289,7 @@ public struct PairTable {
     }
 
     @inlinable @inline(__always)
-    public func lookup(_ key: UInt64) -> UInt64? {
+    package func lookup(_ key: UInt64) -> UInt64? {
         var i = PairTable.hash(key) & mask
         while true {
             let k = keys[i]
@@ -323,19 +300,19 @@ public struct PairTable {
     }
 
     @inlinable @inline(__always)
-    public subscript(valueAt slot: Int) -> UInt64 {
+    package subscript(valueAt slot: Int) -> UInt64 {
         get { values[slot] }
         nonmutating set { values[slot] = newValue }
     }
 
     @inlinable @inline(__always)
-    public mutating func set(_ key: UInt64, _ value: UInt64) {
+    package mutating func set(_ key: UInt64, _ value: UInt64) {
         let i = slot(key)
         values[i] = value
     }
 
     /// Calls `body(key, value)` for every entry, in slot order.
-    public func forEach(_ body: (UInt64, UInt64) -> Void) {
+    package func forEach(_ body: (UInt64, UInt64) -> Void) {
         for i in 0...mask where keys[i] != PairTable.emptyKey { body(keys[i], values[i]) }
     }
 
@@ -343,22 +320,19 @@ public struct PairTable {
     mutating func grow() {
         let newSize = (mask + 1) * 2
         let newMask = newSize - 1
-        let k = UnsafeMutablePointer<UInt64>.allocate(capacity: newSize)
-        k.initialize(repeating: PairTable.emptyKey, count: newSize)
-        let v = UnsafeMutablePointer<UInt64>.allocate(capacity: newSize)
-        v.initialize(repeating: 0, count: newSize)
+        let newKeys = Allocation(count: newSize, repeating: PairTable.emptyKey)
+        let newValues = Allocation<UInt64>(count: newSize, repeating: 0)
+        let k = newKeys.base, v = newValues.base
         for i in 0...mask where keys[i] != PairTable.emptyKey {
             var j = PairTable.hash(keys[i]) & newMask
             while k[j] != PairTable.emptyKey { j = (j + 1) & newMask }
             k[j] = keys[i]
             v[j] = values[i]
         }
-        keys.deallocate()
-        values.deallocate()
+        keyMemory = newKeys
+        valueMemory = newValues
         keys = k
         values = v
-        storage.keys = k
-        storage.values = v
         mask = newMask
     }
 }

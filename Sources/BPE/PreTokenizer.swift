@@ -6,21 +6,6 @@
 // small backtracking matcher runs; `regex` is rendered from it, and the tests compare fast, slow and
 // the peers (Hugging Face tokenizers, tiktoken, Python `regex`).
 
-/// The pre-tokenization regexes we reproduce.
-public enum PreTokenizerPattern: String, Sendable, CaseIterable, Codable {
-    /// GPT-2: `'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+`, split exactly as
-    /// Hugging Face tokenizers' `ByteLevel(use_regex=True)` does (and tiktoken's r50k_base).
-    case gpt2
-    /// GPT-4's cl100k_base (tiktoken): case-insensitive contractions, numbers in threes, newlines apart.
-    case cl100k
-    /// GPT-4o's o200k_base (tiktoken): like cl100k, but words split at lower→upper case changes and
-    /// keep a trailing contraction.
-    case o200k
-    /// Llama 3 (tiktoken pattern from meta-llama/llama3): cl100k without possessive quantifiers and
-    /// without the `\s++$` branch.
-    case llama3
-}
-
 /// Splits text into pre-tokens by one of the `PreTokenizerPattern` regexes.
 ///
 ///     let pre = PreTokenizer(.gpt2)
@@ -43,7 +28,7 @@ public struct PreTokenizer: Sendable {
 
     /// Calls `body(start, end)` for each piece, in order; the pieces tile `text` exactly.
     @inlinable
-    public func split(_ text: UnsafeBufferPointer<UInt8>, _ body: (Int, Int) -> Void) {
+    package func split(_ text: UnsafeBufferPointer<UInt8>, _ body: (Int, Int) -> Void) {
         guard let base = text.baseAddress, text.count > 0 else { return }
         let scanner = PreTokenizerScanner(text: base, end: text.count, table: table)
         switch pattern {

@@ -1,6 +1,8 @@
+import Common
+
 /// The pre-tokenization pattern and special tokens of well-known tiktoken encodings, so a
 /// rank file can be used as its model family uses it (`--preset cl100k_base`).
-public enum TokenizerPreset: String, CaseIterable, Sendable, Codable {
+public enum TokenizerPreset: String, SettingsChoice {
     case gpt2, r50k_base, p50k_base, cl100k_base, o200k_base, llama3
 
     public var pattern: PreTokenizerPattern {
@@ -34,5 +36,17 @@ public enum TokenizerPreset: String, CaseIterable, Sendable, Codable {
             }
             return out
         }
+    }
+}
+
+extension TokenizerPreset {
+    /// The pattern and special tokens to read a rank file with: those given, and the preset's
+    /// for what is not given (no pattern, no special tokens). Without a preset, those given.
+    ///
+    ///     TokenizerPreset.resolve(.cl100k_base, pattern: nil, specials: []).pattern == .cl100k
+    public static func resolve(_ preset: TokenizerPreset?, pattern: PreTokenizerPattern?,
+                               specials: [SpecialToken]) -> (pattern: PreTokenizerPattern?, specials: [SpecialToken]) {
+        guard let preset else { return (pattern, specials) }
+        return (pattern ?? preset.pattern, specials.isEmpty ? preset.specials : specials)
     }
 }

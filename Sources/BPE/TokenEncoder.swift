@@ -3,7 +3,7 @@
 ///
 ///     var enc = tokenizer.makeEncoder()
 ///     var ids: [UInt32] = []
-///     text.withUnsafeBufferPointer { enc.encode($0, into: &ids) }   // appends
+///     enc.encode(text, into: &ids)   // appends
 ///
 /// Each piece from the pre-tokenizer is looked up in the caches (pieces of 2-7 and 8-15 bytes
 /// first in `ShortPieceCache` and `MediumPieceCache`, keyed by their bytes in one or two
@@ -28,12 +28,12 @@ public struct TokenEncoder {
     var scratch = EncoderScratch()
     /// Ids of the text being encoded, written through a pointer (no uniqueness check or call per
     /// id as `Array.append` has) and appended to the caller's array in blocks.
-    var output = EncoderOutput(capacity: EncoderOutput.usualCapacity)
+    var output: EncoderOutput
     /// Pieces longer than this are not cached. When the cache reaches `cacheLimit` entries it
     /// starts afresh, so memory stays bounded and the pieces frequent *now* get back in at once.
-    /// 2^16 entries (a ~3 MB table, near the core's L2) encode 3-7% faster than 2^18 (~13 MB,
-    /// in L3): fewer misses, no more merges worth mentioning, and less exposed to other threads'
-    /// memory traffic (the sharder's reading and writing) than a table living in L3.
+    /// 2^16 entries make a ~3 MB table, near the core's L2: fewer cache misses than a larger
+    /// table in L3, hardly more merges, and less exposed to other threads' memory traffic (the
+    /// sharder's reading and writing).
     static let cacheMaxPiece = 64
     static let cacheLimit = 1 << 16
     /// Pieces up to this length merge with the quadratic scan; longer ones with the heap.
@@ -44,7 +44,7 @@ public struct TokenEncoder {
         pairs = tokenizer.pairs
         wholeTokens = tokenizer.wholeTokens
         wholePieceFirst = tokenizer.wholePieceFirst
-        output.byteID.update(from: tokenizer.byteID, count: 256)
+        output = EncoderOutput(byteID: tokenizer.byteID)
     }
 
     /// Encodes `text` and returns the ids. Special tokens are matched only with `allowSpecial`.
@@ -55,8 +55,16 @@ public struct TokenEncoder {
         return ids
     }
 
+    /// Appends the ids of `text` (any bytes: an array, a slice, `Data`…) to `ids`. Special
+    /// tokens are matched only with `allowSpecial`.
+    public mutating func encode<Bytes: Collection<UInt8>>(_ text: Bytes, into ids: inout [UInt32], allowSpecial: Bool = false) {
+        if text.withContiguousStorageIfAvailable({ encode($0, into: &ids, allowSpecial: allowSpecial) }) == nil {
+            Array(text).withUnsafeBufferPointer { encode($0, into: &ids, allowSpecial: allowSpecial) }
+        }
+    }
+
     /// Appends the ids of `text` to `ids`.
-    public mutating func encode(_ text: UnsafeBufferPointer<UInt8>, into ids: inout [UInt32], allowSpecial: Bool = false) {
+    package mutating func encode(_ text: UnsafeBufferPointer<UInt8>, into ids: inout [UInt32], allowSpecial: Bool = false) {
         if allowSpecial && !tokenizer.model.specials.isEmpty {
             encodeWithSpecials(text, into: &ids)
         } else {
@@ -65,7 +73,7 @@ public struct TokenEncoder {
     }
 
     /// Encodes without looking for special tokens (their text is encoded as ordinary text).
-    public mutating func encodeOrdinary(_ text: UnsafeBufferPointer<UInt8>, into ids: inout [UInt32]) {
+    package mutating func encodeOrdinary(_ text: UnsafeBufferPointer<UInt8>, into ids: inout [UInt32]) {
         guard let base = text.baseAddress, text.count > 0 else { return }
         output.count = 0
         textEnd = base + text.count
@@ -112,61 +120,44 @@ public struct TokenEncoder {
     @inline(__always)
     mutating func encodePiece(_ p: UnsafePointer<UInt8>, _ n: Int, into ids: inout [UInt32]) {
         if output.count + n > output.capacity { output.makeRoom(n, flushingInto: &ids) }
-        let out = output.ids
         if n == 1 {
-            out[output.count] = output.byteID[Int(p[0])]
-            output.count += 1
+            output.append(output.byteID[Int(p[0])])
             return
         }
         var shortKey: UInt64 = 0
         if n <= ShortPieceCache.maxPiece {
             shortKey = ShortPieceCache.key(p, n, end: textEnd)
-            let slot = ShortPieceCache.slot(shortKey)
-            if short.slots[slot] == shortKey {
+            if let hit = short.lookup(shortKey) {
                 // Both ids are written (there is room for n ≥ 2); the count says how many hold.
-                let v = short.slots[slot + 1]
-                out[output.count] = UInt32(truncatingIfNeeded: v & ShortPieceCache.idMask)
-                out[output.count + 1] = UInt32(truncatingIfNeeded: (v >> 31) & ShortPieceCache.idMask)
-                output.count += Int(truncatingIfNeeded: v >> 62)
+                output.append(hit.first, hit.second, keeping: hit.count)
                 return
             }
         }
         var mediumKey: (UInt64, UInt64) = (0, 0)
         if n > ShortPieceCache.maxPiece && n <= MediumPieceCache.maxPiece {
             mediumKey = MediumPieceCache.key(p, n, end: textEnd)
-            let slot = medium.slots + MediumPieceCache.slot(mediumKey.0, mediumKey.1)
-            if slot[0] == mediumKey.0 && slot[1] == mediumKey.1 {
+            if let hit = medium.lookup(mediumKey.0, mediumKey.1) {
                 // All three ids are written (there is room for n ≥ 8); the count says how many hold.
-                let ids01 = slot[2], id2 = slot[3]
-                let at = out + output.count
-                at[0] = UInt32(truncatingIfNeeded: ids01)
-                at[1] = UInt32(truncatingIfNeeded: ids01 >> 32)
-                at[2] = UInt32(truncatingIfNeeded: id2)
-                output.count += Int(truncatingIfNeeded: id2 >> 32)
+                output.append(hit.0, hit.1, hit.2, keeping: hit.count)
                 return
             }
         }
         let before = output.count
         defer {
             if shortKey != 0 {
-                short.remember(shortKey, out + before, output.count - before)
+                short.remember(shortKey, output.written(since: before))
             } else if mediumKey.1 != 0 {
-                medium.remember(mediumKey.0, mediumKey.1, out + before, output.count - before)
+                medium.remember(mediumKey.0, mediumKey.1, output.written(since: before))
             }
         }
         let h = fastHash(p, n)
         if let v = cache.lookup(p, n, hash: h) {
             let offset = Int(v >> 32), count = Int(v & 0xFFFF_FFFF)
-            let at = output.count
-            cacheIDs.withUnsafeBufferPointer { cached in
-                for k in 0..<count { out[at + k] = cached[offset + k] }
-            }
-            output.count += count
+            output.append(cacheIDs, from: offset, count: count)
             return
         }
         if wholePieceFirst, let id = wholeTokens.lookup(p, n, hash: h) {
-            out[output.count] = UInt32(id)
-            output.count += 1
+            output.append(UInt32(id))
         } else if n <= TokenEncoder.scanLimit {
             mergeScan(p, n)
         } else {
@@ -177,9 +168,9 @@ public struct TokenEncoder {
                 cache.removeAll()  // in place: a new table would fault in fresh pages again
                 cacheIDs.removeAll(keepingCapacity: true)
             }
-            let count = output.count - before
-            cache.set(p, n, UInt64(cacheIDs.count) << 32 | UInt64(count), hash: h)
-            cacheIDs.append(contentsOf: UnsafeBufferPointer(start: out + before, count: count))
+            let written = output.written(since: before)
+            cache.set(p, n, UInt64(cacheIDs.count) << 32 | UInt64(written.count), hash: h)
+            cacheIDs.append(contentsOf: written)
         }
     }
 
@@ -211,9 +202,7 @@ public struct TokenEncoder {
             if best > 0 { rank[best - 1] = pairs.lookup(UInt64(sym[best - 1]) << 32 | UInt64(sym[best])) ?? .max }
             if best < count - 1 { rank[best] = pairs.lookup(UInt64(sym[best]) << 32 | UInt64(sym[best + 1])) ?? .max }
         }
-        let out = output.ids + output.count
-        for i in 0..<count { out[i] = sym[i] }
-        output.count += count
+        output.append(UnsafeBufferPointer(start: sym, count: count))
     }
 
     /// The merge of a long piece: a min-heap of (rank, position) over a doubly linked list.
@@ -285,10 +274,8 @@ public struct TokenEncoder {
             }
         }
         var i = 0
-        let out = output.ids
         while i >= 0 {
-            out[output.count] = sym[i]
-            output.count += 1
+            output.append(sym[i])
             i = Int(next[i])
         }
     }
@@ -331,186 +318,5 @@ public struct TokenEncoder {
         piece.withUnsafeBufferPointer { merge(&self, $0.baseAddress!, $0.count) }
         output.flush(into: &ids)
         return ids
-    }
-}
-
-/// A direct-mapped cache of the pieces of 2-7 bytes that encode to one or two ids, in front of
-/// the encoder's general piece cache. Most pieces of text are this short (" the", ",", " of"),
-/// and their key is the piece itself in one word (its bytes, and its length in the top byte),
-/// so a hit costs a load, a multiply and a compare: no hashing of bytes, no key compared in an
-/// arena, no ids copied from a side array. A slot another piece takes is overwritten (the
-/// newest wins); 2^14 slots (256 KB) stay near the core.
-struct ShortPieceCache {
-    static let maxPiece = 7
-    static let bits = 14
-    static let idMask: UInt64 = 0x7FFF_FFFF
-    let storage = ZeroedWords(count: 2 << bits)
-    /// Slot i is words 2i (the key; 0 when empty, as a key's length byte is never 0) and 2i + 1
-    /// (the value: first id in bits 0-30, second in 31-61, the number of ids, 1 or 2, in 62-63),
-    /// so that a lookup touches one cache line.
-    var slots: UnsafeMutablePointer<UInt64> { storage.base }
-
-    /// The key of a piece of 2-7 bytes.
-    @inline(__always)
-    static func key(_ p: UnsafePointer<UInt8>, _ n: Int, end: UnsafePointer<UInt8>) -> UInt64 {
-        packedBytes(p, n, end: end) | UInt64(n) << 56
-    }
-
-    /// The key's word in `slots` (its value follows).
-    @inline(__always)
-    static func slot(_ key: UInt64) -> Int {
-        Int(truncatingIfNeeded: (key &* 0x9E37_79B9_7F4A_7C15) >> UInt64(64 - bits)) << 1
-    }
-
-    /// Keeps the ids of the piece with this key when they are one or two small enough to pack.
-    @inline(__always)
-    func remember(_ key: UInt64, _ ids: UnsafePointer<UInt32>, _ count: Int) {
-        guard count == 1 || count == 2 else { return }
-        let first = UInt64(ids[0]), second = count == 2 ? UInt64(ids[1]) : 0
-        guard first <= Self.idMask && second <= Self.idMask else { return }
-        let slot = Self.slot(key)
-        slots[slot] = key
-        slots[slot + 1] = first | second << 31 | UInt64(count) << 62
-    }
-}
-
-/// `ShortPieceCache`'s twin for pieces of 8-15 bytes (" language", " government") that encode
-/// to at most three ids: the key is the piece in two words (the second with the length in its
-/// top byte), a slot is 32 bytes with the ids, 2^13 slots (256 KB).
-struct MediumPieceCache {
-    static let maxPiece = 15
-    static let bits = 13
-    let storage = ZeroedWords(count: 4 << bits)
-    /// Slot i is words 4i...4i+3: the two key words (0, 0 when empty: a key's length byte is
-    /// never 0), the first two ids, and the third id with the number of ids (1-3) in bits 32-63.
-    var slots: UnsafeMutablePointer<UInt64> { storage.base }
-
-    /// The two key words of a piece of 8-15 bytes.
-    @inline(__always)
-    static func key(_ p: UnsafePointer<UInt8>, _ n: Int, end: UnsafePointer<UInt8>) -> (UInt64, UInt64) {
-        (packedBytes(p, 8, end: end), packedBytes(p + 8, n - 8, end: end) | UInt64(n) << 56)
-    }
-
-    /// The first word of the key's slot.
-    @inline(__always)
-    static func slot(_ k0: UInt64, _ k1: UInt64) -> Int {
-        Int(truncatingIfNeeded: ((k0 &* 0xC2B2_AE3D_27D4_EB4F ^ k1) &* 0x9E37_79B9_7F4A_7C15) >> UInt64(64 - bits)) << 2
-    }
-
-    /// Keeps the ids of the piece with this key when there are at most three.
-    @inline(__always)
-    func remember(_ k0: UInt64, _ k1: UInt64, _ ids: UnsafePointer<UInt32>, _ count: Int) {
-        guard count >= 1 && count <= 3 else { return }
-        let s = slots + Self.slot(k0, k1)
-        s[0] = k0
-        s[1] = k1
-        s[2] = UInt64(ids[0]) | (count > 1 ? UInt64(ids[1]) << 32 : 0)
-        s[3] = (count > 2 ? UInt64(ids[2]) : 0) | UInt64(count) << 32
-    }
-}
-
-/// Bytes `p[0..<n]` (n ≤ 8) in one little-endian word, the rest zero: one 8-byte read when it
-/// does not reach past `end`, else byte by byte. The piece caches' keys.
-@inline(__always)
-func packedBytes(_ p: UnsafePointer<UInt8>, _ n: Int, end: UnsafePointer<UInt8>) -> UInt64 {
-    if end - p >= 8 {
-        let word = UInt64(littleEndian: UnsafeRawPointer(p).loadUnaligned(as: UInt64.self))
-        return n == 8 ? word : word & (1 &<< UInt64(8 * n) &- 1)
-    }
-    var v: UInt64 = 0
-    for i in 0..<n { v |= UInt64(p[i]) << UInt64(8 * i) }
-    return v
-}
-
-/// Words set to zero, owned by a piece cache (freed with the last encoder copy holding them).
-final class ZeroedWords {
-    let base: UnsafeMutablePointer<UInt64>
-
-    init(count: Int) {
-        base = .allocate(capacity: count)
-        base.initialize(repeating: 0, count: count)
-    }
-
-    deinit { base.deallocate() }
-}
-
-/// Scratch buffers of the scan merge, owned by the encoder and reused between pieces.
-/// `TokenEncoder`'s output buffer and a copy of the byte → id table (so the hot loop reads
-/// neither through the tokenizer object).
-final class EncoderOutput {
-    var ids: UnsafeMutablePointer<UInt32>
-    var capacity: Int
-    var count = 0
-    let byteID = UnsafeMutablePointer<UInt32>.allocate(capacity: 256)
-
-    init(capacity: Int) {
-        self.capacity = capacity
-        ids = .allocate(capacity: capacity)
-        byteID.initialize(repeating: 0, count: 256)
-    }
-
-    deinit {
-        ids.deallocate()
-        byteID.deallocate()
-    }
-
-    /// Appends the buffered ids to `target` and empties the buffer.
-    @inline(__always)
-    func flush(into target: inout [UInt32]) {
-        if count > 0 { target.append(contentsOf: UnsafeBufferPointer(start: ids, count: count)) }
-        count = 0
-    }
-
-    static let usualCapacity = 1 << 14
-
-    /// Back to the usual size (empty), after a piece of more ids than that (a megabyte without
-    /// spaces) made the buffer grow: an encoder does not keep room for the longest piece it met.
-    func shrink() {
-        precondition(count == 0, "flush before shrinking")
-        ids.deallocate()
-        capacity = EncoderOutput.usualCapacity
-        ids = .allocate(capacity: capacity)
-    }
-
-    /// Flushes, and grows the buffer when `n` ids would still not fit.
-    func makeRoom(_ n: Int, flushingInto target: inout [UInt32]) {
-        flush(into: &target)
-        if n > capacity {
-            ids.deallocate()
-            capacity = n
-            ids = .allocate(capacity: n)
-        }
-    }
-}
-
-final class EncoderScratchStorage {
-    var symbols: UnsafeMutablePointer<UInt32>
-    var ranks: UnsafeMutablePointer<UInt64>
-    var capacity: Int
-    init(capacity: Int) {
-        self.capacity = capacity
-        symbols = .allocate(capacity: capacity)
-        ranks = .allocate(capacity: capacity)
-    }
-    deinit {
-        symbols.deallocate()
-        ranks.deallocate()
-    }
-}
-
-struct EncoderScratch {
-    var storage = EncoderScratchStorage(capacity: 256)
-    var symbols: UnsafeMutablePointer<UInt32>
-    var ranks: UnsafeMutablePointer<UInt64>
-    init() {
-        symbols = storage.symbols
-        ranks = storage.ranks
-    }
-    @inline(__always) mutating func reserve(_ n: Int) {
-        if n > storage.capacity {
-            storage = EncoderScratchStorage(capacity: n)
-            symbols = storage.symbols
-            ranks = storage.ranks
-        }
     }
 }

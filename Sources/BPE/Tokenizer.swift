@@ -7,12 +7,16 @@ import Foundation
 ///     var enc = tok.makeEncoder()
 ///     let ids = enc.encode(Array("Hello world".utf8))     // e.g. [1012, 2241]
 ///     tok.decode(ids) == Array("Hello world".utf8)        // true for every byte string
+///
+/// `@unchecked Sendable` because its tables (`ByteKeyTable`, `PairTable`) hold raw pointers,
+/// which the compiler cannot see are safe to share. They are: every stored property is a `let`
+/// set in `init`, and nothing writes to the tables after it (encoders only look up in them).
 public final class Tokenizer: @unchecked Sendable {
     public let model: BPEModel
     /// The Hugging Face tokenizer.json this tokenizer was loaded from, unchanged (nil when it
     /// came from a rank file, a sidecar directory or a model in memory). Lets a caller copy
     /// the file instead of loading it again to compare fingerprints.
-    public private(set) var jsonFile: String?
+    public let jsonFile: String?
     /// Hash of everything that decides ids: tokens, merge rule, pattern and special tokens.
     public let fingerprint: String
     /// The end-of-text token (`<|endoftext|>`, or Llama 3's `<|end_of_text|>`), if the vocabulary has one.
@@ -32,8 +36,13 @@ public final class Tokenizer: @unchecked Sendable {
     public var pattern: PreTokenizerPattern { model.pattern }
     public var specials: [SpecialToken] { model.specials }
 
-    public init(_ model: BPEModel) throws {
+    public convenience init(_ model: BPEModel) throws {
+        try self.init(model, jsonFile: nil)
+    }
+
+    init(_ model: BPEModel, jsonFile: String?) throws {
         self.model = model
+        self.jsonFile = jsonFile
         preTokenizer = PreTokenizer(model.pattern)
         let specialIDs = Set(model.specials.map(\.id))
         var whole = ByteKeyTable(capacity: model.tokens.count)
@@ -53,8 +62,8 @@ public final class Tokenizer: @unchecked Sendable {
         self.byteID = byteID
         self.wholeTokens = whole
 
-        // The pair table's entries are found on every core (each a lookup or two in `whole`,
-        // ~90 ns apiece, ~0.9 M of them for cl100k), then inserted in order.
+        // The pair table's entries are found on every core (each a lookup or two in `whole`, and
+        // close to a million of them for cl100k), then inserted in order.
         let found = Tokenizer.pairEntries(model, whole: whole, specialIDs: specialIDs)
         if let bad = found.failedMerge {
             throw TokenizerFileError("tokenizer", "merge \(bad) makes bytes that are not a token")
@@ -80,10 +89,14 @@ public final class Tokenizer: @unchecked Sendable {
     }
 
     /// Loads a vocabulary from a directory (its `tokenizer.json`) or a file: `tokenizer.json`
-    /// (Hugging Face) or a tiktoken rank file (`.tiktoken`, which needs `pattern`; its special
-    /// tokens come from `specials`).
-    public static func load(_ path: String, pattern: PreTokenizerPattern? = nil,
+    /// (Hugging Face) or a tiktoken rank file (`.tiktoken`), which needs a pattern and takes its
+    /// special tokens from `specials`; a `preset` fills in either when it is not given
+    /// (`TokenizerPreset.resolve`).
+    ///
+    ///     let gpt4 = try Tokenizer.load("cl100k_base.tiktoken", preset: .cl100k_base)
+    public static func load(_ path: String, pattern: PreTokenizerPattern? = nil, preset: TokenizerPreset? = nil,
                             specials: [SpecialToken] = []) throws -> Tokenizer {
+        let (pattern, specials) = TokenizerPreset.resolve(preset, pattern: pattern, specials: specials)
         var file = path
         var isDir: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir) else {
@@ -106,7 +119,8 @@ public final class Tokenizer: @unchecked Sendable {
             throw TokenizerFileError(file, "cannot read file")
         }
         let model: BPEModel
-        if data.first == UInt8(ascii: "{") || file.hasSuffix(".json") {
+        let isJSON = data.first == UInt8(ascii: "{") || file.hasSuffix(".json")
+        if isJSON {
             model = try BPEModel.loadHuggingFaceJSON(data, path: file)
             if let pattern, pattern != model.pattern {
                 throw TokenizerFileError(file, "the file's pre-tokenizer is \(model.pattern.rawValue), not \(pattern.rawValue)")
@@ -118,9 +132,7 @@ public final class Tokenizer: @unchecked Sendable {
             model = try BPEModel.loadTiktoken(data, path: file, pattern: pattern, specials: specials)
         }
         do {
-            let tokenizer = try Tokenizer(model)
-            if data.first == UInt8(ascii: "{") || file.hasSuffix(".json") { tokenizer.jsonFile = file }
-            return tokenizer
+            return try Tokenizer(model, jsonFile: isJSON ? file : nil)
         } catch let e as TokenizerFileError {
             throw TokenizerFileError(file, e.message)
         }
@@ -168,14 +180,18 @@ public final class Tokenizer: @unchecked Sendable {
         let chunk = (items + threads - 1) / threads
         var parts = [[UInt64]](repeating: [], count: threads)
         var failed = [Int?](repeating: nil, count: threads)
-        parts.withUnsafeMutableBufferPointer { parts in
-            failed.withUnsafeMutableBufferPointer { failed in
+        parts.withUnsafeMutableBufferPointer { partsBuffer in
+            failed.withUnsafeMutableBufferPointer { failedBuffer in
+                // Safety: iteration t writes parts[t] and failed[t] only, and concurrentPerform
+                // returns after its last iteration, inside both buffers' scopes; `whole` is only read.
+                nonisolated(unsafe) let parts = partsBuffer, failed = failedBuffer, whole = whole
                 DispatchQueue.concurrentPerform(iterations: threads) { t in
                     var out: [UInt64] = []
                     let range = t * chunk..<Swift.min(items, (t + 1) * chunk)
                     if let merges = model.merges {
                         out.reserveCapacity(2 * range.count)
                         // The two tokens' bytes side by side in a scratch buffer (not a new array).
+                        // Safety: `joined` holds `capacity` bytes, grown before n bytes are written.
                         var capacity = 256
                         var joined = UnsafeMutablePointer<UInt8>.allocate(capacity: capacity)
                         defer { joined.deallocate() }
@@ -221,24 +237,32 @@ public final class Tokenizer: @unchecked Sendable {
     }
 
     static func computeFingerprint(_ m: BPEModel) -> String {
-        var h1: UInt64 = 0x6A09_E667_F3BC_C908, h2: UInt64 = 0xBB67_AE85_84CA_A73B
-        func feed(_ bytes: [UInt8]) {
-            bytes.withUnsafeBufferPointer { b in
-                let p = b.baseAddress ?? UnsafePointer(bitPattern: 1)!
-                h1 = fastHash(p, b.count, seed: h1 ^ UInt64(b.count))
-                h2 = fastHash(p, b.count, seed: h2 &+ 0x3C6E_F372_FE94_F82B)
-            }
-        }
-        feed(Array("tokenmill-bpe-v1 \(m.pattern.rawValue) \(m.merges == nil ? "ranks" : "merges") \(m.ignoreMerges)".utf8))
-        for t in m.tokens { feed(t) }
-        for s in m.specials { feed(Array("\(s.id):\(s.text)".utf8)) }
+        var hash = FingerprintHash()
+        hash.feed(Array("tokenmill-bpe-v1 \(m.pattern.rawValue) \(m.merges == nil ? "ranks" : "merges") \(m.ignoreMerges)".utf8))
+        for t in m.tokens { hash.feed(t) }
+        for s in m.specials { hash.feed(Array("\(s.id):\(s.text)".utf8)) }
         if let merges = m.merges {
             var buf: [UInt8] = []
             buf.reserveCapacity(merges.count * 8)
             for p in merges { withUnsafeBytes(of: p.key.littleEndian) { buf += $0 } }
-            feed(buf)
+            hash.feed(buf)
         }
-        return String(format: "%016llx%016llx", h1, h2)
+        return String(format: "%016llx%016llx", hash.h1, hash.h2)
+    }
+}
+
+/// Two 64-bit hashes of a sequence of byte strings (each seeded by the last), a `Tokenizer`'s
+/// fingerprint.
+struct FingerprintHash {
+    var h1: UInt64 = 0x6A09_E667_F3BC_C908, h2: UInt64 = 0xBB67_AE85_84CA_A73B
+
+    mutating func feed(_ bytes: [UInt8]) {
+        let (a, b) = bytes.withUnsafeBufferPointer { b in
+            let p = b.baseAddress ?? UnsafePointer(bitPattern: 1)!
+            return (fastHash(p, b.count, seed: h1 ^ UInt64(b.count)), fastHash(p, b.count, seed: h2 &+ 0x3C6E_F372_FE94_F82B))
+        }
+        h1 = a
+        h2 = b
     }
 }
 

@@ -2,7 +2,7 @@
 ///
 ///     var counter = WordCounter(pattern: .gpt2)
 ///     counter.count(Array("the cat and the hat".utf8))
-///     counter.words.lookup(Array(" the".utf8))   // 1  ("the" at the start is another word)
+///     counter.occurrences(of: Array(" the".utf8))   // 1  ("the" at the start is another word)
 ///
 /// Memory grows with the number of distinct words, not with the text. Count on several threads
 /// with one counter each and `merge` them: the result does not depend on how text was divided.
@@ -10,7 +10,7 @@ public struct WordCounter {
     public let pattern: PreTokenizerPattern
     @usableFromInline let preTokenizer: PreTokenizer
     /// word bytes → occurrences
-    public var words: ByteKeyTable
+    package var words: ByteKeyTable
     /// Bytes of text counted.
     public private(set) var bytes: Int64 = 0
     /// Documents counted.
@@ -23,7 +23,7 @@ public struct WordCounter {
     }
 
     /// Splits one document into words and counts them.
-    public mutating func count(_ text: UnsafeBufferPointer<UInt8>) {
+    package mutating func count(_ text: UnsafeBufferPointer<UInt8>) {
         guard let base = text.baseAddress, text.count > 0 else {
             documents += 1
             return
@@ -37,8 +37,14 @@ public struct WordCounter {
         documents += 1
     }
 
+    /// Splits one document into words and counts them.
     public mutating func count(_ text: [UInt8]) {
         text.withUnsafeBufferPointer { count($0) }
+    }
+
+    /// How often `word` was counted (0 for a word never seen).
+    public func occurrences(of word: [UInt8]) -> UInt64 {
+        words.lookup(word) ?? 0
     }
 
     /// Adds the counts of `other` (counted on another thread) into this counter.

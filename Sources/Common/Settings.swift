@@ -196,7 +196,10 @@ public enum SettingsCoding {
             guard let name = property(named: key, in: T.self) else {
                 throw SettingsProblem(key, "unknown setting" + didYouMean(key, settableNames(T.self).map(externalName)))
             }
-            if case .string(let s) = value, T.sizeKeys.contains(name), let size = parseByteSize(s) {
+            if case .string(let s) = value, T.sizeKeys.contains(name) {
+                guard let size = parseByteSize(s) else {
+                    throw SettingsProblem(name, "must be a size (a whole number, or like \"100M\" or \"2GiB\"), not \(value)")
+                }
                 merged[name] = .int(size)
                 continue
             }
@@ -292,9 +295,9 @@ public enum SettingsCoding {
         case let .keyNotFound(missing, context):
             return SettingsProblem(key(context.codingPath + [missing]), "is missing")
         case let .dataCorrupted(context):
-            // A `SettingsChoice`'s own message, or a number out of its type's range.
+            // A value's own message ("must be one of …"), or a number out of its type's range.
             let message = context.debugDescription.hasPrefix("must be") ? context.debugDescription
-                : "cannot be \(given(context.codingPath))"
+                : "cannot be \(given(context.codingPath)): \(context.debugDescription)"
             return SettingsProblem(key(context.codingPath), message)
         @unknown default:
             return SettingsProblem("", "\(error)")

@@ -3,30 +3,63 @@ import Corpus
 import Common
 import Foundation
 
+/// How a vocabulary is learned, defined once: `tokenmill learn`'s flags and a pipeline file's
+/// `[tokenizer]` table (when it learns one) derive from these properties (`SettingsGroup`).
+public struct VocabularySettings: SettingsGroup {
+    /// Total vocabulary size including special tokens and the 256 byte tokens (required).
+    public var vocabSize = 0
+    /// The pre-tokenization rule that splits text into words.
+    public var preTokenizer: PreTokenizerPattern = .gpt2
+    /// Special tokens, given ids 0, 1, … in this order.
+    public var specialTokens = ["<|endoftext|>"]
+    /// Merge a pair only if it occurs at least this often (0 and 1 mean any pair).
+    public var minFrequency: UInt64 = 0
+    /// Learn from the first this many bytes of document text only (0 = all of it).
+    public var maxBytes: Int64 = 0
+    /// Counting threads (0 = all cores). With 1, reading and counting share one thread; with
+    /// more, one extra thread reads and decompresses while the others count.
+    public var threads = 0
+
+    public init() {}
+
+    public init(vocabSize: Int) { self.vocabSize = vocabSize }
+
+    public static var aliases: [String: String] { ["special": "specialTokens"] }
+    public static var sizeKeys: Set<String> { ["maxBytes"] }
+
+    public var problem: SettingsProblem? {
+        if vocabSize < 257 { return SettingsProblem("vocabSize", "must be at least 257 (256 byte tokens + 1), not \(vocabSize)") }
+        if maxBytes < 0 { return SettingsProblem("maxBytes", "must be 0 or more, not \(maxBytes)") }
+        if threads < 0 { return SettingsProblem("threads", "must be 0 or more, not \(threads)") }
+        return nil
+    }
+
+    /// What the trainer needs of these.
+    public var trainer: BPETrainerConfig {
+        BPETrainerConfig(vocabSize: vocabSize, minFrequency: minFrequency, specialTokens: specialTokens, pattern: preTokenizer)
+    }
+}
+
 /// What `tokenmill learn` does: read documents through the ingest stages, count pre-tokens on
 /// every core, then run the BPE merge loop.
 public struct LearnSettings: Sendable {
     /// Resolved input files, in order.
     public var inputs: [String]
     public var ingest: IngestOptions
-    public var trainer: TrainerConfig
-    /// Stop reading once this many document bytes have been counted (a prefix sample).
-    public var maxBytes: Int64?
-    /// Counting threads. With 1, reading and counting share one thread; with more, one extra
-    /// thread reads and decompresses while the others count.
-    public var threads: Int
+    public var vocabulary: VocabularySettings
     /// Asked about every document while counting and every 64 merges: false stops the learn,
     /// which throws `LearnInterrupted` (nothing is kept; a learn starts over).
     public var shouldContinue: (@Sendable () -> Bool)?
 
-    public init(inputs: [String], ingest: IngestOptions = IngestOptions(), trainer: TrainerConfig,
-                maxBytes: Int64? = nil, threads: Int = ProcessInfo.processInfo.activeProcessorCount) {
+    public init(inputs: [String], ingest: IngestOptions = IngestOptions(), vocabulary: VocabularySettings) {
         self.inputs = inputs
         self.ingest = ingest
-        self.trainer = trainer
-        self.maxBytes = maxBytes
-        self.threads = max(1, threads)
+        self.vocabulary = vocabulary
     }
+
+    var trainer: BPETrainerConfig { vocabulary.trainer }
+    var maxBytes: Int64? { vocabulary.maxBytes > 0 ? vocabulary.maxBytes : nil }
+    var threads: Int { vocabulary.threads > 0 ? vocabulary.threads : ProcessInfo.processInfo.activeProcessorCount }
 }
 
 /// Where a learn is.
@@ -74,13 +107,13 @@ public enum LearnJob {
         var lastReport = Date()
         let model: BPEModel
         do {
-            model = try Trainer.train(words: counter, config: settings.trainer, progress: { done, total in
+            model = try BPETrainer.train(words: counter, config: settings.trainer, progress: { done, total in
                 if let progress, done == total || Date().timeIntervalSince(lastReport) > 0.2 {
                     lastReport = Date()
                     progress(.merging(done: done, total: total))
                 }
             }, shouldContinue: settings.shouldContinue)
-        } catch TrainerError.stopped {
+        } catch BPETrainerError.stopped {
             throw LearnInterrupted()
         }
         return LearnResult(model: model, ingest: report, documents: counter.documents, textBytes: counter.bytes,

@@ -42,9 +42,8 @@ public struct PipelineSpec: Sendable {
     public var ingest: IngestOptions
 
     public enum TokenizerSource: Sendable {
-        case learn(TrainerConfig, maxBytes: Int64?)
-        /// A tokenizer file (tokenizer.json or .tiktoken) with its pattern and specials.
-        case load(path: String, pattern: PreTokenizerPattern?, specials: [SpecialToken])
+        case learn(VocabularySettings)
+        case load(TokenizerFileSettings)
     }
     /// `[tokenizer]`.
     public var tokenizer: TokenizerSource
@@ -250,80 +249,35 @@ struct PipelineFile {
 
     // MARK: the tokenizer table
 
-    func string(_ key: String) throws -> String? {
-        guard let v = values("tokenizer")[key] else { return nil }
-        guard case .string(let s) = v else { throw error("tokenizer", key, "tokenizer.\(key) must be a string, not \(v)") }
-        return s
-    }
-
-    func strings(_ key: String) throws -> [String]? {
-        guard let v = values("tokenizer")[key] else { return nil }
-        guard case .array(let items) = v else { throw error("tokenizer", key, "tokenizer.\(key) must be a list of strings, not \(v)") }
-        return try items.map { item in
-            guard case .string(let s) = item else { throw error("tokenizer", key, "tokenizer.\(key) must be a list of strings, not \(v)") }
-            return s
-        }
-    }
-
-    func choice<T: RawRepresentable & CaseIterable>(_ key: String, _ type: T.Type, aliases: [String: T] = [:]) throws -> T?
-    where T.RawValue == String {
-        guard let s = try string(key) else { return nil }
-        if let v = aliases[s] ?? T(rawValue: s) { return v }
-        let names = T.allCases.map(\.rawValue) + aliases.keys.sorted()
-        throw error("tokenizer", key, "tokenizer.\(key) must be one of " + names.map { "\"\($0)\"" }.joined(separator: ", ")
-                    + ", not \"\(s)\"" + didYouMean(s, names))
-    }
-
+    /// `[tokenizer]`: a vocabulary to learn (`VocabularySettings`), or with `path`, a tokenizer
+    /// file to load (`TokenizerFileSettings`).
     func tokenizer() throws -> PipelineSpec.TokenizerSource {
-        let known = ["vocab_size", "pre_tokenizer", "special", "min_frequency", "max_bytes", "path", "pattern", "preset", "special_ids"]
-        for key in values("tokenizer").keys where !known.contains(key) {
-            throw error("tokenizer", key, "unknown key '\(key)' in [tokenizer]" + didYouMean(key, known))
+        let given = values("tokenizer")
+        guard given["path"] != nil else {
+            if given.isEmpty { throw error("tokenizer", nil, "[tokenizer] needs vocab_size = N (to learn one) or path = \"…\" (to load one)") }
+            return .learn(try decode("tokenizer"))
         }
-        if let file = try string("path") {
-            guard FileManager.default.fileExists(atPath: file) else {
-                throw error("tokenizer", "path", "tokenizer.path: \(file): no such file or directory")
-            }
-            if values("tokenizer")["vocab_size"] != nil {
-                throw error("tokenizer", "vocab_size", "[tokenizer] has both path (load) and vocab_size (learn): choose one")
-            }
-            let preset = try choice("preset", TokenizerPreset.self)
-            var pattern = try choice("pattern", PreTokenizerPattern.self)
-            var specials: [SpecialToken] = []
-            for s in try strings("special_ids") ?? [] {
-                guard let eq = s.lastIndex(of: "="), let id = UInt32(s[s.index(after: eq)...]) else {
-                    throw error("tokenizer", "special_ids", "tokenizer.special_ids: \"\(s)\" is not NAME=ID")
-                }
-                specials.append(SpecialToken(String(s[..<eq]), id: id))
-            }
-            if let preset {
-                pattern = pattern ?? preset.pattern
-                if specials.isEmpty { specials = preset.specials }
-            }
-            return .load(path: file, pattern: pattern, specials: specials)
+        if case .string(let path)? = given["path"], !FileSystem.exists(path) {
+            throw error("tokenizer", "path", "tokenizer.path: \(path): no such file or directory")
         }
-        guard case .int(let vocab)? = values("tokenizer")["vocab_size"] else {
-            if let v = values("tokenizer")["vocab_size"] {
-                throw error("tokenizer", "vocab_size", "tokenizer.vocab_size must be a whole number, not \(v)")
-            }
-            throw error("tokenizer", nil, "[tokenizer] needs vocab_size = N (to learn one) or path = \"…\" (to load one)")
+        for key in given.keys.sorted() where SettingsCoding.property(named: key, in: VocabularySettings.self) != nil {
+            throw error("tokenizer", key, "[tokenizer] has both path (to load a tokenizer) and \(key) (to learn one): choose one")
         }
-        guard vocab >= 257 else { throw error("tokenizer", "vocab_size", "tokenizer.vocab_size must be at least 257, not \(vocab)") }
-        let pattern = try choice("pre_tokenizer", PreTokenizerPattern.self, aliases: ["gpt4": .cl100k]) ?? .gpt2
-        var minFrequency: UInt64 = 0
-        if let v = values("tokenizer")["min_frequency"] {
-            guard case .int(let i) = v, i >= 0 else { throw error("tokenizer", "min_frequency", "tokenizer.min_frequency must be a whole number, 0 or more, not \(v)") }
-            minFrequency = UInt64(i)
-        }
-        var maxBytes: Int64? = nil
-        if let v = values("tokenizer")["max_bytes"] {
-            switch v {
-            case .int(let i) where i >= 0: maxBytes = i
-            case .string(let s) where parseByteSize(s) != nil: maxBytes = parseByteSize(s)
-            default: throw error("tokenizer", "max_bytes", "tokenizer.max_bytes must be a size (a whole number or a string like \"100M\"), not \(v)")
-            }
-        }
-        let config = TrainerConfig(vocabSize: Int(vocab), minFrequency: minFrequency,
-                                   specialTokens: try strings("special") ?? ["<|endoftext|>"], pattern: pattern)
-        return .learn(config, maxBytes: maxBytes)
+        return .load(try decode("tokenizer"))
+    }
+}
+
+/// `[tokenizer]` when it loads a tokenizer: a tokenizer.json, a directory holding one, or a
+/// tiktoken rank file with its pre-tokenization pattern and special tokens (or a preset's).
+public struct TokenizerFileSettings: SettingsGroup {
+    public var path = ""
+    public var pattern: PreTokenizerPattern? = nil
+    public var preset: TokenizerPreset? = nil
+    /// Special tokens of a rank file, as `NAME=ID`.
+    public var specialIds: [SpecialToken] = []
+    public init() {}
+
+    public func load() throws -> Tokenizer {
+        try Tokenizer.load(path, pattern: pattern, preset: preset, specials: specialIds)
     }
 }

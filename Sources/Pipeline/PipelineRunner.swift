@@ -74,8 +74,9 @@ public final class PipelineRunner {
         let vocabFP = fingerprint("vocab", spec.ingest.fingerprint, inputsID, describe(spec.tokenizer))
         try stage(.vocab, vocabFP, outputs: [vocabDirectory], complete: { FileManager.default.fileExists(atPath: self.vocabTokenizerPath) }) { _ in
             switch spec.tokenizer {
-            case let .learn(config, maxBytes):
-                var settings = LearnSettings(inputs: inputs, ingest: spec.ingest, trainer: config, maxBytes: maxBytes, threads: threads)
+            case .learn(var vocabulary):
+                if vocabulary.threads == 0 { vocabulary.threads = threads }
+                var settings = LearnSettings(inputs: inputs, ingest: spec.ingest, vocabulary: vocabulary)
                 settings.shouldContinue = shouldContinue
                 let result: LearnResult
                 do {
@@ -87,10 +88,10 @@ public final class PipelineRunner {
                 try result.model.save(toDirectory: vocabDirectory)
                 return "learned \(result.model.vocabSize) tokens from \(result.documents) documents in "
                     + String(format: "%.1fs", result.countSeconds + result.mergeSeconds)
-            case let .load(path, pattern, specials):
-                let tok = try Tokenizer.load(path, pattern: pattern, specials: specials)
+            case let .load(file):
+                let tok = try file.load()
                 try tok.model.save(toDirectory: vocabDirectory)
-                return "loaded \(tok.vocabSize) tokens from \(path)"
+                return "loaded \(tok.vocabSize) tokens from \(file.path)"
             }
         }
         let tokenizer = try Tokenizer.load(vocabDirectory)
@@ -193,12 +194,11 @@ public final class PipelineRunner {
         emit(.stageFinished(name, summary: summary))
     }
 
+    /// What fixes the vocabulary: the learn settings but the threads, or the file and its contents' identity.
     func describe(_ t: PipelineSpec.TokenizerSource) -> String {
         switch t {
-        case let .learn(c, maxBytes):
-            return "learn \(c.vocabSize) \(c.minFrequency) \(c.specialTokens) \(c.pattern.rawValue) \(maxBytes ?? -1)"
-        case let .load(path, pattern, specials):
-            return "load \(path) \(PipelineRunner.identity(of: [path])) \(pattern?.rawValue ?? "-") \(specials.map { "\($0.text)=\($0.id)" })"
+        case let .learn(v): return "learn " + SettingsCoding.fingerprint(v, excluding: ["threads"])
+        case let .load(f): return "load " + SettingsCoding.fingerprint(f) + " " + PipelineRunner.identity(of: [f.path])
         }
     }
 

@@ -163,7 +163,7 @@ public enum ShardJob {
         let saved = SaveOutcome()
         spawn(saving) {
             let started = ContinuousClock.now
-            do { try writeTokenizer(tokenizer, from: tokenizerFile, into: options.output) } catch { saved.error = error }
+            do { try tokenizer.save(into: options.output, copying: tokenizerFile) } catch { saved.error = error }
             options.trace?.record("save tokenizer", since: started)
         }
         defer { saving.wait() }  // also when the job throws: no thread writes into DIR after it ends
@@ -336,41 +336,4 @@ public enum ShardJob {
         thread.stackSize = 8 << 20
         thread.start()
     }
-
-    /// Saves the tokenizer into the corpus directory (tokenizer.json, plus the rank file and its
-    /// sidecar for tiktoken vocabularies), unless the one there already is it. A Hugging Face
-    /// tokenizer.json the tokenizer was loaded from (or `file`, when it has the same
-    /// fingerprint) is copied as it is.
-    static func writeTokenizer(_ tokenizer: Tokenizer, from file: String?, into directory: String) throws {
-        let target = FileSystem.join(directory, "tokenizer.json")
-        var source = tokenizer.jsonFile
-        if source == nil, tokenizer.model.merges != nil, var candidate = file {
-            var isDirectory: ObjCBool = false
-            if FileManager.default.fileExists(atPath: candidate, isDirectory: &isDirectory), isDirectory.boolValue {
-                candidate = FileSystem.join(candidate, "tokenizer.json")
-            }
-            if let data = FileManager.default.contents(atPath: candidate), data.first == UInt8(ascii: "{"),
-               (try? Tokenizer.load(candidate))?.fingerprint == tokenizer.fingerprint {
-                source = candidate
-            }
-        }
-        if let source, let data = FileManager.default.contents(atPath: source) {
-            if FileManager.default.contents(atPath: target) == data { return }
-            let tmp = target + ".tmp"
-            do {
-                try data.write(to: URL(fileURLWithPath: tmp))
-            } catch {
-                throw ShardsError(.io, path: tmp, "cannot write: \(error.localizedDescription)")
-            }
-            try FileSystem.move(tmp, to: target)
-            return
-        }
-        if FileSystem.exists(target), (try? Tokenizer.load(directory))?.fingerprint == tokenizer.fingerprint { return }
-        do {
-            try tokenizer.model.save(toDirectory: directory)
-        } catch {
-            throw ShardsError(.io, path: directory, "cannot save the tokenizer: \(error)")
-        }
-    }
 }
-

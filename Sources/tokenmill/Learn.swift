@@ -18,55 +18,19 @@ struct Learn: ParsableCommand {
 
     @OptionGroup var inputs: InputOptions
 
-    @Option(name: .long, help: "Vocabulary size, including special tokens and the 256 byte tokens.")
-    var vocabSize: Int
-
     @Option(name: .long, help: ArgumentHelp("Output directory.", valueName: "DIR"))
     var output: String
 
-    @Option(name: .long, help: "Merge a pair only if it occurs at least this often.")
-    var minFrequency: UInt64 = 0
-
-    @Option(name: .long, help: "Pre-tokenizer: gpt2, gpt4 (= cl100k), cl100k, o200k or llama3.")
-    var preTokenizer: PreTokenizerChoice = .gpt2
-
-    @Option(name: .long, parsing: .upToNextOption, help: "Special tokens, given the first ids (default: <|endoftext|>).")
-    var special: [String] = ["<|endoftext|>"]
-
-    @Option(name: .long, help: ArgumentHelp("Learn from the first SIZE bytes of document text only (e.g. 100M).", valueName: "SIZE"))
-    var maxBytes: String?
-
-    @Option(name: .long, help: "Counting threads (default: all cores).")
-    var threads: Int = ProcessInfo.processInfo.activeProcessorCount
+    @OptionGroup(title: "Vocabulary settings") var vocabulary: VocabularyOptions
 
     @OptionGroup var progressOptions: ProgressOptions
 
-    enum PreTokenizerChoice: String, ExpressibleByArgument, CaseIterable {
-        case gpt2, gpt4, cl100k, o200k, llama3
-        var pattern: PreTokenizerPattern {
-            switch self {
-            case .gpt2: return .gpt2
-            case .gpt4, .cl100k: return .cl100k
-            case .o200k: return .o200k
-            case .llama3: return .llama3
-            }
-        }
-    }
-
-    func validate() throws {
-        if vocabSize < 257 { throw ValidationError("--vocab-size must be at least 257 (256 byte tokens + 1)") }
-        if let maxBytes, parseByteSize(maxBytes) == nil { throw ValidationError("--max-bytes \(maxBytes): expected a size like 100M or 2G") }
-        if threads < 1 { throw ValidationError("--threads must be at least 1") }
-    }
+    func validate() throws { _ = try vocabulary.settings() }
 
     func run() throws {
         try reportingErrors {
             let paths = try inputs.resolvedInputs()
-            let settings = LearnSettings(
-                inputs: paths, ingest: try inputs.ingest.settings(),
-                trainer: TrainerConfig(vocabSize: vocabSize, minFrequency: minFrequency,
-                                       specialTokens: special, pattern: preTokenizer.pattern),
-                maxBytes: maxBytes.flatMap(parseByteSize), threads: threads)
+            let settings = LearnSettings(inputs: paths, ingest: try inputs.ingest.settings(), vocabulary: try vocabulary.settings())
             let display = try progressOptions.display("learn")
             let result = try LearnJob.run(settings) { display.show($0) }
             try result.model.save(toDirectory: output)
@@ -102,13 +66,38 @@ struct Learn: ParsableCommand {
         }
         let report: [String: Any] = [
             "vocab_size": r.model.vocabSize, "merges": r.model.merges?.count ?? 0,
-            "pre_tokenizer": settings.trainer.pattern.rawValue, "special_tokens": settings.trainer.specialTokens,
-            "min_frequency": settings.trainer.minFrequency, "ingest": settings.ingest.fingerprint,
+            "pre_tokenizer": settings.vocabulary.preTokenizer.rawValue, "special_tokens": settings.vocabulary.specialTokens,
+            "min_frequency": settings.vocabulary.minFrequency, "ingest": settings.ingest.fingerprint,
             "documents": r.documents, "text_bytes": r.textBytes, "distinct_words": r.distinctWords,
             "count_seconds": r.countSeconds, "merge_seconds": r.mergeSeconds, "sampled": r.sampled,
-            "threads": settings.threads, "sources": sources,
+            "threads": settings.vocabulary.threads, "sources": sources,
         ]
         let data = (try? JSONSerialization.data(withJSONObject: report, options: [.prettyPrinted, .sortedKeys])) ?? Data()
         return [UInt8](data) + [10]
+    }
+}
+
+/// The vocabulary settings as flags: `VocabularySettings` is their definition.
+struct VocabularyOptions: SettingsOptions {
+    typealias Settings = VocabularySettings
+
+    @Option(name: names("vocabSize"), help: "Vocabulary size, including special tokens and the 256 byte tokens (at least 257).")
+    var vocabSize: Int?
+    @Option(name: names("preTokenizer"), help: help("Pre-tokenizer: gpt2, gpt4 (= cl100k), cl100k, o200k or llama3", \.preTokenizer))
+    var preTokenizer: PreTokenizerName?
+    @Option(name: names("specialTokens"), parsing: .upToNextOption, help: help("Special tokens, given the first ids", \.specialTokens))
+    var specialTokens: [String] = []
+    @Option(name: names("minFrequency"), help: help("Merge a pair only if it occurs at least this often", \.minFrequency))
+    var minFrequency: UInt64?
+    @Option(name: names("maxBytes"), help: help("Learn from the first SIZE bytes of document text only, e.g. 100M (0 = all)",
+                                                \.maxBytes, valueName: "SIZE"))
+    var maxBytes: String?
+    @Option(name: names("threads"), help: help("Counting threads (0 = all cores)", \.threads)) var threads: Int?
+}
+
+extension PreTokenizerName: Encodable {
+    func encode(to encoder: Encoder) throws {
+        var container = encoder.singleValueContainer()
+        try container.encode(name)
     }
 }

@@ -16,26 +16,36 @@ struct TokenizerOptions: ParsableArguments {
     var specials: [String] = []
 
     func validate() throws {
-        for s in specials where parseSpecial(s) == nil {
+        for s in specials where SpecialToken(parsing: s) == nil {
             throw ValidationError("--special \(s): expected NAME=ID, e.g. '<|endoftext|>=100257'")
         }
     }
 
-    func parseSpecial(_ s: String) -> SpecialToken? {
-        guard let eq = s.lastIndex(of: "="), let id = UInt32(s[s.index(after: eq)...]), eq != s.startIndex else { return nil }
-        return SpecialToken(String(s[..<eq]), id: id)
-    }
-
     func load() throws -> Tokenizer {
-        var pattern = self.pattern
-        var specials = self.specials.compactMap(parseSpecial)
-        if let preset {
-            pattern = pattern ?? preset.pattern
-            if specials.isEmpty { specials = preset.specials }
-        }
-        return try Tokenizer.load(tokenizer, pattern: pattern, specials: specials)
+        try Tokenizer.load(tokenizer, pattern: pattern, preset: preset, specials: specials.compactMap(SpecialToken.init(parsing:)))
     }
 }
 
 extension PreTokenizerPattern: ExpressibleByArgument {}
 extension TokenizerPreset: ExpressibleByArgument {}
+
+/// A pre-tokenizer as `learn --pre-tokenizer` takes it: any name in `PreTokenizerPattern.names`
+/// (aliases included, unlike `--pattern`, which takes the patterns' own names).
+struct PreTokenizerName: ExpressibleByArgument {
+    var pattern: PreTokenizerPattern
+    var name: String
+
+    init(_ pattern: PreTokenizerPattern) {
+        self.pattern = pattern
+        name = pattern.rawValue
+    }
+
+    init?(argument: String) {
+        guard let pattern = PreTokenizerPattern.named(argument) else { return nil }
+        self.pattern = pattern
+        name = argument
+    }
+
+    static var allValueStrings: [String] { PreTokenizerPattern.names }
+    var defaultValueDescription: String { name }
+}

@@ -20,7 +20,7 @@ let sharedModel: BPEModel = {
         }
         counter.count(Array(doc.utf8))
     }
-    return try! Trainer.train(words: counter, config: TrainerConfig(vocabSize: 900))
+    return try! BPETrainer.train(words: counter, config: BPETrainerConfig(vocabSize: 900))
 }()
 
 let sharedTokenizer = try! Tokenizer(sharedModel)
@@ -130,7 +130,7 @@ func heldOutTexts(_ seed: UInt64, count: Int) -> [String] {
         let pieces = distinct.sorted { $0.lexicographicallyPrecedes($1) }
         var counter = WordCounter(pattern: .gpt2)
         for piece in pieces { counter.count(piece) }
-        let tokenizer = try Tokenizer(try Trainer.train(words: counter, config: TrainerConfig(vocabSize: 3000)))
+        let tokenizer = try Tokenizer(try BPETrainer.train(words: counter, config: BPETrainerConfig(vocabSize: 3000)))
         var enc = tokenizer.makeEncoder()
         let reference = pieces.map { enc.referenceMerge($0) }   // no cache involved
         let cached = zip(pieces, reference).filter { $0.1.count <= 3 }.map(\.0.count)

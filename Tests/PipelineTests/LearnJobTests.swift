@@ -11,8 +11,10 @@ import Testing
     func settings(threads: Int) -> LearnSettings {
         var ingest = IngestOptions()
         ingest.boundary = .blank
+        var vocabulary = VocabularySettings(vocabSize: 600)
+        vocabulary.threads = threads
         return LearnSettings(inputs: [Run.repoRoot + "/data/bible-nt.txt.gz", Run.repoRoot + "/data/heldout.txt"],
-                             ingest: ingest, trainer: TrainerConfig(vocabSize: 600), threads: threads)
+                             ingest: ingest, vocabulary: vocabulary)
     }
 
     @Test(arguments: [1, 2])

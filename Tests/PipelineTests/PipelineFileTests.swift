@@ -1,3 +1,4 @@
+import BPE
 import Foundation
 import GPT
 import Pipeline
@@ -52,12 +53,44 @@ import Testing
         #expect(spec.ingest.boundary == .blank)
         #expect(spec.train?.steps == 10)
         #expect(spec.train?.contextLength == 128)        // default
-        guard case let .learn(config, maxBytes) = spec.tokenizer else {
+        guard case let .learn(vocabulary) = spec.tokenizer else {
             Issue.record("expected learn")
             return
         }
-        #expect(config.vocabSize == 1000)
-        #expect(maxBytes == 1_000_000)
+        #expect(vocabulary.vocabSize == 1000)
+        #expect(vocabulary.maxBytes == 1_000_000)
+        #expect(vocabulary.preTokenizer == .gpt2 && vocabulary.specialTokens == ["<|endoftext|>"])
+    }
+
+    /// The tokenizer table: a pre-tokenizer by its name or alias; a file with a preset and
+    /// special tokens as NAME=ID; each mistake named by its line.
+    @Test func tokenizerTable() throws {
+        let gpt4 = try load(Self.valid.replacingOccurrences(of: "max_bytes = \"1M\"", with: "pre_tokenizer = \"gpt4\"\nspecial = [\"<s>\", \"</s>\"]"))
+        guard case let .learn(v) = gpt4.tokenizer else { Issue.record("expected learn"); return }
+        #expect(v.preTokenizer == .cl100k && v.specialTokens == ["<s>", "</s>"])
+        try expectError(Self.valid.replacingOccurrences(of: "max_bytes = \"1M\"", with: "pre_tokenizer = \"gtp2\""), line: 10,
+                        contains: "tokenizer.pre_tokenizer must be one of \"gpt2\", \"gpt4\", \"cl100k\", \"o200k\", \"llama3\", not \"gtp2\"; did you mean 'gpt2'?")
+        try expectError(Self.valid.replacingOccurrences(of: "max_bytes = \"1M\"", with: "max_bytes = \"lots\""), line: 10,
+                        contains: "tokenizer.max_bytes must be a size")
+        try expectError(Self.valid.replacingOccurrences(of: "vocab_size = 1000", with: "vocab_size = 100"), line: 9,
+                        contains: "tokenizer.vocab_size must be at least 257")
+        let dir = try TempDir()
+        let ranks = try dir.write("r.tiktoken", "IQ== 0\nIg== 1\n")
+        let file = try load(Self.valid.replacingOccurrences(of: "vocab_size = 1000\nmax_bytes = \"1M\"", with: """
+            path = "\(ranks)"
+            preset = "cl100k_base"
+            special_ids = ["<|endoftext|>=2"]
+            """))
+        guard case let .load(f) = file.tokenizer else { Issue.record("expected load"); return }
+        #expect(f.path == ranks && f.preset == .cl100k_base && f.specialIds == [SpecialToken("<|endoftext|>", id: 2)])
+        try expectError(Self.valid.replacingOccurrences(of: "vocab_size = 1000\nmax_bytes = \"1M\"", with: """
+            path = "\(ranks)"
+            special_ids = ["<|endoftext|>"]
+            """), line: 10, contains: "tokenizer.special_ids must be NAME=ID")
+        try expectError(Self.valid.replacingOccurrences(of: "vocab_size = 1000\nmax_bytes = \"1M\"", with: """
+            path = "\(ranks)"
+            preset = "cl100k"
+            """), line: 10, contains: "tokenizer.preset must be one of")
     }
 
     @Test func unknownKeyWithDidYouMean() throws {
@@ -78,6 +111,8 @@ import Testing
         try expectError(Self.valid.replacingOccurrences(of: "data/*.gz", with: "data/nothing*.gz"), line: 5, contains: "data/nothing*.gz")
         try expectError(Self.valid.replacingOccurrences(of: "vocab_size = 1000", with: "path = \"nope/tokenizer.json\""), line: 9,
                         contains: "nope/tokenizer.json: no such file")
+        try expectError(Self.valid.replacingOccurrences(of: "vocab_size = 1000", with: "path = \"data/sun.jsonl.gz\""), line: 10,
+                        contains: "[tokenizer] has both path (to load a tokenizer) and max_bytes (to learn one): choose one")
     }
 
     @Test func syntaxErrorNamesTheLine() throws {

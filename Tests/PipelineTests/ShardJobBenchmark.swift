@@ -26,7 +26,7 @@ import TestSupport
             .forEach { texts.append($0.text) }
         var counter = WordCounter(pattern: .gpt2)
         for t in texts { counter.count(t) }
-        let tokenizer = try Tokenizer(Trainer.train(words: counter, config: TrainerConfig(vocabSize: vocabSize)))
+        let tokenizer = try Tokenizer(BPETrainer.train(words: counter, config: BPETrainerConfig(vocabSize: vocabSize)))
 
         // Inputs: JSONL copies of the sample, gzipped by the system's gzip.
         let once = texts.map { t in String(decoding: try! JSONSerialization.data(withJSONObject: ["text": String(decoding: t, as: UTF8.self)]), as: UTF8.self) }

@@ -42,7 +42,7 @@ final class SharderFixture: @unchecked Sendable {
         var counter = WordCounter(pattern: .gpt2)
         counter.count(try Array(Data(contentsOf: URL(fileURLWithPath: data + "heldout.txt"))))
         counter.count(Array(lines.utf8))
-        let model = try Trainer.train(words: counter, config: TrainerConfig(vocabSize: 600))
+        let model = try BPETrainer.train(words: counter, config: BPETrainerConfig(vocabSize: 600))
         tokenizer = try Tokenizer(model)
         tokenizerFile = try dir.write("tokenizer.json", model.huggingFaceJSON())
     }

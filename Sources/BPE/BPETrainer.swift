@@ -16,7 +16,7 @@
 // (HF keeps pair counts in i32, which overflows past 2^31 occurrences).
 
 /// What to learn: the target vocabulary and the rules of the game.
-public struct TrainerConfig: Sendable, Hashable, Codable {
+public struct BPETrainerConfig: Sendable, Hashable, Codable {
     /// Total vocabulary size including special tokens and the 256 byte tokens.
     public var vocabSize: Int
     /// A pair is merged only if it occurs at least this often (0 and 1 mean any pair).
@@ -38,7 +38,7 @@ public struct TrainerConfig: Sendable, Hashable, Codable {
 /// Progress of the merge loop: merges done of the merges wanted.
 public typealias MergeProgress = (_ done: Int, _ total: Int) -> Void
 
-public enum TrainerError: Error, CustomStringConvertible, Equatable {
+public enum BPETrainerError: Error, CustomStringConvertible, Equatable {
     case vocabTooSmall(Int, minimum: Int)
     case duplicateSpecial(String)
     /// `shouldContinue` said stop before the vocabulary was complete.
@@ -56,26 +56,26 @@ public enum TrainerError: Error, CustomStringConvertible, Equatable {
     }
 }
 
-public enum Trainer {
+public enum BPETrainer {
     /// Learns a byte-level BPE vocabulary from word counts (see `WordCounter`).
     ///
     ///     var counter = WordCounter(pattern: .gpt2)
     ///     counter.count(Array("low lower lowest".utf8))
-    ///     let model = try Trainer.train(words: counter, config: TrainerConfig(vocabSize: 300))
+    ///     let model = try BPETrainer.train(words: counter, config: BPETrainerConfig(vocabSize: 300))
     ///
     /// - Complexity: O(distinct words × word length) to set up, then per merge O(occurrences of
     ///   the merged pair + log(queue)); memory is O(distinct words), never the corpus size.
-    /// `shouldContinue`, asked every 64 merges, stops the loop by throwing `TrainerError.stopped`.
-    public static func train(words counter: WordCounter, config: TrainerConfig,
+    /// `shouldContinue`, asked every 64 merges, stops the loop by throwing `BPETrainerError.stopped`.
+    public static func train(words counter: WordCounter, config: BPETrainerConfig,
                              progress: MergeProgress? = nil, shouldContinue: (() -> Bool)? = nil) throws -> BPEModel {
         // 1. Special tokens first.
         var specials: [String] = []
         for s in config.specialTokens {
-            if specials.contains(s) { throw TrainerError.duplicateSpecial(s) }
+            if specials.contains(s) { throw BPETrainerError.duplicateSpecial(s) }
             specials.append(s)
         }
         let minimum = specials.count + 256
-        if config.vocabSize < minimum { throw TrainerError.vocabTooSmall(config.vocabSize, minimum: minimum) }
+        if config.vocabSize < minimum { throw BPETrainerError.vocabTooSmall(config.vocabSize, minimum: minimum) }
 
         // 2. The byte alphabet, ordered by stand-in code point.
         var tokens: [[UInt8]] = specials.map { Array($0.utf8) }
@@ -89,7 +89,6 @@ public enum Trainer {
 
         // 3. Words as id sequences.
         var state = MergeState(counter: counter, idOfByte: idOfByte)
-        defer { state.deallocate() }
 
         // 4. Count pairs and queue them.
         state.countPairs()
@@ -112,7 +111,7 @@ public enum Trainer {
             merges.append((top, newID))
             state.applyMerge(top, newID: newID)
             progress?(merges.count, wanted)
-            if let shouldContinue, merges.count & 63 == 0, !shouldContinue() { throw TrainerError.stopped }
+            if let shouldContinue, merges.count & 63 == 0, !shouldContinue() { throw BPETrainerError.stopped }
         }
 
         // A pair merged twice (see the header) keeps its last rank, as in HF's merge map.
@@ -128,6 +127,10 @@ public enum Trainer {
 
 /// The merge loop's working state: words as id sequences in one arena, pair counts, the lazy
 /// priority queue and the word lists ("positions") carried by queue entries.
+///
+/// Safety: `symbols` is `symbolMemory.base`, kept alive by this value: every word's ids, word w
+/// at `wordStart[w]..<wordStart[w] + wordLength[w]` (a merge shortens a word in place, never
+/// lengthens it).
 struct MergeState {
     /// One queue entry: a pair, the count it had when queued, and the words to look in.
     struct Entry {
@@ -136,7 +139,8 @@ struct MergeState {
         var positions: Int32    // index into `positionLists`
     }
 
-    var symbols: UnsafeMutablePointer<UInt32>   // all words' ids, back to back
+    let symbolMemory: Allocation<UInt32>
+    let symbols: UnsafeMutablePointer<UInt32>   // all words' ids, back to back
     var wordStart: [Int]
     var wordLength: [Int32]
     var wordCount: [UInt64]
@@ -149,7 +153,8 @@ struct MergeState {
         var total = 0
         var n = 0
         counter.words.forEach { key, _ in total += key.count; n += 1 }
-        symbols = .allocate(capacity: Swift.max(total, 1))
+        symbolMemory = Allocation(count: total)
+        symbols = symbolMemory.base
         wordStart = []
         wordLength = []
         wordCount = []
@@ -167,8 +172,6 @@ struct MergeState {
             }
         }
     }
-
-    func deallocate() { symbols.deallocate() }
 
     @inline(__always) static func key(_ a: UInt32, _ b: UInt32) -> UInt64 { UInt64(a) << 32 | UInt64(b) }
 
@@ -280,25 +283,7 @@ struct MergeState {
         freeLists.append(entry.positions)
         current = nil
 
-        var gained: [UInt64: Int] = [:]       // pair → index into `newLists`
-        var newPairs: [UInt64] = []           // in order of first gain, for a deterministic queue
-        var newLists: [[Int32]] = []
-        var counts = pairCounts
-
-        @inline(__always) func change(_ p: UInt64, _ delta: Int64, _ w: Int32, _ c: UInt64) {
-            let slot = counts.slot(p)
-            counts[valueAt: slot] = UInt64(bitPattern: Int64(bitPattern: counts[valueAt: slot]) &+ delta &* Int64(bitPattern: c))
-            if delta > 0 {
-                if let li = gained[p] {
-                    if newLists[li].last != w { newLists[li].append(w) }
-                } else {
-                    gained[p] = newLists.count
-                    newPairs.append(p)
-                    newLists.append([w])
-                }
-            }
-        }
-
+        var changes = MergeChanges(counts: pairCounts)
         for w in words {
             let s = symbols + wordStart[Int(w)]
             var n = Int(wordLength[Int(w)])
@@ -307,8 +292,8 @@ struct MergeState {
             while i < n {
                 if s[i] == a && i + 1 < n && s[i + 1] == b {
                     if i > 0 {
-                        change(MergeState.key(s[i - 1], a), -1, w, c)
-                        change(MergeState.key(s[i - 1], newID), 1, w, c)
+                        changes.change(MergeState.key(s[i - 1], a), -1, w, c)
+                        changes.change(MergeState.key(s[i - 1], newID), 1, w, c)
                     }
                     s[i] = newID
                     // Remove the second symbol of the pair.
@@ -319,28 +304,56 @@ struct MergeState {
                     }
                     n -= 1
                     if i < n - 1 {
-                        change(MergeState.key(b, s[i + 1]), -1, w, c)
-                        change(MergeState.key(newID, s[i + 1]), 1, w, c)
+                        changes.change(MergeState.key(b, s[i + 1]), -1, w, c)
+                        changes.change(MergeState.key(newID, s[i + 1]), 1, w, c)
                     }
                 }
                 i += 1
             }
             wordLength[Int(w)] = Int32(n)
         }
-        pairCounts = counts
+        pairCounts = changes.counts
 
-        for (li, p) in newPairs.enumerated() {
+        for (li, p) in changes.newPairs.enumerated() {
             let now = Int64(bitPattern: pairCounts.lookup(p) ?? 0)
             if now > 0 {
                 let slot: Int32
                 if let f = freeLists.popLast() {
                     slot = f
-                    positionLists[Int(f)] = newLists[li]
+                    positionLists[Int(f)] = changes.newLists[li]
                 } else {
                     slot = Int32(positionLists.count)
-                    positionLists.append(newLists[li])
+                    positionLists.append(changes.newLists[li])
                 }
                 push(Entry(count: UInt64(now), pair: p, positions: slot))
+            }
+        }
+    }
+}
+
+/// What one merge changes: the pair counts, and the pairs that gained occurrences with the words
+/// they gained them in. A struct with a mutating method rather than a closure over local
+/// variables, whose every call would check exclusive access at run time.
+struct MergeChanges {
+    var counts: PairTable
+    var gained: [UInt64: Int] = [:]     // pair → index into `newLists`
+    var newPairs: [UInt64] = []         // in order of first gain, for a deterministic queue
+    var newLists: [[Int32]] = []
+
+    init(counts: PairTable) { self.counts = counts }
+
+    /// Adds `delta` occurrences of pair `p` in word `w`, which occurs `c` times.
+    @inline(__always)
+    mutating func change(_ p: UInt64, _ delta: Int64, _ w: Int32, _ c: UInt64) {
+        let slot = counts.slot(p)
+        counts[valueAt: slot] = UInt64(bitPattern: Int64(bitPattern: counts[valueAt: slot]) &+ delta &* Int64(bitPattern: c))
+        if delta > 0 {
+            if let li = gained[p] {
+                if newLists[li].last != w { newLists[li].append(w) }
+            } else {
+                gained[p] = newLists.count
+                newPairs.append(p)
+                newLists.append([w])
             }
         }
     }

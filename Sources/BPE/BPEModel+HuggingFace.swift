@@ -1,22 +1,7 @@
 import Foundation
 
-// Reading and writing vocabularies in the formats the ecosystem uses:
-// - Hugging Face `tokenizer.json` (byte-level BPE), written so that `Tokenizer.from_file` loads it
-//   as is, and read from files written by others (merges as ["a","b"] pairs or "a b" strings);
-// - tiktoken's rank file (`.tiktoken`: base64 token bytes and rank per line);
-// - llm.c's tokenizer file for its decoder (`uint32 [20240328, 2, n_tokens, eot_id]` + 252 zero
-//   slots, then per token a uint8 length and the bytes).
-
-/// A vocabulary file could not be read; the message names the file and the place.
-public struct TokenizerFileError: Error, CustomStringConvertible, Equatable {
-    public var path: String
-    public var message: String
-    public init(_ path: String, _ message: String) {
-        self.path = path
-        self.message = message
-    }
-    public var description: String { "\(path): \(message)" }
-}
+// Hugging Face `tokenizer.json` (byte-level BPE): written so that `Tokenizer.from_file` loads it
+// as is, and read from files written by others (merges as ["a","b"] pairs or "a b" strings).
 
 extension PreTokenizerPattern {
     /// The pattern text as Hugging Face's `Split` pre-tokenizer takes it. Oniguruma reads
@@ -26,8 +11,6 @@ extension PreTokenizerPattern {
         PreTokenizer(self).regex.replacingOccurrences(of: #"\p{N}{1,3}+"#, with: #"\p{N}{1,3}"#)
     }
 }
-
-// MARK: - Hugging Face tokenizer.json
 
 extension BPEModel {
     /// The `tokenizer.json` text. Hugging Face's `Tokenizer.from_file` loads it and gives the
@@ -106,8 +89,8 @@ extension BPEModel {
     /// For a rank-rule vocabulary: the merge list that gives the same result. Each multi-byte
     /// token's two parts are found by running the rank rule on its bytes with only the tokens
     /// ranked below it (as tiktoken's and Hugging Face's converters do); the merges come in rank order.
-    /// (Tokens are looked up by the bytes they span, in a `ByteKeyTable`, not as new arrays:
-    /// cl100k's 100k tokens take ~85 ms rather than ~430.)
+    /// (Tokens are looked up by the bytes they span, in a `ByteKeyTable`, not as new arrays,
+    /// which would allocate one per lookup.)
     public func derivedMerges() -> [TokenPair] {
         let specialIDs = Set(specials.map(\.id))
         var idOf = ByteKeyTable(capacity: tokens.count)
@@ -377,228 +360,5 @@ extension PreTokenizerPattern {
         case .o200k:
             return []
         }
-    }
-}
-
-// MARK: - tiktoken rank files
-
-extension BPEModel {
-    /// tiktoken's `.tiktoken` text: one `base64(token bytes) rank` line per non-special token,
-    /// in rank (id) order. Load it with `tiktoken.Encoding(mergeable_ranks=load_tiktoken_bpe(…))`.
-    public func tiktokenFile() -> String {
-        var out = ""
-        out.reserveCapacity(tokens.count * 16)
-        let specialIDs = Set(specials.map(\.id))
-        for (id, t) in tokens.enumerated() where !t.isEmpty && !specialIDs.contains(UInt32(id)) {
-            out += Data(t).base64EncodedString()
-            out += " \(id)\n"
-        }
-        return out
-    }
-
-    /// Reads a tiktoken rank file. Ranks become ids; `specials` are added with their own ids.
-    public static func loadTiktoken(_ data: Data, path: String, pattern: PreTokenizerPattern,
-                                    specials: [SpecialToken]) throws -> BPEModel {
-        // One pass over the bytes: base64 decoded by hand and tokens checked for repeats in a
-        // `ByteKeyTable` (Foundation's decoder and a `Set<[UInt8]>` took ~70 ms for cl100k).
-        var tokens: [[UInt8]] = []
-        try data.withUnsafeBytes { (raw: UnsafeRawBufferPointer) in
-            let bytes = raw.bindMemory(to: UInt8.self)
-            var seen = ByteKeyTable(capacity: Swift.max(256, data.count / 16))  // ~16 bytes a line; it grows
-            var token: [UInt8] = []
-            let lines = bytes.reduce(0) { $0 + ($1 == UInt8(ascii: "\n") ? 1 : 0) } + 1
-            var lineNumber = 0
-            var start = 0
-            while start < bytes.count {
-                lineNumber += 1
-                var end = start
-                while end < bytes.count && bytes[end] != UInt8(ascii: "\n") { end += 1 }
-                defer { start = end + 1 }
-                var last = end
-                if last > start && bytes[last - 1] == UInt8(ascii: "\r") { last -= 1 }
-                if last == start { continue }
-                let line = UnsafeBufferPointer(rebasing: bytes[start..<last])
-                guard let space = line.firstIndex(of: UInt8(ascii: " ")),
-                      Base64.decode(UnsafeBufferPointer(rebasing: line[..<space]), into: &token),
-                      let rank = Self.decimal(UnsafeBufferPointer(rebasing: line[(space + 1)...])), rank < Int(UInt32.max) else {
-                    throw TokenizerFileError("\(path):\(lineNumber)", "expected \"<base64 token> <rank>\"")
-                }
-                if rank >= tokens.count {
-                    // Ranks usually come in order, a line each: room for as many as there are lines.
-                    if rank >= tokens.capacity { tokens.reserveCapacity(Swift.max(rank + 1, lines)) }
-                    tokens.append(contentsOf: repeatElement([], count: rank + 1 - tokens.count))
-                }
-                if !tokens[rank].isEmpty { throw TokenizerFileError("\(path):\(lineNumber)", "rank \(rank) appears twice") }
-                let repeated = token.isEmpty || token.withUnsafeBufferPointer { t in
-                    let h = fastHash(t.baseAddress!, t.count)
-                    if seen.lookup(t.baseAddress!, t.count, hash: h) != nil { return true }
-                    seen.set(t.baseAddress!, t.count, UInt64(rank), hash: h)
-                    return false
-                }
-                if repeated { throw TokenizerFileError("\(path):\(lineNumber)", "token is empty or appears twice") }
-                tokens[rank] = token
-            }
-        }
-        if tokens.isEmpty { throw TokenizerFileError(path, "empty rank file") }
-        for s in specials {
-            if Int(s.id) < tokens.count && !tokens[Int(s.id)].isEmpty {
-                throw TokenizerFileError(path, "special token \(s.text) id \(s.id) is also the rank of a token")
-            }
-            if Int(s.id) >= tokens.count { tokens += [[UInt8]](repeating: [], count: Int(s.id) + 1 - tokens.count) }
-            tokens[Int(s.id)] = Array(s.text.utf8)
-        }
-        var singles = 0
-        for t in tokens where t.count == 1 { singles += 1 }
-        if singles < 256 { throw TokenizerFileError(path, "only \(singles) of the 256 single-byte tokens are present (not a byte-level vocabulary)") }
-        return BPEModel(tokens: tokens, specials: specials, merges: nil, pattern: pattern)
-    }
-}
-
-extension BPEModel {
-    /// A rank: decimal digits only, nil otherwise (or beyond 10 digits).
-    static func decimal(_ digits: UnsafeBufferPointer<UInt8>) -> Int? {
-        guard !digits.isEmpty, digits.count <= 10 else { return nil }
-        var value = 0
-        for d in digits {
-            guard d >= UInt8(ascii: "0"), d <= UInt8(ascii: "9") else { return nil }
-            value = value * 10 + Int(d - UInt8(ascii: "0"))
-        }
-        return value
-    }
-}
-
-/// Standard base64 (RFC 4648, `+` `/`, `=` padding), as tiktoken's rank files write tokens.
-package enum Base64 {
-    static let value: [UInt8] = {
-        var table = [UInt8](repeating: 0xFF, count: 256)
-        for (i, c) in "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8.enumerated() { table[Int(c)] = UInt8(i) }
-        return table
-    }()
-
-    /// Decodes `text` into `out` (replacing it); false when it is not base64: a length that is
-    /// not a multiple of 4, a character outside the alphabet, or padding anywhere but at the end.
-    package static func decode(_ text: UnsafeBufferPointer<UInt8>, into out: inout [UInt8]) -> Bool {
-        out.removeAll(keepingCapacity: true)
-        guard text.count % 4 == 0 else { return false }
-        var i = 0
-        while i < text.count {
-            let a = value[Int(text[i])], b = value[Int(text[i + 1])]
-            let lastGroup = i + 4 == text.count
-            let c3 = text[i + 2], c4 = text[i + 3]
-            guard a != 0xFF, b != 0xFF else { return false }
-            out.append(a << 2 | b >> 4)
-            if lastGroup && c3 == UInt8(ascii: "=") {
-                guard c4 == UInt8(ascii: "=") else { return false }
-                return true
-            }
-            let c = value[Int(c3)]
-            guard c != 0xFF else { return false }
-            out.append(b << 4 | c >> 2)
-            if lastGroup && c4 == UInt8(ascii: "=") { return true }
-            let d = value[Int(c4)]
-            guard d != 0xFF else { return false }
-            out.append(c << 6 | d)
-            i += 4
-        }
-        return true
-    }
-}
-
-// MARK: - llm.c tokenizer file
-
-extension BPEModel {
-    /// llm.c's tokenizer file (`gpt2_tokenizer.bin` layout, version 2): header of 256 uint32
-    /// `[20240328, 2, vocab size, eot id]`, then for each id a uint8 length and the bytes.
-    /// A token longer than 255 bytes cannot be written: that is an error.
-    public func llmcTokenizerFile(eotID: UInt32) throws -> [UInt8] {
-        var header = [UInt32](repeating: 0, count: 256)
-        header[0] = 20240328
-        header[1] = 2
-        header[2] = UInt32(tokens.count)
-        header[3] = eotID
-        var out = [UInt8]()
-        out.reserveCapacity(1024 + tokens.count * 8)
-        for v in header { withUnsafeBytes(of: v.littleEndian) { out += $0 } }
-        for (id, t) in tokens.enumerated() {
-            guard t.count <= 255 else { throw TokenizerFileError("llm.c export", "token \(id) is \(t.count) bytes; llm.c stores at most 255") }
-            guard !t.isEmpty else { throw TokenizerFileError("llm.c export", "id \(id) is unused; llm.c needs every id up to the vocabulary size") }
-            out.append(UInt8(t.count))
-            out += t
-        }
-        return out
-    }
-}
-
-/// JSON string literal for `s` (quotes, backslashes and control characters escaped).
-/// `jsonString` for UTF-8 bytes, appended to `out`.
-func appendJSONString(_ utf8: [UInt8], to out: inout [UInt8]) {
-    out.append(UInt8(ascii: "\""))
-    for b in utf8 {
-        switch b {
-        case UInt8(ascii: "\""): out.append(contentsOf: #"\""#.utf8)
-        case UInt8(ascii: "\\"): out.append(contentsOf: #"\\"#.utf8)
-        case UInt8(ascii: "\n"): out.append(contentsOf: #"\n"#.utf8)
-        case UInt8(ascii: "\r"): out.append(contentsOf: #"\r"#.utf8)
-        case UInt8(ascii: "\t"): out.append(contentsOf: #"\t"#.utf8)
-        case ..<0x20: out.append(contentsOf: String(format: "\\u%04x", UInt32(b)).utf8)
-        default: out.append(b)
-        }
-    }
-    out.append(UInt8(ascii: "\""))
-}
-
-func jsonString(_ s: String) -> String {
-    var out = "\""
-    for u in s.unicodeScalars {
-        switch u {
-        case "\"": out += "\\\""
-        case "\\": out += "\\\\"
-        case "\n": out += "\\n"
-        case "\r": out += "\\r"
-        case "\t": out += "\\t"
-        default:
-            if u.value < 0x20 {
-                out += String(format: "\\u%04x", u.value)
-            } else {
-                out.unicodeScalars.append(u)
-            }
-        }
-    }
-    return out + "\""
-}
-
-/// Vocabulary names (byte-level text) to ids, keyed by their UTF-8 bytes: hashing a `String`
-/// normalises it first, which for these mostly non-ASCII names took most of a tokenizer.json
-/// load.
-struct NameTable {
-    private var table: ByteKeyTable
-    private var joined: [UInt8] = []
-
-    init(capacity: Int) { table = ByteKeyTable(capacity: max(16, capacity)) }
-
-    private static func withBytes<R>(_ name: String, _ body: (UnsafeBufferPointer<UInt8>) -> R) -> R {
-        if let r = name.utf8.withContiguousStorageIfAvailable(body) { return r }
-        return Array(name.utf8).withUnsafeBufferPointer(body)
-    }
-
-    mutating func set(_ name: UnsafeBufferPointer<UInt8>, _ id: UInt32) {
-        let p = name.baseAddress ?? UnsafePointer(bitPattern: 1)!
-        table.set(p, name.count, UInt64(id), hash: fastHash(p, name.count))
-    }
-
-    subscript(name: UnsafeBufferPointer<UInt8>) -> UInt32? {
-        table.lookup(name.baseAddress ?? UnsafePointer(bitPattern: 1)!, name.count).map { UInt32(truncatingIfNeeded: $0) }
-    }
-
-    subscript(name: String) -> UInt32? {
-        Self.withBytes(name) { self[$0] }
-    }
-
-    /// Whether `left` followed by `right` is a name.
-    mutating func contains(_ left: UnsafeBufferPointer<UInt8>, _ right: UnsafeBufferPointer<UInt8>) -> Bool {
-        joined.removeAll(keepingCapacity: true)
-        joined.append(contentsOf: left)
-        joined.append(contentsOf: right)
-        return table.lookup(joined) != nil
     }
 }

@@ -15,7 +15,7 @@ func assertHFParity(_ docs: [String], vocabSize: Int, minFrequency: UInt64 = 0,
 
     var counter = WordCounter(pattern: .gpt2)
     for d in docs { counter.count(Array(d.utf8)) }
-    let model = try Trainer.train(words: counter, config: TrainerConfig(
+    let model = try BPETrainer.train(words: counter, config: BPETrainerConfig(
         vocabSize: vocabSize, minFrequency: minFrequency, specialTokens: specials, pattern: .gpt2))
 
     let ours = try BPEModel.loadHuggingFaceJSON(Data(model.huggingFaceJSON().utf8), path: "ours")
@@ -32,7 +32,7 @@ func assertHFParity(_ docs: [String], vocabSize: Int, minFrequency: UInt64 = 0,
     #expect(ours.specials == theirs.specials, sourceLocation: sourceLocation)
 }
 
-@Suite struct TrainerTests {
+@Suite struct BPETrainerTests {
     @Test func byteAlphabetOrderIsHFs() {
         // HF orders the initial alphabet by stand-in code point: '!'…'~', '¡'…'¬', '®'…'ÿ', then U+0100….
         let order = ByteLevel.bytesByCodePoint
@@ -50,7 +50,7 @@ func assertHFParity(_ docs: [String], vocabSize: Int, minFrequency: UInt64 = 0,
         // take the first seen). Last, (aa,ab) occurs twice.
         var counter = WordCounter(pattern: .gpt2)
         counter.count(Array("aaabdaaabac".utf8))
-        let model = try Trainer.train(words: counter, config: TrainerConfig(vocabSize: 256 + 3, specialTokens: []))
+        let model = try BPETrainer.train(words: counter, config: BPETrainerConfig(vocabSize: 256 + 3, specialTokens: []))
         #expect(model.tokens[256...].map { String(decoding: $0, as: UTF8.self) } == ["aa", "ab", "aaab"])
         #expect(model.merges?.count == 3)
     }
@@ -60,25 +60,26 @@ func assertHFParity(_ docs: [String], vocabSize: Int, minFrequency: UInt64 = 0,
     @Test func shouldContinueStopsTheMergeLoop() throws {
         var counter = WordCounter(pattern: .gpt2)
         counter.count(try Array(Data(contentsOf: URL(fileURLWithPath: Run.repoRoot + "/data/heldout.txt"))))
-        let config = TrainerConfig(vocabSize: 800)
+        let config = BPETrainerConfig(vocabSize: 800)
+        // @unchecked: the trainer asks `shouldContinue` on the calling thread only.
         final class Asked: @unchecked Sendable { var n = 0 }
         let asked = Asked()
-        #expect(throws: TrainerError.stopped) {
-            try Trainer.train(words: counter, config: config, shouldContinue: {
+        #expect(throws: BPETrainerError.stopped) {
+            try BPETrainer.train(words: counter, config: config, shouldContinue: {
                 asked.n += 1
                 return asked.n < 3
             })
         }
         #expect(asked.n == 3)
-        let plain = try Trainer.train(words: counter, config: config)
-        let going = try Trainer.train(words: counter, config: config, shouldContinue: { true })
+        let plain = try BPETrainer.train(words: counter, config: config)
+        let going = try BPETrainer.train(words: counter, config: config, shouldContinue: { true })
         #expect(going.merges! == plain.merges! && going.tokens == plain.tokens && plain.tokens.count == 800)
     }
 
     @Test func rejectsTooSmallVocabulary() {
         let counter = WordCounter(pattern: .gpt2)
-        #expect(throws: TrainerError.vocabTooSmall(100, minimum: 257)) {
-            try Trainer.train(words: counter, config: TrainerConfig(vocabSize: 100))
+        #expect(throws: BPETrainerError.vocabTooSmall(100, minimum: 257)) {
+            try BPETrainer.train(words: counter, config: BPETrainerConfig(vocabSize: 100))
         }
     }
 
