@@ -92,8 +92,10 @@ public struct EvaluateSettings: SettingsGroup {
 }
 
 /// `[report]`.
-struct ReportSettings: SettingsGroup {
-    var enabled = true
+public struct ReportSettings: SettingsGroup {
+    /// Write RUNDIR/report.html at the end of the run.
+    public var enabled = true
+    public init() {}
 }
 
 extension PipelineSpec {

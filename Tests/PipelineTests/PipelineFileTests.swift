@@ -1,3 +1,6 @@
+import Shards
+import Corpus
+import Common
 import BPE
 import Foundation
 import GPT
@@ -164,6 +167,18 @@ import Testing
                 && !spec.ingest.dedup)
         #expect(spec.shard.shardTokens == 10_000_000 && spec.shard.valFraction == 0.02 && spec.shard.dedupMemory == 64)
         #expect(spec.evaluate.prompts == ["a"] && spec.evaluate.topK == 3 && spec.evaluate.maxTokens == EvaluateSettings().maxTokens)
+    }
+
+    /// docs/pipelines.md lists every key of every table: the settings groups are the one
+    /// definition, and the reference keeps up with them.
+    @Test func theReferenceListsEveryKey() throws {
+        let text = try String(contentsOfFile: Run.repoRoot + "/docs/pipelines.md", encoding: .utf8)
+        func keys<T: SettingsGroup>(_ type: T.Type) -> [String] { SettingsCoding.settableNames(type).map(SettingsCoding.externalName) }
+        let all = keys(RunSettings.self) + keys(IngestOptions.self) + keys(VocabularySettings.self) + keys(TokenizerFileSettings.self)
+            + keys(ShardSettings.self) + keys(TrainingSettings.self) + keys(EvaluateSettings.self) + keys(ReportSettings.self)
+        for key in all {
+            #expect(text.contains("\n\(key) = ") || text.contains("\n# \(key) = "), "docs/pipelines.md lacks \(key)")
+        }
     }
 
     @Test func shippedPipelinesLoad() throws {
