@@ -3,12 +3,12 @@ SWIFT  ?= swift
 PYTHON ?= python3
 BIN    := .build/release/tokenmill
 
-.PHONY: all setup build test bench demo clean
+.PHONY: all setup bench-setup build test bench demo clean
 
 all: build
 
 setup:
-	@./scripts/setup.sh
+	@PYTHON=$(PYTHON) ./scripts/setup.sh
 
 build: setup
 	$(SWIFT) build -c release
@@ -17,7 +17,13 @@ build: setup
 test: build
 	$(SWIFT) test -c release
 
-bench: build
+# The bench needs more than the build: the corpus's sources (bible-kjv, fortunes, vim-runtime,
+# man pages), gcc for llm.c's trainer, the Python peers. Writes docs/performance.md and the
+# summary table in README.md.
+bench-setup:
+	@PYTHON=$(PYTHON) ./scripts/setup.sh bench
+
+bench: bench-setup build
 	$(PYTHON) bench/run.py
 
 demo: build
