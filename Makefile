@@ -14,8 +14,12 @@ build: setup
 	$(SWIFT) build -c release
 
 # One release build serves the CLI and the tests: heavy end-to-end tests run the release binary.
+# No test uses @testable import, so the tests build without -enable-testing: the library modules
+# keep the flags of `swift build -c release` and are not compiled again (with testing enabled
+# they were, for the tests, then once more by the next `make build` or `make demo`). A test
+# that needs @testable import would fail to build ("module … was not compiled for testing").
 test: build
-	$(SWIFT) test -c release
+	$(SWIFT) test -c release --disable-testable-imports
 
 # The bench needs more than the build: the corpus's sources (bible-kjv, fortunes, vim-runtime,
 # man pages), gcc for llm.c's trainer, the Python peers. Writes docs/performance.md and the
