@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Writes data/sun.jsonl.gz: the seed's example as a corpus.
+"""Writes data/sun.jsonl.gz: a corpus where the next word depends on a sentence further back.
 
 The sun rises from the east, except in texts about summer, where it rises from the northeast,
 and in texts about Venus, where it rises from the west. The deciding words ("summer", "Venus")
