@@ -762,6 +762,9 @@ def write_reports(args, md, elapsed):
         f"- **Machine**: {where}; {m['os']}",
         f"- **Toolchain**: {m['swift'] or 'swift (version unknown)'}",
         f"- **Date**: {when}, {elapsed / 60:.1f} minutes",
+        f"- **Load**: 1-minute load average {results['_load_start']:.1f} at the start, {os.getloadavg()[0]:.1f} at the "
+        f"end, on {m['cores']} cores (other work on the machine slows TokenMill and its peers alike; the ratios "
+        "compare runs made side by side)",
         f"- **Command**: `{cmd}`" + (f" at commit {m['commit']}" if m["commit"] else ""),
         f"- **Corpus**: {args.mb} MB target of real text built by `bench/corpus.py` "
         "(the KJV Bible, fortunes, Debian documentation, vim's manual, man pages, Python's standard library, "
@@ -817,6 +820,7 @@ def main():
     m = machine()
     print(f"TokenMill benchmarks on {platform.node()}: {m['cpu']}, {m['cores']} cores", flush=True)
     start = time.time()
+    results["_load_start"] = os.getloadavg()[0]
     current = None
     try:
         for current in only:
