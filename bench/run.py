@@ -447,7 +447,7 @@ def bench_shard(args):
     table("Shard the same documents from one file and from 200 (2 threads)",
           ["input", "seconds", "per extra file"],
           [["one file", f"{one:.2f}", ""], ["200 files", f"{many:.2f}", f"{(many - one) / 199 * 1000:.1f} ms"]],
-          f"best of 3. A quarter of the corpus ({parts_text_mb:.0f} MB of text), cut into 200 gzip files. Each file costs opening and a gzip "
+          f"best of 3. The first quarter of the corpus's documents ({parts_text_mb:.0f} MB of text), cut into 200 gzip files. Each file costs opening and a gzip "
           "stream; a file's end goes into the next commit rather than a commit of its own.")
     results["shard_files"] = {"one": one, "many": many, "text_mb": parts_text_mb}
 
