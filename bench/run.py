@@ -137,9 +137,15 @@ def corpus(mb):
         if r.returncode != 0 or not manifest.exists():
             raise BenchError(f"building the corpus failed (see the line above); nothing was left in {d}, so the next "
                              "run builds it again")
+    # The derived files carry no corpus name: they are made again when the corpus is new or
+    # another one (another --mb) made them.
+    made_from = OUT / "derived-from.json"
+    stamp = json.dumps({"corpus": d.name, "manifest_mtime_ns": manifest.stat().st_mtime_ns})
+    if not made_from.exists() or made_from.read_text() != stamp:
         for pattern in DERIVED:
             for p in OUT.glob(pattern):
                 shutil.rmtree(p) if p.is_dir() else p.unlink()
+        made_from.write_text(stamp)
     files = sorted(glob.glob(str(d / "*.jsonl.gz")))
     total = json.loads(manifest.read_text()).get("total_bytes", 0)
     if not files or total < 0.5 * mb * 1e6:
