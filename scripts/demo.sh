@@ -26,7 +26,7 @@ echo "== the 8 most frequent tokens (' the' is a token with its leading space)"
 $TM stats $RUN/shards top --n 8
 echo
 echo "== what the model says: each prompt (bold) continued by the model"
-echo "   (a 800-step model has learned the style of its corpus, not much sense)"
+echo "   (after 800 steps a model this small has learned the style of its corpus, not much sense)"
 echo
 python3 - "$RUN/samples.json" <<'PY' 2>/dev/null || cat "$RUN/samples.json"
 import json, sys
@@ -55,6 +55,8 @@ Three things to try next:
 
   # does a small GPT use context from a sentence back? In data/sun.jsonl.gz the sun rises in the east,
   # except in texts about summer (northeast) and Venus (west), where the deciding word comes a sentence
-  # or more before "rises"; this trains a model on it (about a minute) and asks it three new prompts
+  # or more before "rises". The first command trains a model on it (about a minute; its answers to three
+  # new prompts go to out/sun/samples.json and out/sun/report.html), the second asks it one more
   $TM run pipelines/sun.toml
+  $TM next --checkpoint out/sun/train --tokenizer out/sun/vocab --prompt "We landed on Venus. The sun rises from the" --top 3
 TXT
