@@ -176,8 +176,7 @@ def build(out_dir, target):
             print(f"corpus: {name}: {n} documents, {size / 1e6:.1f} MB", file=sys.stderr, flush=True)
             if size < MIN_SHARE * cap:
                 raise SourceError(f"source '{name}' gave {size / 1e6:.1f} MB of the {cap / 1e6:.1f} MB it should "
-                                  f"(at least {MIN_SHARE * cap / 1e6:.1f}): is {provider} installed? "
-                                  "(scripts/setup.sh bench installs what the corpus needs)")
+                                  f"(at least {MIN_SHARE * cap / 1e6:.1f}): is {provider} installed?")
             manifest["sources"][name] = {"documents": n, "bytes": size}
         total = sum(s["bytes"] for s in manifest["sources"].values())
         manifest["total_bytes"] = total
@@ -203,7 +202,7 @@ def main():
     try:
         build(Path(sys.argv[1]), target)
     except SourceError as e:
-        raise SystemExit(f"corpus.py: no corpus built: {e}") from None
+        raise SystemExit(f"corpus.py: no corpus built: {e} (make bench installs what it needs: scripts/setup.sh bench)") from None
     except KeyboardInterrupt:
         raise SystemExit("corpus.py: interrupted; no corpus left behind (the next run builds it again)") from None
     except OSError as e:
