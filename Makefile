@@ -22,8 +22,8 @@ test: build
 	$(SWIFT) test -c release --disable-testable-imports
 
 # The bench needs more than the build: the corpus's sources (bible-kjv, fortunes, vim-runtime,
-# man pages), gcc for llm.c's trainer, the Python peers. Writes docs/performance.md and the
-# summary table in README.md.
+# man pages) and the Python peers. Writes the tables of docs/performance.md and the summary
+# table in README.md.
 bench-setup:
 	@PYTHON=$(PYTHON) ./scripts/setup.sh bench
 

@@ -6,13 +6,13 @@
 #   scripts/setup.sh bench    that, plus what `make bench` needs: the sources bench/corpus.py
 #                             reads (bible-kjv, fortunes, vim's manual, man pages; /usr/share/doc
 #                             and Python's standard library are always there; Django's wheel comes
-#                             from PyPI when the corpus is built) and gcc to build llm.c's trainer
+#                             from PyPI when the corpus is built)
 set -euo pipefail
 
 APT_PACKAGES=(pkg-config zlib1g-dev libsqlite3-dev libisal-dev libopenblas-dev sqlite3 chromium)
 case "${1:-}" in
   "") ;;
-  bench) APT_PACKAGES+=(bible-kjv fortunes vim-runtime manpages manpages-dev gcc libc6-dev) ;;
+  bench) APT_PACKAGES+=(bible-kjv fortunes vim-runtime manpages manpages-dev) ;;
   *) echo "usage: scripts/setup.sh [bench]" >&2; exit 2 ;;
 esac
 APT_PACKAGES+=(${EXTRA_APT:-})
