@@ -1,3 +1,4 @@
+import Common
 import Foundation
 
 /// A loaded byte-level BPE vocabulary, ready to encode and decode. Immutable and shareable
@@ -98,26 +99,18 @@ public final class Tokenizer: @unchecked Sendable {
                             specials: [SpecialToken] = []) throws -> Tokenizer {
         let (pattern, specials) = TokenizerPreset.resolve(preset, pattern: pattern, specials: specials)
         var file = path
-        var isDir: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir) else {
-            throw TokenizerFileError(path, "no such file or directory")
-        }
-        if isDir.boolValue {
+        guard FileSystem.exists(path) else { throw TokenizerFileError(path, "no such file or directory") }
+        if FileSystem.isDirectory(path) {
             if let t = try loadSidecar(directory: path) {
                 if let pattern, pattern != t.pattern {
                     throw TokenizerFileError(path, "the directory's tokenizer uses the \(t.pattern.rawValue) pattern, not \(pattern.rawValue)")
                 }
                 return t
             }
-            let candidates = ["tokenizer.json"].map { (path as NSString).appendingPathComponent($0) }
-            guard let found = candidates.first(where: { FileManager.default.fileExists(atPath: $0) }) else {
-                throw TokenizerFileError(path, "directory has no tokenizer.json")
-            }
-            file = found
+            file = FileSystem.join(path, "tokenizer.json")
+            guard FileSystem.exists(file) else { throw TokenizerFileError(path, "directory has no tokenizer.json") }
         }
-        guard let data = FileManager.default.contents(atPath: file) else {
-            throw TokenizerFileError(file, "cannot read file")
-        }
+        let data = try readFile(file)
         let model: BPEModel
         let isJSON = data.first == UInt8(ascii: "{") || file.hasSuffix(".json")
         if isJSON {

@@ -1,3 +1,4 @@
+import Common
 import Foundation
 
 // A tokenizer saved into a directory (a vocabulary directory, a corpus directory):
@@ -38,33 +39,19 @@ struct RankFileSidecar: Codable {
 extension BPEModel {
     /// Writes the vocabulary into `directory` (created if needed), atomically file by file.
     public func save(toDirectory directory: String) throws {
-        do {
-            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        } catch {
-            throw TokenizerFileError(directory, "cannot create directory: \(error.localizedDescription)")
+        func write(_ name: String, _ bytes: [UInt8]) throws {
+            try fileErrors { () throws(FileError) in try FileSystem.writeAtomically(FileSystem.join(directory, name), bytes) }
         }
-        func write(_ name: String, _ data: Data) throws {
-            let path = (directory as NSString).appendingPathComponent(name)
-            do {
-                try data.write(to: URL(fileURLWithPath: path), options: .atomic)
-            } catch {
-                throw TokenizerFileError(path, "cannot write: \(error.localizedDescription)")
-            }
-        }
-        try write("tokenizer.json", Data(huggingFaceJSON().utf8))
-        let sidecar = (directory as NSString).appendingPathComponent(RankFileSidecar.fileName)
+        try write("tokenizer.json", Array(huggingFaceJSON().utf8))
+        let sidecar = FileSystem.join(directory, RankFileSidecar.fileName)
         if merges == nil {
-            try write("tokenizer.tiktoken", Data(tiktokenFile().utf8))
+            try write("tokenizer.tiktoken", Array(tiktokenFile().utf8))
             let enc = JSONEncoder()
             enc.outputFormatting = [.prettyPrinted, .sortedKeys]
-            try write(RankFileSidecar.fileName, try enc.encode(RankFileSidecar(pattern: pattern, specials: specials)))
-        } else if FileManager.default.fileExists(atPath: sidecar) {
-            do {
-                try FileManager.default.removeItem(atPath: sidecar)
-            } catch {
-                throw TokenizerFileError(sidecar, "cannot remove: \(error.localizedDescription)")
-            }
-            try? FileManager.default.removeItem(atPath: (directory as NSString).appendingPathComponent("tokenizer.tiktoken"))
+            try write(RankFileSidecar.fileName, Array(try enc.encode(RankFileSidecar(pattern: pattern, specials: specials))))
+        } else if FileSystem.exists(sidecar) {
+            try fileErrors { () throws(FileError) in try FileSystem.remove(sidecar) }
+            try? FileSystem.remove(FileSystem.join(directory, "tokenizer.tiktoken"))
         }
     }
 }
@@ -72,18 +59,18 @@ extension BPEModel {
 extension Tokenizer {
     /// The rank-rule tokenizer a directory's sidecar describes, or nil when there is none.
     static func loadSidecar(directory: String) throws -> Tokenizer? {
-        let path = (directory as NSString).appendingPathComponent(RankFileSidecar.fileName)
-        guard let data = FileManager.default.contents(atPath: path) else { return nil }
+        let path = FileSystem.join(directory, RankFileSidecar.fileName)
+        guard FileSystem.exists(path) else { return nil }
+        let data = try readFile(path)
         let sidecar: RankFileSidecar
         do {
             sidecar = try JSONDecoder().decode(RankFileSidecar.self, from: data)
         } catch {
             throw TokenizerFileError(path, "not a TokenMill tokenizer sidecar: \(error)")
         }
-        let file = (directory as NSString).appendingPathComponent(sidecar.file)
-        guard let ranks = FileManager.default.contents(atPath: file) else {
-            throw TokenizerFileError(file, "no such file (named by \(path))")
-        }
+        let file = FileSystem.join(directory, sidecar.file)
+        guard FileSystem.exists(file) else { throw TokenizerFileError(file, "no such file (named by \(path))") }
+        let ranks = try readFile(file)
         let model = try BPEModel.loadTiktoken(ranks, path: file, pattern: sidecar.pattern, specials: sidecar.specials)
         do {
             return try Tokenizer(model)
@@ -109,29 +96,39 @@ extension Tokenizer {
     ///
     /// - Throws: `TokenizerFileError` naming the file that could not be written.
     public func save(into directory: String, copying sourceFile: String? = nil) throws {
-        let target = (directory as NSString).appendingPathComponent("tokenizer.json")
+        let target = FileSystem.join(directory, "tokenizer.json")
         var source = jsonFile
         if source == nil, model.merges != nil, var candidate = sourceFile {
-            var isDirectory: ObjCBool = false
-            if FileManager.default.fileExists(atPath: candidate, isDirectory: &isDirectory), isDirectory.boolValue {
-                candidate = (candidate as NSString).appendingPathComponent("tokenizer.json")
-            }
-            if let data = FileManager.default.contents(atPath: candidate), data.first == UInt8(ascii: "{"),
+            if FileSystem.isDirectory(candidate) { candidate = FileSystem.join(candidate, "tokenizer.json") }
+            if let bytes = try? FileSystem.read(candidate), bytes.first == UInt8(ascii: "{"),
                (try? Tokenizer.load(candidate))?.fingerprint == fingerprint {
                 source = candidate
             }
         }
-        if let source, let data = FileManager.default.contents(atPath: source) {
-            if FileManager.default.contents(atPath: target) == data { return }
-            do {
-                try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-                try data.write(to: URL(fileURLWithPath: target), options: .atomic)
-            } catch {
-                throw TokenizerFileError(target, "cannot write: \(error.localizedDescription)")
-            }
+        if let source, let bytes = try? FileSystem.read(source) {
+            if (try? FileSystem.read(target)) == bytes { return }
+            try fileErrors { () throws(FileError) in try FileSystem.writeAtomically(target, bytes) }
             return
         }
-        if FileManager.default.fileExists(atPath: target), (try? Tokenizer.load(directory))?.fingerprint == fingerprint { return }
+        if FileSystem.exists(target), (try? Tokenizer.load(directory))?.fingerprint == fingerprint { return }
         try model.save(toDirectory: directory)
+    }
+}
+
+/// A file's bytes, as `Data` for the format readers; a failure as `TokenizerFileError`.
+func readFile(_ path: String) throws(TokenizerFileError) -> Data {
+    do {
+        return Data(try FileSystem.read(path))
+    } catch {
+        throw TokenizerFileError(error.path, error.message)
+    }
+}
+
+/// Runs `body`, turning a `FileError` into the tokenizer's error (same file, same message).
+func fileErrors<T>(_ body: () throws(FileError) -> T) throws(TokenizerFileError) -> T {
+    do {
+        return try body()
+    } catch {
+        throw TokenizerFileError(error.path, error.message)
     }
 }
