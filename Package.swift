@@ -37,7 +37,7 @@ let package = Package(
         .target(name: "BPE", dependencies: ["Common"], swiftSettings: swiftSettings),
         .target(name: "Shards", dependencies: ["Common", "Corpus", "BPE", "CSQLite", "CIsal", "CSys"],
                 swiftSettings: swiftSettings),
-        .target(name: "Loader", dependencies: ["Shards"], swiftSettings: swiftSettings),
+        .target(name: "Loader", dependencies: ["Common", "Shards"], swiftSettings: swiftSettings),
         .target(
             name: "CKernels",
             cSettings: [.unsafeFlags(["-O3", "-fno-math-errno", "-fno-trapping-math"])]),

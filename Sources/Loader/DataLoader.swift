@@ -12,6 +12,7 @@
 // epoch after epoch in the order of `SamplePermutation(count: rows, seed:, epoch:)`. That
 // stream depends only on seed and epoch; global batch k is rows k·P·B ..< (k+1)·P·B of it,
 // and rank r takes rows r·B ..< (r+1)·B of each global batch.
+import Common
 import Foundation
 import Shards
 
@@ -129,9 +130,9 @@ public final class DataLoader {
         guard o.worldSize >= 1, o.rank >= 0, o.rank < o.worldSize else {
             throw bad("rank \(o.rank) must be in 0..<\(o.worldSize) (the world size)")
         }
-        let stats = try CorpusStats(directory: directory)
-        let settings = stats.settings
-        let indexPath = directory + "/" + IndexSchema.fileName
+        let catalogue = try ShardCatalogue(directory: directory)
+        let settings = catalogue.settings
+        let indexPath = catalogue.indexPath
         if let expected = o.expectedTokenizerFingerprint, expected != settings.tokenizerFingerprint {
             throw ShardsError(.mismatch, path: indexPath,
                               "the corpus was sharded with tokenizer \(settings.tokenizerFingerprint), the model expects \(expected)")
@@ -140,25 +141,26 @@ public final class DataLoader {
             throw ShardsError(.mismatch, path: indexPath,
                               "the corpus has a vocabulary of \(settings.vocabSize) tokens, the model expects \(expected)")
         }
-        let rows = try stats.shards().shards.filter { $0.split == o.split.rawValue }
-        if let open = rows.first(where: { $0.status != "closed" }) {
-            throw ShardsError(.corrupt, path: directory + "/" + open.path,
+        if let open = catalogue.openShards(o.split).first {
+            throw ShardsError(.corrupt, path: FileSystem.join(directory, open),
                               "shard is still open: sharding did not finish (rerun `tokenmill shard`)")
         }
-        guard !rows.isEmpty else { throw ShardsError(.invalidArgument, path: indexPath, "the corpus has no \(o.split) shards") }
+        let entries = catalogue.shards(o.split)
+        guard !entries.isEmpty else { throw ShardsError(.invalidArgument, path: indexPath, "the corpus has no \(o.split) shards") }
         // Cheap validation of every shard now (header, exact size, count), as llm.c does at init.
         var identity: UInt64 = 0xCBF2_9CE4_8422_2325
         func fold(_ s: String) { for b in s.utf8 { identity = (identity ^ UInt64(b)) &* 0x0000_0100_0000_01B3 } }
         var shards: [Shard] = []
-        for row in rows {
-            let path = directory + "/" + row.path
-            let header = try ShardFile.inspect(path)
-            guard header.tokenCount == row.tokens, header.width == settings.tokenWidth else {
-                throw ShardsError(.corrupt, path: path, "header says \(header.tokenCount) \(header.width.bytes)-byte tokens, "
-                                  + "the index says \(row.tokens) \(settings.tokenWidth.bytes)-byte tokens (run `tokenmill verify`)")
+        for entry in entries {
+            let header = try ShardFile.inspect(entry.path)
+            guard header.tokenCount == entry.tokens, header.width == settings.tokenWidth else {
+                throw ShardsError(.corrupt, path: entry.path, "header says \(header.tokenCount) \(header.width.bytes)-byte tokens, "
+                                  + "the index says \(entry.tokens) \(settings.tokenWidth.bytes)-byte tokens (run `tokenmill verify`)")
             }
-            fold("\(row.path) \(row.tokens) \(row.crc32);")
-            shards.append(Shard(path: path, tokens: row.tokens))
+            // The text `stats` shows (CRC as 8 hex digits), which saved loader states were made from.
+            let crc = String(entry.crc32, radix: 16)
+            fold("\(entry.name) \(entry.tokens) \(String(repeating: "0", count: 8 - crc.count) + crc);")
+            shards.append(Shard(path: entry.path, tokens: entry.tokens))
         }
         let B = Int64(o.batchSize), T = Int64(o.contextLength), P = Int64(o.worldSize)
         var units: [Int64]

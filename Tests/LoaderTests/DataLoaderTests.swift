@@ -225,6 +225,19 @@ func next(_ loader: DataLoader) throws -> (inputs: [Int32], targets: [Int32]) {
         }
         #expect(throws: ShardsError.self) { try a.restoreState([1, 2, 3]) }
     }
+
+    /// Saved states carry the corpus identity: it must stay what earlier versions computed from
+    /// the stats view's shard rows, or their checkpoints would no longer resume.
+    @Test func corpusIdentityIsStable() throws {
+        let dir = try makeCorpus(documents: 40, length: 50, shardTokens: 500)
+        var identity: UInt64 = 0xCBF2_9CE4_8422_2325
+        for row in try CorpusStats(directory: dir.path).shards().shards where row.split == "train" {
+            for b in "\(row.path) \(row.tokens) \(row.crc32);".utf8 { identity = (identity ^ UInt64(b)) &* 0x0000_0100_0000_01B3 }
+        }
+        let state = try DataLoader(directory: dir.path, options: .init(batchSize: 2, contextLength: 16)).saveState()
+        let saved = (0..<8).reduce(UInt64(0)) { $0 | UInt64(state[8 + 8 * 5 + $1]) << (8 * UInt64($1)) }
+        #expect(saved == identity)
+    }
 }
 
 @Suite struct LoaderValidationTests {
@@ -264,6 +277,17 @@ func next(_ loader: DataLoader) throws -> (inputs: [Int32], targets: [Int32]) {
         } throws: { error in
             (error as? ShardsError)?.path == path
         }
+    }
+}
+
+@Test func refusesAShardPathOutsideTheCorpus() throws {
+    let dir = try makeCorpus(documents: 10, length: 50, shardTokens: 500)
+    try Database(path: dir.file("index.sqlite")).execute("UPDATE shards SET path = '../elsewhere.bin' WHERE seq = 0")
+    #expect {
+        _ = try DataLoader(directory: dir.path, options: .init(batchSize: 1, contextLength: 8))
+    } throws: { error in
+        (error as? ShardsError)?.description == dir.file("index.sqlite") + ": shard path \"../elsewhere.bin\" is not a file "
+            + "name in the corpus directory (it must have no '/' and no '..'); refusing to open it"
     }
 }
 
