@@ -6,6 +6,8 @@ let swiftSettings: [SwiftSetting] = [
     // Hot loops live in structs over raw pointers; exclusivity is checked by design, not at runtime.
     .unsafeFlags(["-enforce-exclusivity=unchecked"], .when(configuration: .release)),
 ]
+// The training modules and their tests build in the Swift 6 language mode.
+let swift6: [SwiftSetting] = [.swiftLanguageMode(.v6)]
 
 let package = Package(
     name: "TokenMill",
@@ -37,11 +39,12 @@ let package = Package(
         .target(name: "BPE", dependencies: ["Common"], swiftSettings: swiftSettings),
         .target(name: "Shards", dependencies: ["Common", "Corpus", "BPE", "CSQLite", "CIsal", "CSys"],
                 swiftSettings: swiftSettings),
-        .target(name: "Loader", dependencies: ["Common", "Shards"], swiftSettings: swiftSettings),
+        .target(name: "Loader", dependencies: ["Common", "Shards"], swiftSettings: swiftSettings + swift6),
         .target(
             name: "CKernels",
             cSettings: [.unsafeFlags(["-O3", "-fno-math-errno", "-fno-trapping-math"])]),
-        .target(name: "GPT", dependencies: ["Common", "Loader", "CBLAS", "CKernels"], swiftSettings: swiftSettings),
+        .target(name: "GPT", dependencies: ["Common", "Loader", "CBLAS", "CKernels"],
+                swiftSettings: swiftSettings + swift6),
         .target(
             name: "Pipeline",
             dependencies: ["Common", "Corpus", "BPE", "CSys", "Shards", "Loader", "GPT", .product(name: "TOMLKit", package: "TOMLKit")],
@@ -60,8 +63,8 @@ let package = Package(
         .testTarget(name: "CorpusTests", dependencies: ["Corpus", "CZlib", "TestSupport"]),
         .testTarget(name: "BPETests", dependencies: ["BPE", "Corpus", "TestSupport"]),
         .testTarget(name: "ShardsTests", dependencies: ["Common", "Shards", "TestSupport"]),
-        .testTarget(name: "LoaderTests", dependencies: ["Loader", "TestSupport"]),
-        .testTarget(name: "GPTTests", dependencies: ["GPT", "TestSupport"]),
+        .testTarget(name: "LoaderTests", dependencies: ["Loader", "TestSupport"], swiftSettings: swift6),
+        .testTarget(name: "GPTTests", dependencies: ["GPT", "TestSupport"], swiftSettings: swift6),
         .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "TestSupport"]),
         .testTarget(name: "CLITests", dependencies: ["TestSupport"]),
     ],

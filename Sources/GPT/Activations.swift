@@ -6,6 +6,8 @@
 /// and the pre-softmax attention scores are not kept (backward needs only the probabilities).
 final class Activations {
     let B: Int, T: Int
+    // Safety: every tensor below is a view carved from `storage` (sizes for this B, T and the
+    // model's config), valid while this object lives; the model keeps it until the shape changes.
     private let storage: FloatBuffer
     let encoded: UnsafeMutablePointer<Float>    // (B, T, C)
     let ln1: UnsafeMutablePointer<Float>        // (L, B, T, C)
@@ -53,6 +55,7 @@ final class Activations {
 /// every layer reuses, plus per-worker attention scratch.
 final class BackwardScratch {
     let threads: Int, B: Int, T: Int
+    // Safety: as in `Activations`, the views below are carved from `storage` and live as long as it.
     private let storage: FloatBuffer
     let dresidual: UnsafeMutablePointer<Float>  // (B, T, C)
     let dln: UnsafeMutablePointer<Float>        // (B, T, C)

@@ -33,6 +33,7 @@ public enum BLAS {
     /// OpenBLAS cores that already use AVX-512.
     static let avx512Cores: Set<String> = ["skylakex", "cooperlake", "sapphirerapids"]
 
+    // Safety (nonisolated): `selection` is read and written only in `prepare`, while `lock` is held.
     nonisolated(unsafe) private static var selection: KernelSelection?
     private static let lock = NSLock()
 

@@ -3,8 +3,9 @@
 public protocol BatchProvider: AnyObject {
     var batchSize: Int { get }
     var contextLength: Int { get }
-    /// Fills B*T inputs and B*T targets (targets = inputs shifted by one).
-    func nextBatch(inputs: UnsafeMutableBufferPointer<Int32>, targets: UnsafeMutableBufferPointer<Int32>) throws
+    /// Fills the first B·T values of `inputs` and of `targets` (targets = inputs shifted by one);
+    /// each must hold at least B·T.
+    func nextBatch(inputs: inout [Int32], targets: inout [Int32]) throws
     /// An opaque snapshot of the position, stored in the trainer state for exact resume.
     func saveState() -> [UInt8]
     func restoreState(_ state: [UInt8]) throws
@@ -39,7 +40,7 @@ public final class TokenArrayBatchProvider: BatchProvider {
         self.contextLength = contextLength
     }
 
-    public func nextBatch(inputs: UnsafeMutableBufferPointer<Int32>, targets: UnsafeMutableBufferPointer<Int32>) throws {
+    public func nextBatch(inputs: inout [Int32], targets: inout [Int32]) throws {
         let n = batchSize * contextLength
         guard inputs.count >= n, targets.count >= n else { throw GPTError.badBatch("buffers hold fewer than \(n) tokens") }
         if position >= batchesPerEpoch { position = 0 }

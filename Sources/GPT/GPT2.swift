@@ -92,12 +92,12 @@ public final class GPT2 {
     public var parameterCount: Int { config.parameterCount }
 
     /// Calls `body` with all parameters, in checkpoint order.
-    public func withParameters<R>(_ body: (UnsafeMutableBufferPointer<Float>) throws -> R) rethrows -> R {
+    package func withParameters<R>(_ body: (UnsafeMutableBufferPointer<Float>) throws -> R) rethrows -> R {
         try body(parameterStorage.buffer)
     }
 
     /// Calls `body` with all gradients (zeros before the first backward pass), in checkpoint order.
-    public func withGradients<R>(_ body: (UnsafeMutableBufferPointer<Float>) throws -> R) rethrows -> R {
+    package func withGradients<R>(_ body: (UnsafeMutableBufferPointer<Float>) throws -> R) rethrows -> R {
         try body(gradients().buffer)
     }
 

@@ -236,15 +236,9 @@ public final class Trainer {
         let B = settings.batchSize, T = settings.contextLength, accumulation = settings.gradAccumulation
         var lossSum = 0.0
         for _ in 0..<accumulation {
-            try inputs.withUnsafeMutableBufferPointer { i in
-                try targets.withUnsafeMutableBufferPointer { t in try train.nextBatch(inputs: i, targets: t) }
-            }
-            let loss = try inputs.withUnsafeBufferPointer { i in
-                try targets.withUnsafeBufferPointer { t in
-                    try model.forwardBackward(inputs: i, targets: t, B: B, T: T, lossScale: 1 / Float(accumulation))
-                }
-            }
-            lossSum += Double(loss)
+            try train.nextBatch(inputs: &inputs, targets: &targets)
+            lossSum += Double(try model.forwardBackward(inputs: inputs, targets: targets, batchSize: B, contextLength: T,
+                                                        lossScale: 1 / Float(accumulation)))
         }
         let trainLoss = Float(lossSum / Double(accumulation))
         guard trainLoss.isFinite else { throw GPTError.nonFiniteLoss(step: s) }
@@ -265,9 +259,7 @@ public final class Trainer {
         let B = settings.batchSize, T = settings.contextLength
         var sum = 0.0
         for _ in 0..<settings.evalBatches {
-            try inputs.withUnsafeMutableBufferPointer { i in
-                try targets.withUnsafeMutableBufferPointer { t in try data.nextBatch(inputs: i, targets: t) }
-            }
+            try data.nextBatch(inputs: &inputs, targets: &targets)
             sum += Double(try model.loss(inputs: inputs, targets: targets, batchSize: B, contextLength: T))
         }
         return settings.evalBatches > 0 ? Float(sum / Double(settings.evalBatches)) : .nan

@@ -12,6 +12,7 @@
 // epoch after epoch in the order of `SamplePermutation(count: rows, seed:, epoch:)`. That
 // stream depends only on seed and epoch; global batch k is rows k·P·B ..< (k+1)·P·B of it,
 // and rank r takes rows r·B ..< (r+1)·B of each global batch.
+
 import Common
 import Foundation
 import Shards
@@ -20,9 +21,7 @@ import Shards
 ///
 ///     let loader = try DataLoader(directory: "out", options: .init(batchSize: 4, contextLength: 64))
 ///     var inputs = [Int32](repeating: 0, count: 4 * 64), targets = inputs
-///     try inputs.withUnsafeMutableBufferPointer { i in
-///         try targets.withUnsafeMutableBufferPointer { t in try loader.nextBatch(inputs: i, targets: t) }
-///     }
+///     try loader.nextBatch(inputs: &inputs, targets: &targets)
 ///     let state = loader.saveState()      // store with the checkpoint; restoreState(state) resumes exactly
 public final class DataLoader {
     public struct Options: Sendable, Equatable {
@@ -78,43 +77,26 @@ public final class DataLoader {
     public let options: Options
     public let settings: CorpusSettings
     /// The split's shards in order (sequential mode skips those too small for one sample).
-    public let shards: [Shard]
+    public var shards: [Shard] { layout.shards }
     public var batchSize: Int { options.batchSize }
     public var contextLength: Int { options.contextLength }
     public var totalTokens: Int64 { shards.reduce(0) { $0 + $1.tokens } }
     /// Sequential: samples per shard (per process). Shuffled: rows per shard.
-    public let unitsPerShard: [Int64]
+    public var unitsPerShard: [Int64] { layout.unitsPerShard }
     /// Shuffled: rows in one epoch.
-    public let rowsPerEpoch: Int64
+    public var rowsPerEpoch: Int64 { layout.rowsPerEpoch }
     public private(set) var position: Position
     /// The epoch of the next batch.
-    public var epoch: Int64 { normalized(position).epoch }
+    public var epoch: Int64 { layout.normalized(position).epoch }
 
+    private let layout: BatchLayout
+    private let maps: ShardMaps
     private let corpusIdentity: UInt64
-    private let unitStarts: [Int64]  // prefix sums of unitsPerShard (shuffled)
-    private var mapped: [MappedShard?]
-    private let mapLock = NSLock()
-    private let rowTokens: Int
-    private let width: TokenWidth
 
     // Staging: two chunks, each holding the raw rows of several consecutive batches. The caller
-    // consumes one while a background job fills the other with the batches that follow.
-    private final class Chunk {
-        // Safety: `buffer` holds `capacity` batches of batchSize rows of (T + 1) tokens of the
-        // corpus width; allocated in init, freed in deinit, written only by `fill` while no
-        // reader uses the chunk (the DispatchGroup wait orders the hand-over).
-        let buffer: UnsafeMutableRawPointer
-        let capacity: Int
-        /// The position of each batch held, in order.
-        var positions: [Position] = []
-        var consumed = 0
-        var error: Error?
-        init(bytes: Int, capacity: Int) {
-            buffer = UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: 64)
-            self.capacity = capacity
-        }
-        deinit { buffer.deallocate() }
-    }
+    // consumes one while a background job fills the other with the batches that follow. The job
+    // holds the chunk, the layout and the maps, never the loader, so a loader freed while a job
+    // runs leaves it to finish on memory it owns.
     private var ready: Chunk
     private var spare: Chunk
     private var spareFilling = false
@@ -172,8 +154,7 @@ public final class DataLoader {
             shards = usable.map { shards[$0] }
             units = usable.map { units[$0] }
         }
-        let total = units.reduce(0, +)
-        guard total > 0 else {
+        guard units.reduce(0, +) > 0 else {
             let need = o.shuffle ? T + 1 : P * B * T + 1
             throw ShardsError(.invalidArgument, path: indexPath,
                               "the \(o.split) split has no shard with at least \(need) tokens, too few for this batch size and context length")
@@ -181,60 +162,48 @@ public final class DataLoader {
         self.directory = directory
         self.options = o
         self.settings = settings
-        self.shards = shards
-        self.unitsPerShard = units
-        self.rowsPerEpoch = o.shuffle ? total : 0
-        var starts: [Int64] = [0]
-        for u in units { starts.append(starts.last! + u) }
-        self.unitStarts = starts
+        self.layout = BatchLayout(options: o, shards: shards, unitsPerShard: units)
+        self.maps = ShardMaps(paths: shards.map(\.path), randomAccess: o.shuffle)
         self.corpusIdentity = identity
-        self.mapped = Array(repeating: nil, count: shards.count)
-        self.rowTokens = o.contextLength + 1
-        self.width = settings.tokenWidth
         self.position = Position(epoch: 0, shardIndex: 0, sampleIndex: 0, row: 0)
         // About a million tokens per chunk (at least one batch) when prefetching.
-        let batchBytes = o.batchSize * (o.contextLength + 1) * settings.tokenWidth.bytes
         let perChunk = o.prefetch ? max(1, (1 << 20) / (o.batchSize * o.contextLength)) : 1
-        ready = Chunk(bytes: batchBytes * perChunk, capacity: perChunk)
-        spare = Chunk(bytes: batchBytes * perChunk, capacity: perChunk)
+        ready = Chunk(capacity: perChunk, batchSize: o.batchSize, contextLength: o.contextLength, width: settings.tokenWidth)
+        spare = Chunk(capacity: perChunk, batchSize: o.batchSize, contextLength: o.contextLength, width: settings.tokenWidth)
     }
-
-    // No wait for the prefetch in deinit: a prefetch block holds the loader, so none runs once
-    // deinit does. (Waiting was a deadlock when the block held the last reference: deinit then
-    // ran inside the block, before the group was left.)
 
     // MARK: Batches
 
-    /// Fills `inputs` and `targets` (each at least batchSize × contextLength) with the next
+    /// Fills `inputs` and `targets` (each at least batchSize × contextLength long) with the next
     /// batch: row b holds tokens t ..< t+T of a window and its targets t+1 ... t+T.
-    public func nextBatch(inputs: UnsafeMutableBufferPointer<Int32>, targets: UnsafeMutableBufferPointer<Int32>) throws {
+    public func nextBatch(inputs: inout [Int32], targets: inout [Int32]) throws {
         let count = batchSize * contextLength
         guard inputs.count >= count, targets.count >= count else {
             throw ShardsError(.invalidArgument, path: directory,
                               "batch buffers hold \(min(inputs.count, targets.count)) tokens, need \(count)")
         }
-        let current = normalized(position)
-        if !(ready.consumed < ready.positions.count && ready.positions[ready.consumed] == current) {
+        let current = layout.normalized(position)
+        if !ready.holds(current) {
             if spareFilling {
                 group.wait()
                 spareFilling = false
                 swap(&ready, &spare)
             }
-            if !(ready.consumed < ready.positions.count && ready.positions[ready.consumed] == current) {
-                fill(ready, from: current)  // first batch, or after restore/reset: read now
+            if !ready.holds(current) {
+                ready.fill(from: current, layout: layout, maps: maps)  // first batch, or after restore/reset: read now
                 // A read error surfaces when the batch that hit it is due.
                 if ready.positions.isEmpty, let error = ready.error { throw error }
             }
             if options.prefetch, let last = ready.positions.last {
-                let next = normalized(advanced(last))
-                let chunk = spare
+                let next = layout.normalized(layout.advanced(last))
+                let chunk = spare, layout = layout, maps = maps
                 spareFilling = true
-                queue.async(group: group) { [self] in fill(chunk, from: next) }
+                queue.async(group: group) { chunk.fill(from: next, layout: layout, maps: maps) }
             }
         }
-        convert(ready.buffer + ready.consumed * batchSize * rowTokens * width.bytes, inputs: inputs, targets: targets)
+        ready.widen(batch: ready.consumed, inputs: &inputs, targets: &targets)
         ready.consumed += 1
-        position = advanced(current)
+        position = layout.advanced(current)
     }
 
     /// Back to the start of epoch 0 (llm.c's `dataloader_reset`; e.g. before each evaluation).
@@ -246,112 +215,8 @@ public final class DataLoader {
     private func discardStaged() {
         group.wait()
         spareFilling = false
-        for chunk in [ready, spare] {
-            chunk.positions = []
-            chunk.consumed = 0
-            chunk.error = nil
-        }
-    }
-
-    // MARK: Positions
-
-    /// llm.c's advance rule: a sample index past the shard's end moves to the next shard, and
-    /// past the last shard back to the first (a new epoch).
-    private func normalized(_ p: Position) -> Position {
-        guard !options.shuffle else {
-            return Position(epoch: p.row / rowsPerEpoch, shardIndex: 0, sampleIndex: 0, row: p.row)
-        }
-        var q = p
-        while q.sampleIndex >= unitsPerShard[Int(q.shardIndex)] {
-            q.sampleIndex = 0
-            if q.shardIndex == Int64(shards.count - 1) { q.shardIndex = 0; q.epoch += 1 } else { q.shardIndex += 1 }
-        }
-        return q
-    }
-
-    private func advanced(_ p: Position) -> Position {
-        var q = p
-        if options.shuffle { q.row += Int64(options.worldSize * batchSize) } else { q.sampleIndex += 1 }
-        return q
-    }
-
-    /// (shard index, first token) of each of this rank's rows of the batch at `p`.
-    private func rows(at p: Position, _ permutation: inout SamplePermutation?) -> [(shard: Int, start: Int64)] {
-        let B = Int64(batchSize), T = Int64(contextLength), P = Int64(options.worldSize), r = Int64(options.rank)
-        if !options.shuffle {
-            let start = p.sampleIndex * P * B * T + r * B * T
-            return (0..<B).map { (Int(p.shardIndex), start + $0 * T) }
-        }
-        return (0..<B).map { b in
-            let stream = p.row + r * B + b
-            let epoch = UInt64(stream / rowsPerEpoch)
-            if permutation?.epoch != epoch {
-                permutation = SamplePermutation(count: UInt64(rowsPerEpoch), seed: options.seed, epoch: epoch)
-            }
-            let row = Int64(permutation!(UInt64(stream % rowsPerEpoch)))
-            var lo = 0, hi = shards.count  // the shard whose rows contain `row`
-            while hi - lo > 1 { let mid = (lo + hi) / 2; if unitStarts[mid] <= row { lo = mid } else { hi = mid } }
-            return (lo, (row - unitStarts[lo]) * T)
-        }
-    }
-
-    // MARK: Reading
-
-    private func shard(_ index: Int) throws -> MappedShard {
-        mapLock.lock()
-        defer { mapLock.unlock() }
-        if let m = mapped[index] { return m }
-        let m = try MappedShard(path: shards[index].path)
-        m.adviseRandomAccess(options.shuffle)
-        mapped[index] = m
-        return m
-    }
-
-    /// Reads the rows of `chunk.capacity` consecutive batches from `first` on into `chunk`
-    /// (an error is left in `chunk.error`, with the batches before it kept).
-    private func fill(_ chunk: Chunk, from first: Position) {
-        chunk.positions = []
-        chunk.consumed = 0
-        chunk.error = nil
-        let rowBytes = rowTokens * width.bytes
-        var p = first
-        var permutation: SamplePermutation?
-        do {
-            for k in 0..<chunk.capacity {
-                let base = chunk.buffer + k * batchSize * rowBytes
-                for (b, row) in rows(at: p, &permutation).enumerated() {
-                    try shard(row.shard).copyTokenBytes(from: row.start, count: rowTokens, to: base + b * rowBytes)
-                }
-                chunk.positions.append(p)
-                p = normalized(advanced(p))
-            }
-        } catch {
-            chunk.error = error
-        }
-    }
-
-    /// Widens staged rows into the caller's inputs and targets.
-    private func convert(_ staged: UnsafeMutableRawPointer, inputs: UnsafeMutableBufferPointer<Int32>, targets: UnsafeMutableBufferPointer<Int32>) {
-        let T = contextLength
-        // Safety: `staged` holds batchSize rows of T + 1 tokens of `width` bytes (filled by
-        // `fill`), and both outputs hold at least batchSize × T values (checked by the caller).
-        guard let inp = inputs.baseAddress, let tgt = targets.baseAddress else { return }
-        for b in 0..<batchSize {
-            let out = inp + b * T, next = tgt + b * T
-            if width == .uint16 {
-                let src = (staged + b * rowTokens * 2).assumingMemoryBound(to: UInt16.self)
-                for t in 0..<T {
-                    out[t] = Int32(UInt16(littleEndian: src[t]))
-                    next[t] = Int32(UInt16(littleEndian: src[t + 1]))
-                }
-            } else {
-                let src = (staged + b * rowTokens * 4).assumingMemoryBound(to: UInt32.self)
-                for t in 0..<T {
-                    out[t] = Int32(truncatingIfNeeded: UInt32(littleEndian: src[t]))
-                    next[t] = Int32(truncatingIfNeeded: UInt32(littleEndian: src[t + 1]))
-                }
-            }
-        }
+        ready.discard()
+        spare.discard()
     }
 
     // MARK: State
@@ -406,5 +271,209 @@ public final class DataLoader {
         }
         discardStaged()
         position = p
+    }
+}
+
+// MARK: - Positions
+
+/// Which rows each batch holds: the split's usable shards, how many samples (sequential) or rows
+/// (shuffled) each gives, and the rules that move a position on. Immutable, so the prefetch job
+/// uses it while the caller does.
+struct BatchLayout: Sendable {
+    typealias Position = DataLoader.Position
+
+    let shards: [DataLoader.Shard]
+    /// Sequential: samples per shard (per process). Shuffled: rows per shard.
+    let unitsPerShard: [Int64]
+    /// Prefix sums of unitsPerShard (shuffled: the first row of each shard).
+    let unitStarts: [Int64]
+    /// Shuffled: rows in one epoch (0 in sequential mode).
+    let rowsPerEpoch: Int64
+    let batchSize: Int, contextLength: Int, rank: Int, worldSize: Int
+    let shuffle: Bool
+    let seed: UInt64
+
+    init(options o: DataLoader.Options, shards: [DataLoader.Shard], unitsPerShard: [Int64]) {
+        self.shards = shards
+        self.unitsPerShard = unitsPerShard
+        var starts: [Int64] = [0]
+        for u in unitsPerShard { starts.append(starts[starts.count - 1] + u) }
+        unitStarts = starts
+        rowsPerEpoch = o.shuffle ? starts[starts.count - 1] : 0
+        batchSize = o.batchSize
+        contextLength = o.contextLength
+        rank = o.rank
+        worldSize = o.worldSize
+        shuffle = o.shuffle
+        seed = o.seed
+    }
+
+    /// llm.c's advance rule: a sample index past the shard's end moves to the next shard, and
+    /// past the last shard back to the first (a new epoch).
+    func normalized(_ p: Position) -> Position {
+        guard !shuffle else {
+            return Position(epoch: p.row / rowsPerEpoch, shardIndex: 0, sampleIndex: 0, row: p.row)
+        }
+        var q = p
+        while q.sampleIndex >= unitsPerShard[Int(q.shardIndex)] {
+            q.sampleIndex = 0
+            if q.shardIndex == Int64(shards.count - 1) { q.shardIndex = 0; q.epoch += 1 } else { q.shardIndex += 1 }
+        }
+        return q
+    }
+
+    func advanced(_ p: Position) -> Position {
+        var q = p
+        if shuffle { q.row += Int64(worldSize * batchSize) } else { q.sampleIndex += 1 }
+        return q
+    }
+
+    /// (shard index, first token) of each of this rank's rows of the batch at `p`.
+    func rows(at p: Position, _ permutation: inout SamplePermutation?) -> [(shard: Int, start: Int64)] {
+        let B = Int64(batchSize), T = Int64(contextLength), P = Int64(worldSize), r = Int64(rank)
+        if !shuffle {
+            let start = p.sampleIndex * P * B * T + r * B * T
+            return (0..<B).map { (Int(p.shardIndex), start + $0 * T) }
+        }
+        var rows: [(shard: Int, start: Int64)] = []
+        rows.reserveCapacity(batchSize)
+        for b in 0..<B {
+            let stream = p.row + r * B + b
+            let epoch = UInt64(stream / rowsPerEpoch)
+            let order: SamplePermutation
+            if let current = permutation, current.epoch == epoch {
+                order = current
+            } else {
+                order = SamplePermutation(count: UInt64(rowsPerEpoch), seed: seed, epoch: epoch)
+                permutation = order
+            }
+            let row = Int64(order(UInt64(stream % rowsPerEpoch)))
+            var lo = 0, hi = shards.count  // the shard whose rows contain `row`
+            while hi - lo > 1 { let mid = (lo + hi) / 2; if unitStarts[mid] <= row { lo = mid } else { hi = mid } }
+            rows.append((lo, (row - unitStarts[lo]) * T))
+        }
+        return rows
+    }
+}
+
+// MARK: - Reading
+
+/// The split's shards, each mapped on first use and kept mapped; shared by the caller and the
+/// prefetch job.
+final class ShardMaps: @unchecked Sendable {
+    // Sendable: `mapped` is read and written only while `lock` is held; everything else is
+    // immutable, and MappedShard is Sendable.
+    private let paths: [String]
+    private let randomAccess: Bool
+    private let lock = NSLock()
+    private var mapped: [MappedShard?]
+
+    init(paths: [String], randomAccess: Bool) {
+        self.paths = paths
+        self.randomAccess = randomAccess
+        mapped = Array(repeating: nil, count: paths.count)
+    }
+
+    func shard(_ index: Int) throws -> MappedShard {
+        lock.lock()
+        defer { lock.unlock() }
+        if let m = mapped[index] { return m }
+        let m = try MappedShard(path: paths[index])
+        m.adviseRandomAccess(randomAccess)
+        mapped[index] = m
+        return m
+    }
+}
+
+/// Staging memory for the raw rows of `capacity` consecutive batches, with the position of each.
+final class Chunk: @unchecked Sendable {
+    // Sendable: a chunk has one user at a time. The loader hands it to the prefetch job
+    // (`queue.async(group:)`) and touches it again only after `group.wait()`, which orders the
+    // job's writes before the loader's reads.
+    //
+    // Safety: `buffer` holds `capacity` batches of `batchSize` rows of `contextLength + 1` tokens
+    // of `width` bytes: allocated in init, freed in deinit, written only by `fill` (whole rows, at
+    // offsets inside it) and read only by `widen` (one batch that `fill` wrote: index < positions.count).
+    private let buffer: UnsafeMutableRawPointer
+    let capacity: Int
+    private let batchSize: Int
+    private let contextLength: Int
+    private let width: TokenWidth
+    private var rowBytes: Int { (contextLength + 1) * width.bytes }
+    /// The position of each batch held, in order.
+    private(set) var positions: [DataLoader.Position] = []
+    var consumed = 0
+    /// The read error that stopped the last `fill`, if any (the batches before it are kept).
+    private(set) var error: Error?
+
+    init(capacity: Int, batchSize: Int, contextLength: Int, width: TokenWidth) {
+        self.capacity = capacity
+        self.batchSize = batchSize
+        self.contextLength = contextLength
+        self.width = width
+        buffer = UnsafeMutableRawPointer.allocate(byteCount: capacity * batchSize * (contextLength + 1) * width.bytes,
+                                                  alignment: 64)
+    }
+
+    deinit { buffer.deallocate() }
+
+    /// Whether the next batch to consume is the one at `p`.
+    func holds(_ p: DataLoader.Position) -> Bool { consumed < positions.count && positions[consumed] == p }
+
+    func discard() {
+        positions = []
+        consumed = 0
+        error = nil
+    }
+
+    /// Reads the rows of `capacity` consecutive batches from `first` on (an error is left in
+    /// `error`, with the batches before it kept).
+    func fill(from first: DataLoader.Position, layout: BatchLayout, maps: ShardMaps) {
+        discard()
+        let rowTokens = contextLength + 1, rowBytes = rowBytes
+        var p = first
+        var permutation: SamplePermutation?
+        do {
+            for k in 0..<capacity {
+                let base = buffer + k * batchSize * rowBytes
+                for (b, row) in layout.rows(at: p, &permutation).enumerated() {
+                    try maps.shard(row.shard).copyTokenBytes(from: row.start, count: rowTokens, to: base + b * rowBytes)
+                }
+                positions.append(p)
+                p = layout.normalized(layout.advanced(p))
+            }
+        } catch {
+            self.error = error
+        }
+    }
+
+    /// Widens the rows of held batch `index` into `inputs` and `targets` (each at least
+    /// batchSize × contextLength long, checked by the caller).
+    func widen(batch index: Int, inputs: inout [Int32], targets: inout [Int32]) {
+        precondition(index < positions.count && inputs.count >= batchSize * contextLength
+                     && targets.count >= batchSize * contextLength, "batch \(index) is not staged")
+        let T = contextLength, rowTokens = T + 1, staged = buffer + index * batchSize * rowBytes
+        let wide = width == .uint32
+        inputs.withUnsafeMutableBufferPointer { inputs in
+            targets.withUnsafeMutableBufferPointer { targets in
+                guard let inp = inputs.baseAddress, let tgt = targets.baseAddress else { return }
+                for b in 0..<batchSize {
+                    let out = inp + b * T, next = tgt + b * T
+                    if wide {
+                        let src = (staged + b * rowTokens * 4).assumingMemoryBound(to: UInt32.self)
+                        for t in 0..<T {
+                            out[t] = Int32(truncatingIfNeeded: UInt32(littleEndian: src[t]))
+                            next[t] = Int32(truncatingIfNeeded: UInt32(littleEndian: src[t + 1]))
+                        }
+                    } else {
+                        let src = (staged + b * rowTokens * 2).assumingMemoryBound(to: UInt16.self)
+                        for t in 0..<T {
+                            out[t] = Int32(UInt16(littleEndian: src[t]))
+                            next[t] = Int32(UInt16(littleEndian: src[t + 1]))
+                        }
+                    }
+                }
+            }
+        }
     }
 }

@@ -73,9 +73,7 @@ struct LLMCReference {
 func next(_ loader: DataLoader) throws -> (inputs: [Int32], targets: [Int32]) {
     var inputs = [Int32](repeating: -1, count: loader.batchSize * loader.contextLength)
     var targets = inputs
-    try inputs.withUnsafeMutableBufferPointer { i in
-        try targets.withUnsafeMutableBufferPointer { t in try loader.nextBatch(inputs: i, targets: t) }
-    }
+    try loader.nextBatch(inputs: &inputs, targets: &targets)
     return (inputs, targets)
 }
 
@@ -264,10 +262,9 @@ func next(_ loader: DataLoader) throws -> (inputs: [Int32], targets: [Int32]) {
         #expect(throws: ShardsError.self) { _ = try DataLoader(directory: dir.path, options: .init(split: .val, batchSize: 1, contextLength: 8)) }
         #expect(throws: ShardsError.self) { _ = try DataLoader(directory: dir.path, options: .init(batchSize: 1, contextLength: 8, rank: 2, worldSize: 2)) }
         let loader = try DataLoader(directory: dir.path, options: .init(batchSize: 2, contextLength: 8))
-        var small = [Int32](repeating: 0, count: 15)
-        #expect(throws: ShardsError.self) {
-            try small.withUnsafeMutableBufferPointer { try loader.nextBatch(inputs: $0, targets: $0) }
-        }
+        var small = [Int32](repeating: 0, count: 15), enough = [Int32](repeating: 0, count: 16)
+        #expect(throws: ShardsError.self) { try loader.nextBatch(inputs: &small, targets: &enough) }
+        #expect(throws: ShardsError.self) { try loader.nextBatch(inputs: &enough, targets: &small) }
         // A truncated shard is refused at open, naming the file.
         let path = dir.file("train_000000.bin")
         let bytes = try Data(contentsOf: URL(fileURLWithPath: path))
@@ -295,7 +292,7 @@ func next(_ loader: DataLoader) throws -> (inputs: [Int32], targets: [Int32]) {
 protocol BatchProviderShape: AnyObject {
     var batchSize: Int { get }
     var contextLength: Int { get }
-    func nextBatch(inputs: UnsafeMutableBufferPointer<Int32>, targets: UnsafeMutableBufferPointer<Int32>) throws
+    func nextBatch(inputs: inout [Int32], targets: inout [Int32]) throws
     func saveState() -> [UInt8]
     func restoreState(_ state: [UInt8]) throws
     func reset() throws
@@ -307,9 +304,7 @@ extension DataLoader: BatchProviderShape {}
     let dir = try makeCorpus(documents: 10, length: 50, shardTokens: 500)
     let provider: any BatchProviderShape = try DataLoader(directory: dir.path, options: .init(batchSize: 2, contextLength: 8))
     var inputs = [Int32](repeating: 0, count: 16), targets = inputs
-    try inputs.withUnsafeMutableBufferPointer { i in
-        try targets.withUnsafeMutableBufferPointer { t in try provider.nextBatch(inputs: i, targets: t) }
-    }
+    try provider.nextBatch(inputs: &inputs, targets: &targets)
     #expect(Array(inputs[1..<8]) == Array(targets[0..<7]))
     #expect(provider.saveState().count == 88)
 }
