@@ -31,7 +31,7 @@ public final class TokenArrayBatchProvider: BatchProvider {
         guard batchSize >= 1, contextLength >= 1 else {
             throw GPTError.invalidConfiguration("batch size and context length must be at least 1")
         }
-        guard tokens.count >= batchSize * contextLength + 1 else {
+        guard let batch = checkedProduct(batchSize, contextLength), tokens.count > batch else {
             throw GPTError.invalidConfiguration("\(tokens.count) tokens are fewer than one batch of "
                                                 + "\(batchSize)×\(contextLength) + 1")
         }

@@ -170,6 +170,10 @@ public final class Trainer {
     }
 
     private static func checkProviders(_ s: TrainingSettings, _ train: BatchProvider, _ validation: BatchProvider?) throws {
+        guard checkedProduct(s.batchSize, s.contextLength, s.gradAccumulation) != nil else {
+            throw GPTError.invalidConfiguration("batch size \(s.batchSize) × context length \(s.contextLength) × "
+                                                + "accumulation \(s.gradAccumulation) is too large")
+        }
         for (name, p) in [("training", train), ("validation", validation)] {
             guard let p else { continue }
             guard p.batchSize == s.batchSize, p.contextLength == s.contextLength else {

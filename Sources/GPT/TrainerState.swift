@@ -76,11 +76,14 @@ public struct TrainerState {
             throw bad("bad magic \(Int32(bitPattern: h[0])) at offset 0 (expected \(magic))")
         }
         guard Int32(bitPattern: h[1]) == version else { throw bad("unsupported version \(h[1]) at offset 4 (expected \(version))") }
-        let step = Int(UInt64(h[2]) | UInt64(h[3]) << 32)
-        let count = Int(UInt64(h[4]) | UInt64(h[5]) << 32)
+        let step = UInt64(h[2]) | UInt64(h[3]) << 32, count = UInt64(h[4]) | UInt64(h[5]) << 32
         let jsonBytes = Int(h[6]), loaderBytes = Int(h[7])
-        let expected = Int64(headerInts * 4 + jsonBytes + loaderBytes + 8 * count)
-        guard size == expected else { throw bad("file is \(size) bytes, but its header needs \(expected)") }
+        guard let expected = Int(exactly: count).flatMap({ checkedProduct(8, $0) })
+                .flatMap({ checkedSum(headerInts * 4, jsonBytes, loaderBytes, $0) }) else {
+            throw bad("file is \(size) bytes, but its header's parameter count \(count) (at offset 16) needs more than any file holds")
+        }
+        guard size == Int64(expected) else { throw bad("file is \(size) bytes, but its header needs \(expected)") }
+        guard let step = Int(exactly: step) else { throw bad("step \(step) at offset 8 is out of range") }
         let json = try FileIO.readBytes(file, at: Int64(headerInts * 4), count: jsonBytes)
         let settings: TrainingSettings
         do {
@@ -88,7 +91,7 @@ public struct TrainerState {
         } catch {
             throw bad("settings at offset 1024 are not valid: \(error)")
         }
-        return (step, count, loaderBytes, UInt64(h[8]) | UInt64(h[9]) << 32, settings, jsonBytes)
+        return (step, Int(count), loaderBytes, UInt64(h[8]) | UInt64(h[9]) << 32, settings, jsonBytes)
     }
 
     /// Reads and validates the state at `path`, which must belong to a model of `parameterCount`

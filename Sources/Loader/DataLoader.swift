@@ -112,6 +112,19 @@ public final class DataLoader {
         guard o.worldSize >= 1, o.rank >= 0, o.rank < o.worldSize else {
             throw bad("rank \(o.rank) must be in 0..<\(o.worldSize) (the world size)")
         }
+        // Every product below (P·B·T tokens a step, the bytes of a batch's rows) must fit in an Int.
+        func fits(_ factors: Int...) -> Bool {
+            var product = 1
+            for f in factors {
+                let (p, overflow) = product.multipliedReportingOverflow(by: f)
+                if overflow { return false }
+                product = p
+            }
+            return true
+        }
+        guard o.contextLength < Int.max, fits(o.worldSize, o.batchSize, o.contextLength + 1, 4) else {
+            throw bad("batch size \(o.batchSize) × context length \(o.contextLength) × world size \(o.worldSize) is too large")
+        }
         let catalogue = try ShardCatalogue(directory: directory)
         let settings = catalogue.settings
         let indexPath = catalogue.indexPath

@@ -261,6 +261,8 @@ func next(_ loader: DataLoader) throws -> (inputs: [Int32], targets: [Int32]) {
         let dir = try makeCorpus(documents: 10, length: 50, shardTokens: 500)
         #expect(throws: ShardsError.self) { _ = try DataLoader(directory: dir.path, options: .init(split: .val, batchSize: 1, contextLength: 8)) }
         #expect(throws: ShardsError.self) { _ = try DataLoader(directory: dir.path, options: .init(batchSize: 1, contextLength: 8, rank: 2, worldSize: 2)) }
+        #expect(throws: ShardsError.self) { _ = try DataLoader(directory: dir.path, options: .init(batchSize: Int.max / 2, contextLength: 8)) }
+        #expect(throws: ShardsError.self) { _ = try DataLoader(directory: dir.path, options: .init(batchSize: 1, contextLength: Int.max)) }
         let loader = try DataLoader(directory: dir.path, options: .init(batchSize: 2, contextLength: 8))
         var small = [Int32](repeating: 0, count: 15), enough = [Int32](repeating: 0, count: 16)
         #expect(throws: ShardsError.self) { try loader.nextBatch(inputs: &small, targets: &enough) }
