@@ -85,23 +85,16 @@ public final class DataLoader {
     public var unitsPerShard: [Int64] { layout.unitsPerShard }
     /// Shuffled: rows in one epoch.
     public var rowsPerEpoch: Int64 { layout.rowsPerEpoch }
-    public private(set) var position: Position
+    public var position: Position { staging.position }
     /// The epoch of the next batch.
-    public var epoch: Int64 { layout.normalized(position).epoch }
+    public var epoch: Int64 { layout.normalized(staging.position).epoch }
 
     private let layout: BatchLayout
     private let maps: ShardMaps
     private let corpusIdentity: UInt64
 
-    // Staging: two chunks, each holding the raw rows of several consecutive batches. The caller
-    // consumes one while a background job fills the other with the batches that follow. The job
-    // holds the chunk, the layout and the maps, never the loader, so a loader freed while a job
-    // runs leaves it to finish on memory it owns.
-    private var ready: Chunk
-    private var spare: Chunk
-    private var spareFilling = false
-    private let queue = DispatchQueue(label: "tokenmill.loader.prefetch")
-    private let group = DispatchGroup()
+    private let prefetcher = Prefetcher()
+    private var staging: Staging
 
     public init(directory: String, options: Options) throws {
         let o = options
@@ -178,11 +171,12 @@ public final class DataLoader {
         self.layout = BatchLayout(options: o, shards: shards, unitsPerShard: units)
         self.maps = ShardMaps(paths: shards.map(\.path), randomAccess: o.shuffle)
         self.corpusIdentity = identity
-        self.position = Position(epoch: 0, shardIndex: 0, sampleIndex: 0, row: 0)
         // About a million tokens per chunk (at least one batch) when prefetching.
         let perChunk = o.prefetch ? max(1, (1 << 20) / (o.batchSize * o.contextLength)) : 1
-        ready = Chunk(capacity: perChunk, batchSize: o.batchSize, contextLength: o.contextLength, width: settings.tokenWidth)
-        spare = Chunk(capacity: perChunk, batchSize: o.batchSize, contextLength: o.contextLength, width: settings.tokenWidth)
+        func chunk() -> Chunk {
+            Chunk(capacity: perChunk, batchSize: o.batchSize, contextLength: o.contextLength, width: settings.tokenWidth)
+        }
+        staging = Staging(ready: chunk(), spare: chunk())
     }
 
     // MARK: Batches
@@ -195,41 +189,13 @@ public final class DataLoader {
             throw ShardsError(.invalidArgument, path: directory,
                               "batch buffers hold \(min(inputs.count, targets.count)) tokens, need \(count)")
         }
-        let current = layout.normalized(position)
-        if !ready.holds(current) {
-            if spareFilling {
-                group.wait()
-                spareFilling = false
-                swap(&ready, &spare)
-            }
-            if !ready.holds(current) {
-                ready.fill(from: current, layout: layout, maps: maps)  // first batch, or after restore/reset: read now
-                // A read error surfaces when the batch that hit it is due.
-                if ready.positions.isEmpty, let error = ready.error { throw error }
-            }
-            if options.prefetch, let last = ready.positions.last {
-                let next = layout.normalized(layout.advanced(last))
-                let chunk = spare, layout = layout, maps = maps
-                spareFilling = true
-                queue.async(group: group) { chunk.fill(from: next, layout: layout, maps: maps) }
-            }
-        }
-        ready.widen(batch: ready.consumed, inputs: &inputs, targets: &targets)
-        ready.consumed += 1
-        position = layout.advanced(current)
+        try staging.next(layout: layout, maps: maps, prefetcher: options.prefetch ? prefetcher : nil,
+                         inputs: &inputs, targets: &targets)
     }
 
     /// Back to the start of epoch 0 (llm.c's `dataloader_reset`; e.g. before each evaluation).
     public func reset() throws {
-        discardStaged()
-        position = Position(epoch: 0, shardIndex: 0, sampleIndex: 0, row: 0)
-    }
-
-    private func discardStaged() {
-        group.wait()
-        spareFilling = false
-        ready.discard()
-        spare.discard()
+        staging.move(to: Position(epoch: 0, shardIndex: 0, sampleIndex: 0, row: 0), prefetcher: prefetcher)
     }
 
     // MARK: State
@@ -245,7 +211,7 @@ public final class DataLoader {
         var out = Self.stateMagic
         func put<T: FixedWidthInteger>(_ v: T) { withUnsafeBytes(of: v.littleEndian) { out += $0 } }
         put(Self.stateVersion)
-        let p = position
+        let p = staging.position
         for v in [UInt64(options.shuffle ? 1 : 0), options.seed, UInt64(batchSize), UInt64(contextLength),
                   UInt64(options.worldSize), corpusIdentity,
                   UInt64(bitPattern: p.epoch), UInt64(bitPattern: p.shardIndex), UInt64(bitPattern: p.sampleIndex),
@@ -282,9 +248,82 @@ public final class DataLoader {
         guard p.epoch >= 0, p.row >= 0, p.sampleIndex >= 0, p.shardIndex >= 0, p.shardIndex < Int64(shards.count) else {
             throw bad("position out of range")
         }
-        discardStaged()
-        position = p
+        staging.move(to: p, prefetcher: prefetcher)
     }
+}
+
+// MARK: - Staging
+
+/// Where the loader stands and the two chunks it reads through: the caller consumes the batches
+/// of `ready` while a background job fills `spare` with the batches that follow. A struct, so that
+/// serving a batch costs the loader one access to its state rather than one per field.
+struct Staging {
+    private(set) var position = DataLoader.Position(epoch: 0, shardIndex: 0, sampleIndex: 0, row: 0)
+    private var ready: Chunk
+    private var spare: Chunk
+    private var spareFilling = false
+    /// The positions of the batches in `ready` (read from it once it is filled), and how many of
+    /// them were served.
+    private var held: [DataLoader.Position] = []
+    private var served = 0
+
+    init(ready: Chunk, spare: Chunk) {
+        self.ready = ready
+        self.spare = spare
+    }
+
+    /// Widens the batch at `position` into `inputs` and `targets` (each at least B·T long) and
+    /// moves on; `prefetcher` (nil: read in the caller's thread only) fills the next chunk.
+    mutating func next(layout: BatchLayout, maps: ShardMaps, prefetcher: Prefetcher?,
+                       inputs: inout [Int32], targets: inout [Int32]) throws {
+        let current = layout.normalized(position)
+        if !(served < held.count && held[served] == current) {
+            if spareFilling {
+                prefetcher?.wait()
+                spareFilling = false
+                swap(&ready, &spare)
+                held = ready.positions
+                served = 0
+            }
+            if !(served < held.count && held[served] == current) {
+                ready.fill(from: current, layout: layout, maps: maps)  // first batch, or after a move: read now
+                held = ready.positions
+                served = 0
+                // A read error surfaces when the batch that hit it is due.
+                if held.isEmpty, let error = ready.error { throw error }
+            }
+            if let prefetcher, let last = held.last {
+                spareFilling = true
+                prefetcher.fill(spare, from: layout.normalized(layout.advanced(last)), layout: layout, maps: maps)
+            }
+        }
+        ready.widen(batch: served, inputs: &inputs, targets: &targets)
+        served += 1
+        position = layout.advanced(current)
+    }
+
+    /// Drops what is staged (after the prefetch in flight, if any) and stands at `position`.
+    mutating func move(to position: DataLoader.Position, prefetcher: Prefetcher) {
+        if spareFilling { prefetcher.wait() }
+        spareFilling = false
+        held = []
+        served = 0
+        self.position = position
+    }
+}
+
+/// The background job that fills the spare chunk. The job holds the chunk, the layout and the
+/// maps, never the loader, so a loader freed while a job runs leaves it to finish on memory it owns.
+struct Prefetcher {
+    private let queue = DispatchQueue(label: "tokenmill.loader.prefetch")
+    private let group = DispatchGroup()
+
+    func fill(_ chunk: Chunk, from first: DataLoader.Position, layout: BatchLayout, maps: ShardMaps) {
+        queue.async(group: group) { chunk.fill(from: first, layout: layout, maps: maps) }
+    }
+
+    /// Returns once the job in flight (if any) is done; its writes to the chunk are then visible.
+    func wait() { group.wait() }
 }
 
 // MARK: - Positions
@@ -353,14 +392,10 @@ struct BatchLayout: Sendable {
         for b in 0..<B {
             let stream = p.row + r * B + b
             let epoch = UInt64(stream / rowsPerEpoch)
-            let order: SamplePermutation
-            if let current = permutation, current.epoch == epoch {
-                order = current
-            } else {
-                order = SamplePermutation(count: UInt64(rowsPerEpoch), seed: seed, epoch: epoch)
-                permutation = order
+            if permutation?.epoch != epoch {
+                permutation = SamplePermutation(count: UInt64(rowsPerEpoch), seed: seed, epoch: epoch)
             }
-            let row = Int64(order(UInt64(stream % rowsPerEpoch)))
+            let row = Int64(permutation?(UInt64(stream % rowsPerEpoch)) ?? 0)   // set just above
             var lo = 0, hi = shards.count  // the shard whose rows contain `row`
             while hi - lo > 1 { let mid = (lo + hi) / 2; if unitStarts[mid] <= row { lo = mid } else { hi = mid } }
             rows.append((lo, (row - unitStarts[lo]) * T))
@@ -401,7 +436,7 @@ final class ShardMaps: @unchecked Sendable {
 /// Staging memory for the raw rows of `capacity` consecutive batches, with the position of each.
 final class Chunk: @unchecked Sendable {
     // Sendable: a chunk has one user at a time. The loader hands it to the prefetch job
-    // (`queue.async(group:)`) and touches it again only after `group.wait()`, which orders the
+    // (`Prefetcher.fill`) and touches it again only after `Prefetcher.wait()`, which orders the
     // job's writes before the loader's reads.
     //
     // Safety: `buffer` holds `capacity` batches of `batchSize` rows of `contextLength + 1` tokens
@@ -415,7 +450,6 @@ final class Chunk: @unchecked Sendable {
     private var rowBytes: Int { (contextLength + 1) * width.bytes }
     /// The position of each batch held, in order.
     private(set) var positions: [DataLoader.Position] = []
-    var consumed = 0
     /// The read error that stopped the last `fill`, if any (the batches before it are kept).
     private(set) var error: Error?
 
@@ -430,20 +464,12 @@ final class Chunk: @unchecked Sendable {
 
     deinit { buffer.deallocate() }
 
-    /// Whether the next batch to consume is the one at `p`.
-    func holds(_ p: DataLoader.Position) -> Bool { consumed < positions.count && positions[consumed] == p }
-
-    func discard() {
-        positions = []
-        consumed = 0
-        error = nil
-    }
-
     /// Reads the rows of `capacity` consecutive batches from `first` on (an error is left in
     /// `error`, with the batches before it kept).
     func fill(from first: DataLoader.Position, layout: BatchLayout, maps: ShardMaps) {
-        discard()
         let rowTokens = contextLength + 1, rowBytes = rowBytes
+        var filled: [DataLoader.Position] = []
+        filled.reserveCapacity(capacity)
         var p = first
         var permutation: SamplePermutation?
         do {
@@ -452,19 +478,19 @@ final class Chunk: @unchecked Sendable {
                 for (b, row) in layout.rows(at: p, &permutation).enumerated() {
                     try maps.shard(row.shard).copyTokenBytes(from: row.start, count: rowTokens, to: base + b * rowBytes)
                 }
-                positions.append(p)
+                filled.append(p)
                 p = layout.normalized(layout.advanced(p))
             }
+            error = nil
         } catch {
             self.error = error
         }
+        positions = filled
     }
 
-    /// Widens the rows of held batch `index` into `inputs` and `targets` (each at least
-    /// batchSize × contextLength long, checked by the caller).
+    /// Widens the rows of held batch `index` (< positions.count) into `inputs` and `targets`
+    /// (each at least batchSize × contextLength long: the loader checks both).
     func widen(batch index: Int, inputs: inout [Int32], targets: inout [Int32]) {
-        precondition(index < positions.count && inputs.count >= batchSize * contextLength
-                     && targets.count >= batchSize * contextLength, "batch \(index) is not staged")
         let T = contextLength, rowTokens = T + 1, staged = buffer + index * batchSize * rowBytes
         let wide = width == .uint32
         inputs.withUnsafeMutableBufferPointer { inputs in
