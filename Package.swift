@@ -6,6 +6,10 @@ let swiftSettings: [SwiftSetting] = [
     // Hot loops live in structs over raw pointers; exclusivity is checked by design, not at runtime.
     .unsafeFlags(["-enforce-exclusivity=unchecked"], .when(configuration: .release)),
 ]
+// The training modules and their tests: Swift 6 language mode, and no unsafe flags (SwiftPM
+// refuses those in a package used as a dependency). Their hot loops run over raw pointers,
+// which exclusivity checking does not touch, so they need no `-enforce-exclusivity=unchecked`.
+let swift6: [SwiftSetting] = [.swiftLanguageMode(.v6)]
 
 let package = Package(
     name: "TokenMill",
@@ -40,11 +44,9 @@ let package = Package(
         .target(name: "BPE", dependencies: ["Common"], swiftSettings: [.swiftLanguageMode(.v6)]),
         .target(name: "Shards", dependencies: ["Common", "Corpus", "CSQLite", "CIsal"],
                 swiftSettings: swiftSettings),
-        .target(name: "Loader", dependencies: ["Shards"], swiftSettings: swiftSettings),
-        .target(
-            name: "CKernels",
-            cSettings: [.unsafeFlags(["-O3", "-fno-math-errno", "-fno-trapping-math"])]),
-        .target(name: "GPT", dependencies: ["Common", "Loader", "CBLAS", "CKernels"], swiftSettings: swiftSettings),
+        .target(name: "Loader", dependencies: ["Common", "Shards"], swiftSettings: swift6),
+        .target(name: "CKernels"),
+        .target(name: "GPT", dependencies: ["Common", "Loader", "CBLAS", "CKernels"], swiftSettings: swift6),
         .target(
             name: "Pipeline",
             dependencies: ["Common", "Corpus", "BPE", "CSys", "Shards", "Loader", "GPT", .product(name: "TOMLKit", package: "TOMLKit")],
@@ -65,8 +67,8 @@ let package = Package(
         .testTarget(name: "BPETests", dependencies: ["BPE", "Corpus", "TestSupport"],
                     swiftSettings: [.swiftLanguageMode(.v6)]),
         .testTarget(name: "ShardsTests", dependencies: ["Common", "Corpus", "Shards", "ShardsTestSupport", "TestSupport"]),
-        .testTarget(name: "LoaderTests", dependencies: ["Corpus", "Loader", "TestSupport"]),
-        .testTarget(name: "GPTTests", dependencies: ["GPT", "TestSupport"]),
+        .testTarget(name: "LoaderTests", dependencies: ["Corpus", "Loader", "TestSupport"], swiftSettings: swift6),
+        .testTarget(name: "GPTTests", dependencies: ["GPT", "TestSupport"], swiftSettings: swift6),
         .testTarget(name: "PipelineTests", dependencies: ["BPE", "Common", "Corpus", "GPT", "Pipeline", "Shards", "ShardsTestSupport", "TestSupport"]),
         .testTarget(name: "CLITests", dependencies: ["TestSupport"]),
     ],

@@ -9,6 +9,32 @@
 #define MULTIVERSION
 #endif
 
+/* sqrtf and logf without errno. C on Linux defaults to -fmath-errno, under which sqrtf is a call
+   that may write errno, so AdamW's loop cannot be vectorised (no vsqrtps); the elementwise
+   builtins are the same correctly rounded functions without errno. Their arguments here are never
+   negative, so errno would not be set anyway. */
+#if defined(__has_builtin)
+#if __has_builtin(__builtin_elementwise_sqrt) && __has_builtin(__builtin_elementwise_log)
+#define TM_ELEMENTWISE_MATH 1
+#endif
+#endif
+
+static inline float sqrt_no_errno(float x) {
+#ifdef TM_ELEMENTWISE_MATH
+    return __builtin_elementwise_sqrt(x);
+#else
+    return sqrtf(x);
+#endif
+}
+
+static inline float log_no_errno(float x) {
+#ifdef TM_ELEMENTWISE_MATH
+    return __builtin_elementwise_log(x);
+#else
+    return logf(x);
+#endif
+}
+
 static inline float as_float(uint32_t u) { float f; memcpy(&f, &u, 4); return f; }
 static inline uint32_t as_bits(float f) { uint32_t u; memcpy(&u, &f, 4); return u; }
 
@@ -136,7 +162,7 @@ float tm_cross_entropy_row(float *row, long V, long Vp, long target, float dloss
         if (with_grad) row[i] = e;
         sum += e;
     }
-    float loss = logf(sum) - t;
+    float loss = log_no_errno(sum) - t;
     if (with_grad) {
         float k = dloss / sum;
         for (long j = 0; j < V; j++) row[j] *= k;
@@ -157,7 +183,7 @@ void tm_adamw(float *params, const float *grads, float *m, float *v, long n, flo
         float p = params[i];
         m[i] = mi;
         v[i] = vi;
-        params[i] = p - lr * ((mi * ibc1) / (sqrtf(vi * ibc2) + eps) + weight_decay * p);
+        params[i] = p - lr * ((mi * ibc1) / (sqrt_no_errno(vi * ibc2) + eps) + weight_decay * p);
     }
 }
 

@@ -6,6 +6,8 @@
 /// and the pre-softmax attention scores are not kept (backward needs only the probabilities).
 final class Activations {
     let B: Int, T: Int
+    // Safety: every tensor below is a view carved from `storage` (sizes for this B, T and the
+    // model's config), valid while this object lives; the model keeps it until the shape changes.
     private let storage: FloatBuffer
     let encoded: UnsafeMutablePointer<Float>    // (B, T, C)
     let ln1: UnsafeMutablePointer<Float>        // (L, B, T, C)
@@ -31,13 +33,31 @@ final class Activations {
     var inputs: [Int32]
     var targets: [Int32]
 
-    init(config: GPTConfig, B: Int, T: Int) {
+    /// Element counts of the tensors for (B, T), in the order below, or nil when they (or their
+    /// padded total) do not fit in an Int.
+    static func sizes(config: GPTConfig, B: Int, T: Int) -> [Int]? {
+        let C = config.channels, L = config.layers, NH = config.heads
+        guard let BT = checkedProduct(B, T) else { return nil }
+        let sizes = [checkedProduct(BT, C), checkedProduct(L, BT, C), checkedProduct(L, BT), checkedProduct(L, BT),
+                     checkedProduct(L, BT, 3, C), checkedProduct(L, BT, C), checkedProduct(L, B, NH, T, T),
+                     checkedProduct(L, BT, C), checkedProduct(L, BT, C), checkedProduct(L, BT), checkedProduct(L, BT),
+                     checkedProduct(L, BT, 4, C), checkedProduct(L, BT, 4, C), checkedProduct(L, BT, C),
+                     checkedProduct(BT, C), BT, BT, checkedProduct(BT, config.paddedVocabSize), BT,
+                     checkedProduct(L, BT, 4, C)].compactMap { $0 }
+        guard sizes.count == 20 else { return nil }
+        var total = 0   // as FloatBuffer.carve pads them
+        for size in sizes {
+            guard let next = checkedSum(total, size, 16) else { return nil }
+            total = next
+        }
+        return sizes
+    }
+
+    /// The activations for (B, T); `sizes` from `Activations.sizes(config:B:T:)`.
+    init(B: Int, T: Int, sizes: [Int]) {
         self.B = B
         self.T = T
-        let C = config.channels, L = config.layers, NH = config.heads, BT = B * T
-        let sizes = [BT * C, L * BT * C, L * BT, L * BT, L * BT * 3 * C, L * BT * C, L * B * NH * T * T,
-                     L * BT * C, L * BT * C, L * BT, L * BT, L * BT * 4 * C, L * BT * 4 * C, L * BT * C,
-                     BT * C, BT, BT, BT * config.paddedVocabSize, BT, L * BT * 4 * C]
+        let BT = B * T
         let t: [UnsafeMutablePointer<Float>]
         (storage, t) = FloatBuffer.carve(sizes)
         encoded = t[0]; ln1 = t[1]; ln1Mean = t[2]; ln1Rstd = t[3]; qkv = t[4]; atty = t[5]
@@ -53,6 +73,7 @@ final class Activations {
 /// every layer reuses, plus per-worker attention scratch.
 final class BackwardScratch {
     let threads: Int, B: Int, T: Int
+    // Safety: as in `Activations`, the views below are carved from `storage` and live as long as it.
     private let storage: FloatBuffer
     let dresidual: UnsafeMutablePointer<Float>  // (B, T, C)
     let dln: UnsafeMutablePointer<Float>        // (B, T, C)

@@ -4,8 +4,8 @@ import Foundation
 /// OpenBLAS as the model uses it: picking the fast kernel for this CPU, and single-threaded sgemm.
 ///
 /// Debian's OpenBLAS 0.3.21 chooses its kernel ("core") when the library loads. On CPUs it does
-/// not recognise it falls back to the generic "Prescott" kernel, which runs sgemm ~3× slower than
-/// the AVX-512 "SkylakeX" kernel. Setting `OPENBLAS_CORETYPE` from `main` is too late, so
+/// not recognise it falls back to the generic "Prescott" kernel, whose sgemm is far slower than
+/// the AVX-512 "SkylakeX" kernel's. Setting `OPENBLAS_CORETYPE` from `main` is too late, so
 /// `prepare()` re-runs OpenBLAS's selection with the variable set (`gotoblas_dynamic_quit` +
 /// `gotoblas_dynamic_init`) — only when the CPU really has AVX-512 F/BW/DQ/VL, only when the active
 /// kernel is not already an AVX-512 one, and never when the user set `OPENBLAS_CORETYPE`.
@@ -33,6 +33,7 @@ public enum BLAS {
     /// OpenBLAS cores that already use AVX-512.
     static let avx512Cores: Set<String> = ["skylakex", "cooperlake", "sapphirerapids"]
 
+    // Safety (nonisolated): `selection` is read and written only in `prepare`, while `lock` is held.
     nonisolated(unsafe) private static var selection: KernelSelection?
     private static let lock = NSLock()
 

@@ -3,8 +3,9 @@
 public protocol BatchProvider: AnyObject {
     var batchSize: Int { get }
     var contextLength: Int { get }
-    /// Fills B*T inputs and B*T targets (targets = inputs shifted by one).
-    func nextBatch(inputs: UnsafeMutableBufferPointer<Int32>, targets: UnsafeMutableBufferPointer<Int32>) throws
+    /// Fills the first B·T values of `inputs` and of `targets` (targets = inputs shifted by one);
+    /// each must hold at least B·T.
+    func nextBatch(inputs: inout [Int32], targets: inout [Int32]) throws
     /// An opaque snapshot of the position, stored in the trainer state for exact resume.
     func saveState() -> [UInt8]
     func restoreState(_ state: [UInt8]) throws
@@ -30,7 +31,7 @@ public final class TokenArrayBatchProvider: BatchProvider {
         guard batchSize >= 1, contextLength >= 1 else {
             throw GPTError.invalidConfiguration("batch size and context length must be at least 1")
         }
-        guard tokens.count >= batchSize * contextLength + 1 else {
+        guard let batch = checkedProduct(batchSize, contextLength), tokens.count > batch else {
             throw GPTError.invalidConfiguration("\(tokens.count) tokens are fewer than one batch of "
                                                 + "\(batchSize)×\(contextLength) + 1")
         }
@@ -39,7 +40,7 @@ public final class TokenArrayBatchProvider: BatchProvider {
         self.contextLength = contextLength
     }
 
-    public func nextBatch(inputs: UnsafeMutableBufferPointer<Int32>, targets: UnsafeMutableBufferPointer<Int32>) throws {
+    public func nextBatch(inputs: inout [Int32], targets: inout [Int32]) throws {
         let n = batchSize * contextLength
         guard inputs.count >= n, targets.count >= n else { throw GPTError.badBatch("buffers hold fewer than \(n) tokens") }
         if position >= batchesPerEpoch { position = 0 }

@@ -1,3 +1,5 @@
+import Common
+
 /// Model checkpoints in llm.c's format (`gpt2_build_from_checkpoint`), byte for byte.
 ///
 /// A header of 256 little-endian int32 — `[20240326, 3, maxT, V, L, NH, C, Vp]`, the rest 0 —
@@ -11,10 +13,14 @@ public enum Checkpoint {
 
     /// Reads and validates the header of the checkpoint at `path` (including the exact file size).
     public static func readConfig(_ path: String) throws -> GPTConfig {
-        let size = try FileIO.size(path)
+        try readConfig(FileIO.open(path))
+    }
+
+    static func readConfig(_ file: PosixFile) throws -> GPTConfig {
+        let path = file.path, size = try FileIO.size(file)
         func bad(_ reason: String) -> GPTError { GPTError.badCheckpoint(path: path, reason: reason) }
         guard size >= headerInts * 4 else { throw bad("file is \(size) bytes, shorter than the 1024-byte header") }
-        let bytes = try FileIO.readBytes(path, offset: 0, count: headerInts * 4)
+        let bytes = try FileIO.readBytes(file, at: 0, count: headerInts * 4)
         let h = littleEndianWords(bytes).map { Int32(bitPattern: $0) }
         guard h[0] == magic else { throw bad("bad magic \(h[0]) at offset 0 (expected \(magic))") }
         guard h[1] == 3 || h[1] == 1 else { throw bad("unsupported version \(h[1]) at offset 4 (expected 3, or 1)") }
@@ -22,7 +28,7 @@ public enum Checkpoint {
         let config = GPTConfig(maxSequenceLength: Int(h[2]), vocabSize: Int(h[3]), paddedVocabSize: padded,
                                layers: Int(h[4]), heads: Int(h[5]), channels: Int(h[6]))
         if let problem = config.problem { throw bad("header describes an impossible model: \(problem)") }
-        let expected = headerInts * 4 + 4 * config.parameterCount
+        let expected = Int64(headerInts * 4 + 4 * config.parameterCount)
         guard size == expected else {
             throw bad("file is \(size) bytes, but its header (maxT \(config.maxSequenceLength), V \(config.vocabSize), "
                       + "L \(config.layers), NH \(config.heads), C \(config.channels), Vp \(config.paddedVocabSize)) "
@@ -43,16 +49,21 @@ public enum Checkpoint {
     /// Writes `model` to `path` (through a temporary file and a rename).
     public static func write(_ model: GPT2, to path: String) throws {
         let h = header(model.config)
-        try h.withUnsafeBytes { hb in
-            try FileIO.writeAtomically(path, [hb, UnsafeRawBufferPointer(model.parameterStorage.buffer)])
+        try h.withUnsafeBytes { header in
+            try model.parameterStorage.withUnsafeBytes { parameters in
+                try FileIO.writeAtomically(path, parts: [header, parameters])
+            }
         }
     }
 
     /// Reads the parameters of the checkpoint at `path`.
     static func read(_ path: String) throws -> (GPTConfig, FloatBuffer) {
-        let config = try readConfig(path)
+        let file = try FileIO.open(path)
+        let config = try readConfig(file)
         let storage = FloatBuffer(count: config.parameterCount)
-        try FileIO.read(path, offset: headerInts * 4, count: 4 * config.parameterCount, into: storage.base)
+        try storage.withUnsafeMutableBytes { parameters in
+            try FileIO.read(file, at: Int64(headerInts * 4), into: parameters)
+        }
         return (config, storage)
     }
 }

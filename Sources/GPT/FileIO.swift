@@ -1,62 +1,49 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
+import Common
 
-/// Whole-file binary reads and atomic writes with errors that name the file. (All formats here
-/// are little-endian; so are the platforms we build for.)
+/// GPT's file access, through Common's file layer. Errors are `GPTError.io` naming the file, so
+/// that everything this module throws is a `GPTError`. (All formats here are little-endian; so
+/// are the platforms we build for.)
 enum FileIO {
-    private static func failure(_ path: String, _ what: String) -> GPTError {
-        GPTError.io(path: path, reason: "\(what): \(String(cString: strerror(errno)))")
-    }
-
-    /// Size of the file in bytes.
-    static func size(_ path: String) throws -> Int {
-        var st = stat()
-        guard stat(path, &st) == 0 else { throw failure(path, "cannot open") }
-        return Int(st.st_size)
-    }
-
-    /// Reads `count` bytes at `offset` into `buffer`.
-    static func read(_ path: String, offset: Int, count: Int, into buffer: UnsafeMutableRawPointer) throws {
-        let fd = open(path, O_RDONLY)
-        guard fd >= 0 else { throw failure(path, "cannot open") }
-        defer { close(fd) }
-        var done = 0
-        while done < count {
-            let n = pread(fd, buffer + done, min(count - done, 1 << 30), off_t(offset + done))
-            if n < 0 { if errno == EINTR { continue }; throw failure(path, "cannot read at offset \(offset + done)") }
-            if n == 0 { throw GPTError.io(path: path, reason: "file ended at offset \(offset + done), expected \(offset + count) bytes") }
-            done += n
+    /// Runs `body`, turning Common's `FileError`s into `GPTError.io`.
+    static func checked<T>(_ body: () throws -> T) throws -> T {
+        do {
+            return try body()
+        } catch let error as FileError {
+            throw GPTError.io(path: error.path,
+                              reason: error.offset.map { "at offset \($0): \(error.message)" } ?? error.message)
         }
     }
 
-    /// Reads `count` bytes at `offset`.
-    static func readBytes(_ path: String, offset: Int, count: Int) throws -> [UInt8] {
+    static func open(_ path: String) throws -> PosixFile {
+        try checked { try PosixFile.openForReading(path) }
+    }
+
+    static func size(_ file: PosixFile) throws -> Int64 {
+        try checked { try file.size() }
+    }
+
+    /// Fills `buffer` from `offset` on; a file that ends first is an error.
+    static func read(_ file: PosixFile, at offset: Int64, into buffer: UnsafeMutableRawBufferPointer) throws {
+        let n = try checked { try file.read(into: buffer, at: offset) }
+        guard n == buffer.count else {
+            throw GPTError.io(path: file.path, reason: "file ended at offset \(offset + Int64(n)), "
+                              + "expected \(offset + Int64(buffer.count)) bytes")
+        }
+    }
+
+    /// `count` bytes at `offset`.
+    static func readBytes(_ file: PosixFile, at offset: Int64, count: Int) throws -> [UInt8] {
         var bytes = [UInt8](repeating: 0, count: count)
-        if count > 0 { try bytes.withUnsafeMutableBytes { try read(path, offset: offset, count: count, into: $0.baseAddress!) } }
+        try bytes.withUnsafeMutableBytes { try read(file, at: offset, into: $0) }
         return bytes
     }
 
-    /// Writes the byte ranges `parts`, in order, to `path.tmp` and renames it to `path`, so a reader
-    /// never sees a half-written file.
-    static func writeAtomically(_ path: String, _ parts: [UnsafeRawBufferPointer]) throws {
-        let tmp = path + ".tmp"
-        let fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-        guard fd >= 0 else { throw failure(tmp, "cannot create") }
-        var ok = false
-        defer { if !ok { close(fd); unlink(tmp) } }
-        for part in parts where part.count > 0 {
-            var done = 0
-            while done < part.count {
-                let n = write(fd, part.baseAddress! + done, min(part.count - done, 1 << 30))
-                if n < 0 { if errno == EINTR { continue }; throw failure(tmp, "cannot write") }
-                done += n
-            }
-        }
-        guard close(fd) == 0 else { ok = true; unlink(tmp); throw failure(tmp, "cannot write") }
-        ok = true
-        guard rename(tmp, path) == 0 else { unlink(tmp); throw failure(path, "cannot rename \(tmp) to it") }
+    /// Writes `parts` one after the other to `path` through a temporary file and a rename.
+    static func writeAtomically(_ path: String, parts: [UnsafeRawBufferPointer]) throws {
+        try checked { try FileSystem.writeAtomically(path, parts: parts) }
+    }
+
+    static func writeAtomically(_ path: String, _ bytes: [UInt8]) throws {
+        try checked { try FileSystem.writeAtomically(path, bytes) }
     }
 }

@@ -92,12 +92,12 @@ public final class GPT2 {
     public var parameterCount: Int { config.parameterCount }
 
     /// Calls `body` with all parameters, in checkpoint order.
-    public func withParameters<R>(_ body: (UnsafeMutableBufferPointer<Float>) throws -> R) rethrows -> R {
+    package func withParameters<R>(_ body: (UnsafeMutableBufferPointer<Float>) throws -> R) rethrows -> R {
         try body(parameterStorage.buffer)
     }
 
     /// Calls `body` with all gradients (zeros before the first backward pass), in checkpoint order.
-    public func withGradients<R>(_ body: (UnsafeMutableBufferPointer<Float>) throws -> R) rethrows -> R {
+    package func withGradients<R>(_ body: (UnsafeMutableBufferPointer<Float>) throws -> R) rethrows -> R {
         try body(gradients().buffer)
     }
 
@@ -145,7 +145,8 @@ public final class GPT2 {
 
     func forwardBackward(inputs: UnsafeBufferPointer<Int32>, targets: UnsafeBufferPointer<Int32>,
                          B: Int, T: Int, lossScale: Float) throws -> Float {
-        let loss = try forward(inputs: inputs, targets: targets, B: B, T: T, dloss: lossScale / Float(B * T))
+        let (BT, overflow) = B.multipliedReportingOverflow(by: T)   // forward refuses a shape that overflows
+        let loss = try forward(inputs: inputs, targets: targets, B: B, T: T, dloss: overflow ? 0 : lossScale / Float(BT))
         backward()
         return loss
     }
@@ -157,11 +158,15 @@ public final class GPT2 {
     func forward(inputs: UnsafeBufferPointer<Int32>, targets: UnsafeBufferPointer<Int32>?,
                  B: Int, T: Int, dloss: Float?) throws -> Float {
         let C = config.channels, L = config.layers, NH = config.heads, V = config.vocabSize
-        let Vp = config.paddedVocabSize, BT = B * T
+        let Vp = config.paddedVocabSize
         guard B >= 1, T >= 1, T <= config.maxSequenceLength else {
             throw GPTError.invalidConfiguration(
                 "batch shape \(B)×\(T) does not fit the model (context ≤ \(config.maxSequenceLength))")
         }
+        guard let sizes = Activations.sizes(config: config, B: B, T: T) else {
+            throw GPTError.invalidConfiguration("batch shape \(B)×\(T) is too large: its activations do not fit in memory")
+        }
+        let BT = B * T
         guard inputs.count == BT, targets.map({ $0.count == BT }) ?? true else {
             throw GPTError.badBatch("expected \(BT) inputs and targets, got \(inputs.count) and \(targets?.count ?? 0)")
         }
@@ -173,7 +178,7 @@ public final class GPT2 {
                 throw GPTError.tokenOutOfRange(token: tok, position: i, vocabSize: V)
             }
         }
-        if acts?.B != B || acts?.T != T { acts = Activations(config: config, B: B, T: T) }
+        if acts?.B != B || acts?.T != T { acts = Activations(B: B, T: T, sizes: sizes) }
         let a = acts!   // just set above
         readyForBackward = false
         for i in 0..<BT { a.inputs[i] = inputs[i] }

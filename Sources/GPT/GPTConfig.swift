@@ -37,32 +37,60 @@ public struct GPTConfig: Codable, Equatable, Hashable, Sendable {
         if heads < 1 { return "heads must be at least 1 (got \(heads))" }
         if channels < 1 { return "channels must be at least 1 (got \(channels))" }
         if channels % heads != 0 { return "channels (\(channels)) must be a multiple of heads (\(heads))" }
-        if parameterCount > Int(Int32.max) * 64 { return "model too large" }
+        guard let count = countedParameterSizes.flatMap(checkedSum) else {
+            return "model too large: its parameter count does not fit in a 64-bit integer"
+        }
+        if count > GPTConfig.maxParameterCount {
+            return "model too large: \(count) parameters (at most \(GPTConfig.maxParameterCount))"
+        }
         return nil
     }
+
+    /// The most parameters a model may have (64 × Int32.max: 512 GiB of Float).
+    public static let maxParameterCount = Int(Int32.max) * 64
 
     /// Names of the 16 parameter tensors, in checkpoint order.
     public static let tensorNames = ["wte", "wpe", "ln1w", "ln1b", "qkvw", "qkvb", "attprojw", "attprojb",
                                      "ln2w", "ln2b", "fcw", "fcb", "fcprojw", "fcprojb", "lnfw", "lnfb"]
 
-    /// Element counts of the 16 parameter tensors, in checkpoint order.
-    public var parameterSizes: [Int] {
+    /// Element counts of the 16 parameter tensors, in checkpoint order, or nil when one does not
+    /// fit in an Int (a checkpoint header may hold any 32-bit values).
+    var countedParameterSizes: [Int]? {
         let C = channels, L = layers
-        return [paddedVocabSize * C, maxSequenceLength * C,
-                L * C, L * C, L * 3 * C * C, L * 3 * C, L * C * C, L * C,
-                L * C, L * C, L * 4 * C * C, L * 4 * C, L * C * 4 * C, L * C,
-                C, C]
+        let sizes = [checkedProduct(paddedVocabSize, C), checkedProduct(maxSequenceLength, C),
+                     checkedProduct(L, C), checkedProduct(L, C), checkedProduct(L, 3, C, C), checkedProduct(L, 3, C),
+                     checkedProduct(L, C, C), checkedProduct(L, C),
+                     checkedProduct(L, C), checkedProduct(L, C), checkedProduct(L, 4, C, C), checkedProduct(L, 4, C),
+                     checkedProduct(L, C, 4, C), checkedProduct(L, C),
+                     C, C]
+        return sizes.contains(nil) ? nil : sizes.compactMap { $0 }
     }
 
-    /// Offsets of the 16 tensors in the single parameter allocation.
+    /// Element counts of the 16 parameter tensors, in checkpoint order. For a shape with a
+    /// `problem`, a count too large for an Int is Int.max.
+    public var parameterSizes: [Int] {
+        countedParameterSizes ?? Array(repeating: Int.max, count: GPTConfig.tensorNames.count)
+    }
+
+    /// Offsets of the 16 tensors in the single parameter allocation (of a shape without a `problem`).
     public var parameterOffsets: [Int] {
         var offsets: [Int] = [], o = 0
-        for s in parameterSizes { offsets.append(o); o += s }
+        for s in parameterSizes {
+            offsets.append(o)
+            let (next, overflow) = o.addingReportingOverflow(s)
+            o = overflow ? Int.max : next
+        }
         return offsets
     }
 
-    /// Total number of parameters (including wte's padding rows).
-    public var parameterCount: Int { parameterSizes.reduce(0, +) }
+    /// Total number of parameters (including wte's padding rows); Int.max when it does not fit in
+    /// an Int (`problem` says so).
+    public var parameterCount: Int {
+        parameterSizes.reduce(0) { total, size in
+            let (sum, overflow) = total.addingReportingOverflow(size)
+            return overflow ? Int.max : sum
+        }
+    }
 
     /// Whether tensor `index` (checkpoint order) is a 2-D weight matrix: wte, wpe, qkvw, attprojw,
     /// fcw, fcprojw. Weight decay applies to these only (as in llm.c's CUDA trainer).
@@ -70,6 +98,30 @@ public struct GPTConfig: Codable, Equatable, Hashable, Sendable {
 
     /// Training FLOPs per token by llm.c's estimate: 6·parameters + 6·L·C·T (causal attention).
     public func trainingFLOPsPerToken(sequenceLength T: Int) -> Double {
-        6 * Double(parameterCount) + 6 * Double(layers * channels * T)
+        6 * Double(parameterCount) + 6 * Double(layers) * Double(channels) * Double(T)
     }
+}
+
+/// The product of `factors`, or nil when it does not fit in an Int.
+func checkedProduct(_ factors: Int...) -> Int? {
+    var product = 1
+    for f in factors {
+        let (p, overflow) = product.multipliedReportingOverflow(by: f)
+        if overflow { return nil }
+        product = p
+    }
+    return product
+}
+
+/// The sum of `terms`, or nil when it does not fit in an Int.
+func checkedSum(_ terms: Int...) -> Int? { checkedSum(terms) }
+
+func checkedSum(_ terms: [Int]) -> Int? {
+    var sum = 0
+    for t in terms {
+        let (s, overflow) = sum.addingReportingOverflow(t)
+        if overflow { return nil }
+        sum = s
+    }
+    return sum
 }

@@ -6,6 +6,8 @@ import Foundation
 final class InferenceSession {
     let model: GPT2
     let maxT: Int
+    // Safety: the views below are carved from `storage` (sizes from the model's config) and live
+    // as long as this session; `logits` is read by callers only while they hold the session.
     private let storage: FloatBuffer
     private let keys: UnsafeMutablePointer<Float>      // (L, maxT, C)
     private let values: UnsafeMutablePointer<Float>    // (L, maxT, C)

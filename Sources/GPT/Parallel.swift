@@ -23,11 +23,14 @@ package struct Parallel: Sendable {
             return
         }
         let workers = min(threads, count)
-        DispatchQueue.concurrentPerform(iterations: workers) { w in
-            var i = w
-            while i < count {
-                body(i, w)
-                i += workers
+        withoutActuallyEscaping(body) { body in
+            let shared = SharedBody(call: body)
+            DispatchQueue.concurrentPerform(iterations: workers) { w in
+                var i = w
+                while i < count {
+                    shared.call(i, w)
+                    i += workers
+                }
             }
         }
     }
@@ -53,4 +56,12 @@ package struct Parallel: Sendable {
         let start = part * base + min(part, extra)
         return start..<(start + base + (part < extra ? 1 : 0))
     }
+}
+
+/// A task body shared with the workers of one `concurrentPerform`.
+// Sendable: the workers only call it, each on its own tasks, and concurrentPerform returns after
+// the last call, so it never outlives the caller's frame. What it touches is the kernels'
+// contract: every task writes its own outputs, and the inputs are not written while it runs.
+private struct SharedBody: @unchecked Sendable {
+    let call: (_ task: Int, _ worker: Int) -> Void
 }

@@ -49,11 +49,11 @@ public final class Trainer {
     /// `RUNDIR/train.lock`, held while this trainer lives: one run writes a directory at a time.
     private let lock: ExclusiveLock
 
-    public var logPath: String { (runDirectory as NSString).appendingPathComponent("log.jsonl") }
+    public var logPath: String { FileSystem.join(runDirectory, "log.jsonl") }
 
     /// The checkpoint path for `step` completed steps in `runDirectory`.
     public static func checkpointPath(runDirectory: String, step: Int) -> String {
-        (runDirectory as NSString).appendingPathComponent(String(format: "model_%08d.bin", step))
+        FileSystem.join(runDirectory, String(format: "model_%08d.bin", step))
     }
 
     /// A new run. The model is initialised from `settings.seed`, or loaded from the llm.c checkpoint
@@ -160,18 +160,22 @@ public final class Trainer {
 
     /// The latest `model_NNNNNNNN.bin` in `directory` that has its `.state` beside it.
     public static func latestCheckpoint(in directory: String) -> (step: Int, path: String)? {
-        guard let names = try? FileManager.default.contentsOfDirectory(atPath: directory) else { return nil }
+        guard let names = try? FileSystem.list(directory) else { return nil }
         var best: (Int, String)?
         for name in names where name.hasPrefix("model_") && name.hasSuffix(".bin") && name.count == 18 {
             guard let n = Int(name.dropFirst(6).dropLast(4)) else { continue }
-            let path = (directory as NSString).appendingPathComponent(name)
-            guard FileManager.default.fileExists(atPath: TrainerState.path(forCheckpoint: path)) else { continue }
+            let path = FileSystem.join(directory, name)
+            guard FileSystem.exists(TrainerState.path(forCheckpoint: path)) else { continue }
             if n > (best?.0 ?? -1) { best = (n, path) }
         }
         return best
     }
 
     private static func checkProviders(_ s: TrainingSettings, _ train: BatchProvider, _ validation: BatchProvider?) throws {
+        guard checkedProduct(s.batchSize, s.contextLength, s.gradAccumulation) != nil else {
+            throw GPTError.invalidConfiguration("batch size \(s.batchSize) × context length \(s.contextLength) × "
+                                                + "accumulation \(s.gradAccumulation) is too large")
+        }
         for (name, p) in [("training", train), ("validation", validation)] {
             guard let p else { continue }
             guard p.batchSize == s.batchSize, p.contextLength == s.contextLength else {
@@ -205,23 +209,23 @@ public final class Trainer {
     /// false; then writes a checkpoint if the last step has none yet.
     public func run(until stopStep: Int? = nil, progress: ((TrainingProgress) -> Bool)? = nil) throws {
         let end = min(settings.steps, stopStep ?? settings.steps)
-        let log = try openLog()
-        defer { try? log.close() }
+        var log = try LogFile(path: logPath)
         while step < end {
             var report = try trainStep()
             // The step's log line goes out before its checkpoint, and reaches the disk first: a
             // run killed between the two resumes from the checkpoint with every step logged.
-            try log.write(contentsOf: Data(Trainer.logLine(report).utf8))
+            try log.append(Trainer.logLine(report))
             if settings.checkpointEvery > 0 && step % settings.checkpointEvery == 0 || step == settings.steps {
-                try log.synchronize()
+                try log.sync()
                 report.checkpoint = try saveCheckpoint()
             }
             if let progress, !progress(report) { break }
         }
         if step > 0 && lastCheckpointStep != step {
-            try log.synchronize()
+            try log.sync()
             try saveCheckpoint()
         }
+        try log.close()
     }
 
     /// One optimiser step (with validation first on eval steps); returns its report.
@@ -238,15 +242,9 @@ public final class Trainer {
         let B = settings.batchSize, T = settings.contextLength, accumulation = settings.gradAccumulation
         var lossSum = 0.0
         for _ in 0..<accumulation {
-            try inputs.withUnsafeMutableBufferPointer { i in
-                try targets.withUnsafeMutableBufferPointer { t in try train.nextBatch(inputs: i, targets: t) }
-            }
-            let loss = try inputs.withUnsafeBufferPointer { i in
-                try targets.withUnsafeBufferPointer { t in
-                    try model.forwardBackward(inputs: i, targets: t, B: B, T: T, lossScale: 1 / Float(accumulation))
-                }
-            }
-            lossSum += Double(loss)
+            try train.nextBatch(inputs: &inputs, targets: &targets)
+            lossSum += Double(try model.forwardBackward(inputs: inputs, targets: targets, batchSize: B, contextLength: T,
+                                                        lossScale: 1 / Float(accumulation)))
         }
         let trainLoss = Float(lossSum / Double(accumulation))
         guard trainLoss.isFinite else { throw GPTError.nonFiniteLoss(step: s) }
@@ -267,9 +265,7 @@ public final class Trainer {
         let B = settings.batchSize, T = settings.contextLength
         var sum = 0.0
         for _ in 0..<settings.evalBatches {
-            try inputs.withUnsafeMutableBufferPointer { i in
-                try targets.withUnsafeMutableBufferPointer { t in try data.nextBatch(inputs: i, targets: t) }
-            }
+            try data.nextBatch(inputs: &inputs, targets: &targets)
             sum += Double(try model.loss(inputs: inputs, targets: targets, batchSize: B, contextLength: T))
         }
         return settings.evalBatches > 0 ? Float(sum / Double(settings.evalBatches)) : .nan
@@ -299,19 +295,11 @@ public final class Trainer {
         return line + "}\n"
     }
 
-    private func openLog() throws -> FileHandle {
-        if !FileManager.default.fileExists(atPath: logPath) { try FileIO.writeAtomically(logPath, []) }
-        guard let h = FileHandle(forWritingAtPath: logPath) else {
-            throw GPTError.io(path: logPath, reason: "cannot open for writing")
-        }
-        _ = try? h.seekToEnd()
-        return h
-    }
-
     /// Keeps the log lines of steps before `resumeStep` (a killed run may have logged past its
     /// last checkpoint).
     private func truncateLog(before resumeStep: Int) throws {
-        guard let data = FileManager.default.contents(atPath: logPath) else { return }
+        guard FileSystem.exists(logPath) else { return }
+        let data = try FileIO.checked { try FileSystem.read(logPath) }
         var kept: [UInt8] = []
         for line in data.split(separator: UInt8(ascii: "\n")) {
             let prefix = Array("{\"step\":".utf8)
@@ -321,6 +309,27 @@ public final class Trainer {
             kept += line
             kept.append(UInt8(ascii: "\n"))
         }
-        try kept.withUnsafeBytes { try FileIO.writeAtomically(logPath, [$0]) }
+        try FileIO.writeAtomically(logPath, kept)
     }
+}
+
+/// `log.jsonl` opened for appending (created if missing).
+private struct LogFile {
+    let file: PosixFile
+    var end: Int64
+
+    init(path: String) throws {
+        file = try FileIO.checked { try PosixFile.openForWriting(path, truncate: false) }
+        end = try FileIO.size(file)
+    }
+
+    mutating func append(_ line: String) throws {
+        let bytes = Array(line.utf8)
+        try FileIO.checked { try bytes.withUnsafeBytes { try file.write($0, at: end) } }
+        end += Int64(bytes.count)
+    }
+
+    func sync() throws { try FileIO.checked { try file.sync() } }
+
+    func close() throws { try FileIO.checked { try file.closeChecked() } }
 }

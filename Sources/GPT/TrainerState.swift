@@ -1,3 +1,4 @@
+import Common
 import Foundation
 
 /// The trainer state stored beside a checkpoint (`model_00000100.state` next to
@@ -53,58 +54,68 @@ public struct TrainerState {
         try h.withUnsafeBytes { hb in
             try json.withUnsafeBytes { jb in
                 try loaderState.withUnsafeBytes { lb in
-                    try FileIO.writeAtomically(path, [hb, jb, lb, UnsafeRawBufferPointer(m.buffer),
-                                                      UnsafeRawBufferPointer(v.buffer)])
+                    try m.withUnsafeBytes { mb in
+                        try v.withUnsafeBytes { vb in
+                            try FileIO.writeAtomically(path, parts: [hb, jb, lb, mb, vb])
+                        }
+                    }
                 }
             }
         }
     }
 
     /// The validated header of the state file at `path` and its settings.
-    private static func readHead(_ path: String) throws
+    private static func readHead(_ file: PosixFile) throws
         -> (step: Int, count: Int, loaderBytes: Int, random: UInt64, settings: TrainingSettings, jsonBytes: Int) {
+        let path = file.path
         func bad(_ reason: String) -> GPTError { GPTError.badState(path: path, reason: reason) }
-        let size = try FileIO.size(path)
+        let size = try FileIO.size(file)
         guard size >= headerInts * 4 else { throw bad("file is \(size) bytes, shorter than the 1024-byte header") }
-        let h = littleEndianWords(try FileIO.readBytes(path, offset: 0, count: headerInts * 4))
+        let h = littleEndianWords(try FileIO.readBytes(file, at: 0, count: headerInts * 4))
         guard Int32(bitPattern: h[0]) == magic else {
             throw bad("bad magic \(Int32(bitPattern: h[0])) at offset 0 (expected \(magic))")
         }
         guard Int32(bitPattern: h[1]) == version else { throw bad("unsupported version \(h[1]) at offset 4 (expected \(version))") }
-        let step = Int(UInt64(h[2]) | UInt64(h[3]) << 32)
-        let count = Int(UInt64(h[4]) | UInt64(h[5]) << 32)
+        let step = UInt64(h[2]) | UInt64(h[3]) << 32, count = UInt64(h[4]) | UInt64(h[5]) << 32
         let jsonBytes = Int(h[6]), loaderBytes = Int(h[7])
-        let expected = headerInts * 4 + jsonBytes + loaderBytes + 8 * count
-        guard size == expected else { throw bad("file is \(size) bytes, but its header needs \(expected)") }
-        let json = try FileIO.readBytes(path, offset: headerInts * 4, count: jsonBytes)
+        guard let expected = Int(exactly: count).flatMap({ checkedProduct(8, $0) })
+                .flatMap({ checkedSum(headerInts * 4, jsonBytes, loaderBytes, $0) }) else {
+            throw bad("file is \(size) bytes, but its header's parameter count \(count) (at offset 16) needs more than any file holds")
+        }
+        guard size == Int64(expected) else { throw bad("file is \(size) bytes, but its header needs \(expected)") }
+        guard let step = Int(exactly: step) else { throw bad("step \(step) at offset 8 is out of range") }
+        let json = try FileIO.readBytes(file, at: Int64(headerInts * 4), count: jsonBytes)
         let settings: TrainingSettings
         do {
             settings = try JSONDecoder().decode(TrainingSettings.self, from: Data(json))
         } catch {
             throw bad("settings at offset 1024 are not valid: \(error)")
         }
-        return (step, count, loaderBytes, UInt64(h[8]) | UInt64(h[9]) << 32, settings, jsonBytes)
+        return (step, Int(count), loaderBytes, UInt64(h[8]) | UInt64(h[9]) << 32, settings, jsonBytes)
     }
 
     /// Reads and validates the state at `path`, which must belong to a model of `parameterCount`
     /// parameters.
     static func read(_ path: String, parameterCount: Int) throws -> TrainerState {
-        let head = try readHead(path)
+        let file = try FileIO.open(path)
+        let head = try readHead(file)
         guard head.count == parameterCount else {
             throw GPTError.badState(path: path, reason: "holds optimiser moments for \(head.count) parameters, "
                                     + "but the checkpoint has \(parameterCount)")
         }
         let loaderAt = headerInts * 4 + head.jsonBytes
-        let loader = try FileIO.readBytes(path, offset: loaderAt, count: head.loaderBytes)
+        let loader = try FileIO.readBytes(file, at: Int64(loaderAt), count: head.loaderBytes)
         let m = FloatBuffer(count: head.count), v = FloatBuffer(count: head.count)
-        let momentsAt = loaderAt + head.loaderBytes
-        try FileIO.read(path, offset: momentsAt, count: 4 * head.count, into: m.base)
-        try FileIO.read(path, offset: momentsAt + 4 * head.count, count: 4 * head.count, into: v.base)
+        let momentsAt = Int64(loaderAt + head.loaderBytes)
+        try m.withUnsafeMutableBytes { bytes in try FileIO.read(file, at: momentsAt, into: bytes) }
+        try v.withUnsafeMutableBytes { bytes in
+            try FileIO.read(file, at: momentsAt + Int64(4 * head.count), into: bytes)
+        }
         return TrainerState(step: head.step, settings: head.settings, randomState: head.random, loaderState: loader, m: m, v: v)
     }
 
     /// The stored settings of the state file at `path` (for a CLI that resumes with them).
-    public static func readSettings(_ path: String) throws -> TrainingSettings { try readHead(path).settings }
+    public static func readSettings(_ path: String) throws -> TrainingSettings { try readHead(FileIO.open(path)).settings }
 }
 
 /// The little-endian 32-bit words of `bytes`.

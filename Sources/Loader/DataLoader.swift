@@ -12,6 +12,8 @@
 // epoch after epoch in the order of `SamplePermutation(count: rows, seed:, epoch:)`. That
 // stream depends only on seed and epoch; global batch k is rows k·P·B ..< (k+1)·P·B of it,
 // and rank r takes rows r·B ..< (r+1)·B of each global batch.
+
+import Common
 import Foundation
 import Shards
 
@@ -19,9 +21,7 @@ import Shards
 ///
 ///     let loader = try DataLoader(directory: "out", options: .init(batchSize: 4, contextLength: 64))
 ///     var inputs = [Int32](repeating: 0, count: 4 * 64), targets = inputs
-///     try inputs.withUnsafeMutableBufferPointer { i in
-///         try targets.withUnsafeMutableBufferPointer { t in try loader.nextBatch(inputs: i, targets: t) }
-///     }
+///     try loader.nextBatch(inputs: &inputs, targets: &targets)
 ///     let state = loader.saveState()      // store with the checkpoint; restoreState(state) resumes exactly
 public final class DataLoader {
     public struct Options: Sendable, Equatable {
@@ -77,48 +77,24 @@ public final class DataLoader {
     public let options: Options
     public let settings: CorpusSettings
     /// The split's shards in order (sequential mode skips those too small for one sample).
-    public let shards: [Shard]
+    public var shards: [Shard] { layout.shards }
     public var batchSize: Int { options.batchSize }
     public var contextLength: Int { options.contextLength }
     public var totalTokens: Int64 { shards.reduce(0) { $0 + $1.tokens } }
     /// Sequential: samples per shard (per process). Shuffled: rows per shard.
-    public let unitsPerShard: [Int64]
+    public var unitsPerShard: [Int64] { layout.unitsPerShard }
     /// Shuffled: rows in one epoch.
-    public let rowsPerEpoch: Int64
-    public private(set) var position: Position
+    public var rowsPerEpoch: Int64 { layout.rowsPerEpoch }
+    public var position: Position { staging.position }
     /// The epoch of the next batch.
-    public var epoch: Int64 { normalized(position).epoch }
+    public var epoch: Int64 { layout.normalized(staging.position).epoch }
 
+    private let layout: BatchLayout
+    private let maps: ShardMaps
     private let corpusIdentity: UInt64
-    private let unitStarts: [Int64]  // prefix sums of unitsPerShard (shuffled)
-    private var mapped: [MappedShard?]
-    private let mapLock = NSLock()
-    private let rowTokens: Int
-    private let width: TokenWidth
 
-    // Staging: two chunks, each holding the raw rows of several consecutive batches. The caller
-    // consumes one while a background job fills the other with the batches that follow.
-    private final class Chunk {
-        // Safety: `buffer` holds `capacity` batches of batchSize rows of (T + 1) tokens of the
-        // corpus width; allocated in init, freed in deinit, written only by `fill` while no
-        // reader uses the chunk (the DispatchGroup wait orders the hand-over).
-        let buffer: UnsafeMutableRawPointer
-        let capacity: Int
-        /// The position of each batch held, in order.
-        var positions: [Position] = []
-        var consumed = 0
-        var error: Error?
-        init(bytes: Int, capacity: Int) {
-            buffer = UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: 64)
-            self.capacity = capacity
-        }
-        deinit { buffer.deallocate() }
-    }
-    private var ready: Chunk
-    private var spare: Chunk
-    private var spareFilling = false
-    private let queue = DispatchQueue(label: "tokenmill.loader.prefetch")
-    private let group = DispatchGroup()
+    private let prefetcher = Prefetcher()
+    private var staging: Staging
 
     public init(directory: String, options: Options) throws {
         let o = options
@@ -129,9 +105,22 @@ public final class DataLoader {
         guard o.worldSize >= 1, o.rank >= 0, o.rank < o.worldSize else {
             throw bad("rank \(o.rank) must be in 0..<\(o.worldSize) (the world size)")
         }
-        let stats = try CorpusStats(directory: directory)
-        let settings = stats.settings
-        let indexPath = directory + "/" + IndexSchema.fileName
+        // Every product below (P·B·T tokens a step, the bytes of a batch's rows) must fit in an Int.
+        func fits(_ factors: Int...) -> Bool {
+            var product = 1
+            for f in factors {
+                let (p, overflow) = product.multipliedReportingOverflow(by: f)
+                if overflow { return false }
+                product = p
+            }
+            return true
+        }
+        guard o.contextLength < Int.max, fits(o.worldSize, o.batchSize, o.contextLength + 1, 4) else {
+            throw bad("batch size \(o.batchSize) × context length \(o.contextLength) × world size \(o.worldSize) is too large")
+        }
+        let catalogue = try ShardCatalogue(directory: directory)
+        let settings = catalogue.settings
+        let indexPath = catalogue.indexPath
         if let expected = o.expectedTokenizerFingerprint, expected != settings.tokenizerFingerprint {
             throw ShardsError(.mismatch, path: indexPath,
                               "the corpus was sharded with tokenizer \(settings.tokenizerFingerprint), the model expects \(expected)")
@@ -140,25 +129,26 @@ public final class DataLoader {
             throw ShardsError(.mismatch, path: indexPath,
                               "the corpus has a vocabulary of \(settings.vocabSize) tokens, the model expects \(expected)")
         }
-        let rows = try stats.shards().shards.filter { $0.split == o.split }
-        if let open = rows.first(where: { $0.status != .closed }) {
-            throw ShardsError(.corrupt, path: directory + "/" + open.path,
+        if let open = catalogue.openShards(o.split).first {
+            throw ShardsError(.corrupt, path: FileSystem.join(directory, open),
                               "shard is still open: sharding did not finish (rerun `tokenmill shard`)")
         }
-        guard !rows.isEmpty else { throw ShardsError(.invalidArgument, path: indexPath, "the corpus has no \(o.split) shards") }
+        let entries = catalogue.shards(o.split)
+        guard !entries.isEmpty else { throw ShardsError(.invalidArgument, path: indexPath, "the corpus has no \(o.split) shards") }
         // Cheap validation of every shard now (header, exact size, count), as llm.c does at init.
         var identity: UInt64 = 0xCBF2_9CE4_8422_2325
         func fold(_ s: String) { for b in s.utf8 { identity = (identity ^ UInt64(b)) &* 0x0000_0100_0000_01B3 } }
         var shards: [Shard] = []
-        for row in rows {
-            let path = directory + "/" + row.path
-            let header = try ShardFile.inspect(path)
-            guard header.tokenCount == row.tokens, header.width == settings.tokenWidth else {
-                throw ShardsError(.corrupt, path: path, "header says \(header.tokenCount) \(header.width.bytes)-byte tokens, "
-                                  + "the index says \(row.tokens) \(settings.tokenWidth.bytes)-byte tokens (run `tokenmill verify`)")
+        for entry in entries {
+            let header = try ShardFile.inspect(entry.path)
+            guard header.tokenCount == entry.tokens, header.width == settings.tokenWidth else {
+                throw ShardsError(.corrupt, path: entry.path, "header says \(header.tokenCount) \(header.width.bytes)-byte tokens, "
+                                  + "the index says \(entry.tokens) \(settings.tokenWidth.bytes)-byte tokens (run `tokenmill verify`)")
             }
-            fold("\(row.path) \(row.tokens) \(row.crc32);")
-            shards.append(Shard(path: path, tokens: row.tokens))
+            // The text `stats` shows (CRC as 8 hex digits), which saved loader states were made from.
+            let crc = String(entry.crc32, radix: 16)
+            fold("\(entry.name) \(entry.tokens) \(String(repeating: "0", count: 8 - crc.count) + crc);")
+            shards.append(Shard(path: entry.path, tokens: entry.tokens))
         }
         let B = Int64(o.batchSize), T = Int64(o.contextLength), P = Int64(o.worldSize)
         var units: [Int64]
@@ -170,8 +160,7 @@ public final class DataLoader {
             shards = usable.map { shards[$0] }
             units = usable.map { units[$0] }
         }
-        let total = units.reduce(0, +)
-        guard total > 0 else {
+        guard units.reduce(0, +) > 0 else {
             let need = o.shuffle ? T + 1 : P * B * T + 1
             throw ShardsError(.invalidArgument, path: indexPath,
                               "the \(o.split) split has no shard with at least \(need) tokens, too few for this batch size and context length")
@@ -179,177 +168,34 @@ public final class DataLoader {
         self.directory = directory
         self.options = o
         self.settings = settings
-        self.shards = shards
-        self.unitsPerShard = units
-        self.rowsPerEpoch = o.shuffle ? total : 0
-        var starts: [Int64] = [0]
-        for u in units { starts.append(starts.last! + u) }
-        self.unitStarts = starts
+        self.layout = BatchLayout(options: o, shards: shards, unitsPerShard: units)
+        self.maps = ShardMaps(paths: shards.map(\.path), randomAccess: o.shuffle)
         self.corpusIdentity = identity
-        self.mapped = Array(repeating: nil, count: shards.count)
-        self.rowTokens = o.contextLength + 1
-        self.width = settings.tokenWidth
-        self.position = Position(epoch: 0, shardIndex: 0, sampleIndex: 0, row: 0)
         // About a million tokens per chunk (at least one batch) when prefetching.
-        let batchBytes = o.batchSize * (o.contextLength + 1) * settings.tokenWidth.bytes
         let perChunk = o.prefetch ? max(1, (1 << 20) / (o.batchSize * o.contextLength)) : 1
-        ready = Chunk(bytes: batchBytes * perChunk, capacity: perChunk)
-        spare = Chunk(bytes: batchBytes * perChunk, capacity: perChunk)
+        func chunk() -> Chunk {
+            Chunk(capacity: perChunk, batchSize: o.batchSize, contextLength: o.contextLength, width: settings.tokenWidth)
+        }
+        staging = Staging(ready: chunk(), spare: chunk())
     }
-
-    // No wait for the prefetch in deinit: a prefetch block holds the loader, so none runs once
-    // deinit does. (Waiting was a deadlock when the block held the last reference: deinit then
-    // ran inside the block, before the group was left.)
 
     // MARK: Batches
 
-    /// Fills `inputs` and `targets` (each at least batchSize × contextLength) with the next
+    /// Fills `inputs` and `targets` (each at least batchSize × contextLength long) with the next
     /// batch: row b holds tokens t ..< t+T of a window and its targets t+1 ... t+T.
-    public func nextBatch(inputs: UnsafeMutableBufferPointer<Int32>, targets: UnsafeMutableBufferPointer<Int32>) throws {
+    public func nextBatch(inputs: inout [Int32], targets: inout [Int32]) throws {
         let count = batchSize * contextLength
         guard inputs.count >= count, targets.count >= count else {
             throw ShardsError(.invalidArgument, path: directory,
                               "batch buffers hold \(min(inputs.count, targets.count)) tokens, need \(count)")
         }
-        let current = normalized(position)
-        if !(ready.consumed < ready.positions.count && ready.positions[ready.consumed] == current) {
-            if spareFilling {
-                group.wait()
-                spareFilling = false
-                swap(&ready, &spare)
-            }
-            if !(ready.consumed < ready.positions.count && ready.positions[ready.consumed] == current) {
-                fill(ready, from: current)  // first batch, or after restore/reset: read now
-                // A read error surfaces when the batch that hit it is due.
-                if ready.positions.isEmpty, let error = ready.error { throw error }
-            }
-            if options.prefetch, let last = ready.positions.last {
-                let next = normalized(advanced(last))
-                let chunk = spare
-                spareFilling = true
-                queue.async(group: group) { [self] in fill(chunk, from: next) }
-            }
-        }
-        convert(ready.buffer + ready.consumed * batchSize * rowTokens * width.bytes, inputs: inputs, targets: targets)
-        ready.consumed += 1
-        position = advanced(current)
+        try staging.next(layout: layout, maps: maps, prefetcher: options.prefetch ? prefetcher : nil,
+                         inputs: &inputs, targets: &targets)
     }
 
     /// Back to the start of epoch 0 (llm.c's `dataloader_reset`; e.g. before each evaluation).
     public func reset() throws {
-        discardStaged()
-        position = Position(epoch: 0, shardIndex: 0, sampleIndex: 0, row: 0)
-    }
-
-    private func discardStaged() {
-        group.wait()
-        spareFilling = false
-        for chunk in [ready, spare] {
-            chunk.positions = []
-            chunk.consumed = 0
-            chunk.error = nil
-        }
-    }
-
-    // MARK: Positions
-
-    /// llm.c's advance rule: a sample index past the shard's end moves to the next shard, and
-    /// past the last shard back to the first (a new epoch).
-    private func normalized(_ p: Position) -> Position {
-        guard !options.shuffle else {
-            return Position(epoch: p.row / rowsPerEpoch, shardIndex: 0, sampleIndex: 0, row: p.row)
-        }
-        var q = p
-        while q.sampleIndex >= unitsPerShard[Int(q.shardIndex)] {
-            q.sampleIndex = 0
-            if q.shardIndex == Int64(shards.count - 1) { q.shardIndex = 0; q.epoch += 1 } else { q.shardIndex += 1 }
-        }
-        return q
-    }
-
-    private func advanced(_ p: Position) -> Position {
-        var q = p
-        if options.shuffle { q.row += Int64(options.worldSize * batchSize) } else { q.sampleIndex += 1 }
-        return q
-    }
-
-    /// (shard index, first token) of each of this rank's rows of the batch at `p`.
-    private func rows(at p: Position, _ permutation: inout SamplePermutation?) -> [(shard: Int, start: Int64)] {
-        let B = Int64(batchSize), T = Int64(contextLength), P = Int64(options.worldSize), r = Int64(options.rank)
-        if !options.shuffle {
-            let start = p.sampleIndex * P * B * T + r * B * T
-            return (0..<B).map { (Int(p.shardIndex), start + $0 * T) }
-        }
-        return (0..<B).map { b in
-            let stream = p.row + r * B + b
-            let epoch = UInt64(stream / rowsPerEpoch)
-            if permutation?.epoch != epoch {
-                permutation = SamplePermutation(count: UInt64(rowsPerEpoch), seed: options.seed, epoch: epoch)
-            }
-            let row = Int64(permutation!(UInt64(stream % rowsPerEpoch)))
-            var lo = 0, hi = shards.count  // the shard whose rows contain `row`
-            while hi - lo > 1 { let mid = (lo + hi) / 2; if unitStarts[mid] <= row { lo = mid } else { hi = mid } }
-            return (lo, (row - unitStarts[lo]) * T)
-        }
-    }
-
-    // MARK: Reading
-
-    private func shard(_ index: Int) throws -> MappedShard {
-        mapLock.lock()
-        defer { mapLock.unlock() }
-        if let m = mapped[index] { return m }
-        let m = try MappedShard(path: shards[index].path)
-        m.adviseRandomAccess(options.shuffle)
-        mapped[index] = m
-        return m
-    }
-
-    /// Reads the rows of `chunk.capacity` consecutive batches from `first` on into `chunk`
-    /// (an error is left in `chunk.error`, with the batches before it kept).
-    private func fill(_ chunk: Chunk, from first: Position) {
-        chunk.positions = []
-        chunk.consumed = 0
-        chunk.error = nil
-        let rowBytes = rowTokens * width.bytes
-        var p = first
-        var permutation: SamplePermutation?
-        do {
-            for k in 0..<chunk.capacity {
-                let base = chunk.buffer + k * batchSize * rowBytes
-                for (b, row) in rows(at: p, &permutation).enumerated() {
-                    try shard(row.shard).copyTokenBytes(from: row.start, count: rowTokens, to: base + b * rowBytes)
-                }
-                chunk.positions.append(p)
-                p = normalized(advanced(p))
-            }
-        } catch {
-            chunk.error = error
-        }
-    }
-
-    /// Widens staged rows into the caller's inputs and targets.
-    private func convert(_ staged: UnsafeMutableRawPointer, inputs: UnsafeMutableBufferPointer<Int32>, targets: UnsafeMutableBufferPointer<Int32>) {
-        let T = contextLength
-        // Safety: `staged` holds batchSize rows of T + 1 tokens of `width` bytes (filled by
-        // `fill`), and both outputs hold at least batchSize × T values (checked by the caller).
-        guard let inp = inputs.baseAddress, let tgt = targets.baseAddress else { return }
-        for b in 0..<batchSize {
-            let out = inp + b * T, next = tgt + b * T
-            if width == .uint16 {
-                let src = (staged + b * rowTokens * 2).assumingMemoryBound(to: UInt16.self)
-                for t in 0..<T {
-                    out[t] = Int32(UInt16(littleEndian: src[t]))
-                    next[t] = Int32(UInt16(littleEndian: src[t + 1]))
-                }
-            } else {
-                let src = (staged + b * rowTokens * 4).assumingMemoryBound(to: UInt32.self)
-                for t in 0..<T {
-                    out[t] = Int32(truncatingIfNeeded: UInt32(littleEndian: src[t]))
-                    next[t] = Int32(truncatingIfNeeded: UInt32(littleEndian: src[t + 1]))
-                }
-            }
-        }
+        staging.move(to: Position(epoch: 0, shardIndex: 0, sampleIndex: 0, row: 0), prefetcher: prefetcher)
     }
 
     // MARK: State
@@ -365,7 +211,7 @@ public final class DataLoader {
         var out = Self.stateMagic
         func put<T: FixedWidthInteger>(_ v: T) { withUnsafeBytes(of: v.littleEndian) { out += $0 } }
         put(Self.stateVersion)
-        let p = position
+        let p = staging.position
         for v in [UInt64(options.shuffle ? 1 : 0), options.seed, UInt64(batchSize), UInt64(contextLength),
                   UInt64(options.worldSize), corpusIdentity,
                   UInt64(bitPattern: p.epoch), UInt64(bitPattern: p.shardIndex), UInt64(bitPattern: p.sampleIndex),
@@ -402,7 +248,271 @@ public final class DataLoader {
         guard p.epoch >= 0, p.row >= 0, p.sampleIndex >= 0, p.shardIndex >= 0, p.shardIndex < Int64(shards.count) else {
             throw bad("position out of range")
         }
-        discardStaged()
-        position = p
+        staging.move(to: p, prefetcher: prefetcher)
+    }
+}
+
+// MARK: - Staging
+
+/// Where the loader stands and the two chunks it reads through: the caller consumes the batches
+/// of `ready` while a background job fills `spare` with the batches that follow. A struct, so that
+/// serving a batch costs the loader one access to its state rather than one per field.
+struct Staging {
+    private(set) var position = DataLoader.Position(epoch: 0, shardIndex: 0, sampleIndex: 0, row: 0)
+    private var ready: Chunk
+    private var spare: Chunk
+    private var spareFilling = false
+    /// The positions of the batches in `ready` (read from it once it is filled), and how many of
+    /// them were served.
+    private var held: [DataLoader.Position] = []
+    private var served = 0
+
+    init(ready: Chunk, spare: Chunk) {
+        self.ready = ready
+        self.spare = spare
+    }
+
+    /// Widens the batch at `position` into `inputs` and `targets` (each at least B·T long) and
+    /// moves on; `prefetcher` (nil: read in the caller's thread only) fills the next chunk.
+    mutating func next(layout: BatchLayout, maps: ShardMaps, prefetcher: Prefetcher?,
+                       inputs: inout [Int32], targets: inout [Int32]) throws {
+        let current = layout.normalized(position)
+        if !(served < held.count && held[served] == current) {
+            if spareFilling {
+                prefetcher?.wait()
+                spareFilling = false
+                swap(&ready, &spare)
+                held = ready.positions
+                served = 0
+            }
+            if !(served < held.count && held[served] == current) {
+                ready.fill(from: current, layout: layout, maps: maps)  // first batch, or after a move: read now
+                held = ready.positions
+                served = 0
+                // A read error surfaces when the batch that hit it is due.
+                if held.isEmpty, let error = ready.error { throw error }
+            }
+            if let prefetcher, let last = held.last {
+                spareFilling = true
+                prefetcher.fill(spare, from: layout.normalized(layout.advanced(last)), layout: layout, maps: maps)
+            }
+        }
+        ready.widen(batch: served, inputs: &inputs, targets: &targets)
+        served += 1
+        position = layout.advanced(current)
+    }
+
+    /// Drops what is staged (after the prefetch in flight, if any) and stands at `position`.
+    mutating func move(to position: DataLoader.Position, prefetcher: Prefetcher) {
+        if spareFilling { prefetcher.wait() }
+        spareFilling = false
+        held = []
+        served = 0
+        self.position = position
+    }
+}
+
+/// The background job that fills the spare chunk. The job holds the chunk, the layout and the
+/// maps, never the loader, so a loader freed while a job runs leaves it to finish on memory it owns.
+struct Prefetcher {
+    private let queue = DispatchQueue(label: "tokenmill.loader.prefetch")
+    private let group = DispatchGroup()
+
+    func fill(_ chunk: Chunk, from first: DataLoader.Position, layout: BatchLayout, maps: ShardMaps) {
+        queue.async(group: group) { chunk.fill(from: first, layout: layout, maps: maps) }
+    }
+
+    /// Returns once the job in flight (if any) is done; its writes to the chunk are then visible.
+    func wait() { group.wait() }
+}
+
+// MARK: - Positions
+
+/// Which rows each batch holds: the split's usable shards, how many samples (sequential) or rows
+/// (shuffled) each gives, and the rules that move a position on. Immutable, so the prefetch job
+/// uses it while the caller does.
+struct BatchLayout: Sendable {
+    typealias Position = DataLoader.Position
+
+    let shards: [DataLoader.Shard]
+    /// Sequential: samples per shard (per process). Shuffled: rows per shard.
+    let unitsPerShard: [Int64]
+    /// Prefix sums of unitsPerShard (shuffled: the first row of each shard).
+    let unitStarts: [Int64]
+    /// Shuffled: rows in one epoch (0 in sequential mode).
+    let rowsPerEpoch: Int64
+    let batchSize: Int, contextLength: Int, rank: Int, worldSize: Int
+    let shuffle: Bool
+    let seed: UInt64
+
+    init(options o: DataLoader.Options, shards: [DataLoader.Shard], unitsPerShard: [Int64]) {
+        self.shards = shards
+        self.unitsPerShard = unitsPerShard
+        var starts: [Int64] = [0]
+        for u in unitsPerShard { starts.append(starts[starts.count - 1] + u) }
+        unitStarts = starts
+        rowsPerEpoch = o.shuffle ? starts[starts.count - 1] : 0
+        batchSize = o.batchSize
+        contextLength = o.contextLength
+        rank = o.rank
+        worldSize = o.worldSize
+        shuffle = o.shuffle
+        seed = o.seed
+    }
+
+    /// llm.c's advance rule: a sample index past the shard's end moves to the next shard, and
+    /// past the last shard back to the first (a new epoch).
+    func normalized(_ p: Position) -> Position {
+        guard !shuffle else {
+            return Position(epoch: p.row / rowsPerEpoch, shardIndex: 0, sampleIndex: 0, row: p.row)
+        }
+        var q = p
+        while q.sampleIndex >= unitsPerShard[Int(q.shardIndex)] {
+            q.sampleIndex = 0
+            if q.shardIndex == Int64(shards.count - 1) { q.shardIndex = 0; q.epoch += 1 } else { q.shardIndex += 1 }
+        }
+        return q
+    }
+
+    func advanced(_ p: Position) -> Position {
+        var q = p
+        if shuffle { q.row += Int64(worldSize * batchSize) } else { q.sampleIndex += 1 }
+        return q
+    }
+
+    /// (shard index, first token) of each of this rank's rows of the batch at `p`.
+    func rows(at p: Position, _ permutation: inout SamplePermutation?) -> [(shard: Int, start: Int64)] {
+        let B = Int64(batchSize), T = Int64(contextLength), P = Int64(worldSize), r = Int64(rank)
+        if !shuffle {
+            let start = p.sampleIndex * P * B * T + r * B * T
+            return (0..<B).map { (Int(p.shardIndex), start + $0 * T) }
+        }
+        var rows: [(shard: Int, start: Int64)] = []
+        rows.reserveCapacity(batchSize)
+        for b in 0..<B {
+            let stream = p.row + r * B + b
+            let epoch = UInt64(stream / rowsPerEpoch)
+            if permutation?.epoch != epoch {
+                permutation = SamplePermutation(count: UInt64(rowsPerEpoch), seed: seed, epoch: epoch)
+            }
+            let row = Int64(permutation?(UInt64(stream % rowsPerEpoch)) ?? 0)   // set just above
+            var lo = 0, hi = shards.count  // the shard whose rows contain `row`
+            while hi - lo > 1 { let mid = (lo + hi) / 2; if unitStarts[mid] <= row { lo = mid } else { hi = mid } }
+            rows.append((lo, (row - unitStarts[lo]) * T))
+        }
+        return rows
+    }
+}
+
+// MARK: - Reading
+
+/// The split's shards, each mapped on first use and kept mapped; shared by the caller and the
+/// prefetch job.
+final class ShardMaps: @unchecked Sendable {
+    // Sendable: `mapped` is read and written only while `lock` is held; everything else is
+    // immutable, and MappedShard is Sendable.
+    private let paths: [String]
+    private let randomAccess: Bool
+    private let lock = NSLock()
+    private var mapped: [MappedShard?]
+
+    init(paths: [String], randomAccess: Bool) {
+        self.paths = paths
+        self.randomAccess = randomAccess
+        mapped = Array(repeating: nil, count: paths.count)
+    }
+
+    func shard(_ index: Int) throws -> MappedShard {
+        lock.lock()
+        defer { lock.unlock() }
+        if let m = mapped[index] { return m }
+        let m = try MappedShard(path: paths[index])
+        m.adviseRandomAccess(randomAccess)
+        mapped[index] = m
+        return m
+    }
+}
+
+/// Staging memory for the raw rows of `capacity` consecutive batches, with the position of each.
+final class Chunk: @unchecked Sendable {
+    // Sendable: a chunk has one user at a time. The loader hands it to the prefetch job
+    // (`Prefetcher.fill`) and touches it again only after `Prefetcher.wait()`, which orders the
+    // job's writes before the loader's reads.
+    //
+    // Safety: `buffer` holds `capacity` batches of `batchSize` rows of `contextLength + 1` tokens
+    // of `width` bytes: allocated in init, freed in deinit, written only by `fill` (whole rows, at
+    // offsets inside it) and read only by `widen` (one batch that `fill` wrote: index < positions.count).
+    private let buffer: UnsafeMutableRawPointer
+    let capacity: Int
+    private let batchSize: Int
+    private let contextLength: Int
+    private let width: TokenWidth
+    private var rowBytes: Int { (contextLength + 1) * width.bytes }
+    /// The position of each batch held, in order.
+    private(set) var positions: [DataLoader.Position] = []
+    /// The read error that stopped the last `fill`, if any (the batches before it are kept).
+    private(set) var error: Error?
+
+    init(capacity: Int, batchSize: Int, contextLength: Int, width: TokenWidth) {
+        self.capacity = capacity
+        self.batchSize = batchSize
+        self.contextLength = contextLength
+        self.width = width
+        buffer = UnsafeMutableRawPointer.allocate(byteCount: capacity * batchSize * (contextLength + 1) * width.bytes,
+                                                  alignment: 64)
+    }
+
+    deinit { buffer.deallocate() }
+
+    /// Reads the rows of `capacity` consecutive batches from `first` on (an error is left in
+    /// `error`, with the batches before it kept).
+    func fill(from first: DataLoader.Position, layout: BatchLayout, maps: ShardMaps) {
+        let rowTokens = contextLength + 1, rowBytes = rowBytes
+        var filled: [DataLoader.Position] = []
+        filled.reserveCapacity(capacity)
+        var p = first
+        var permutation: SamplePermutation?
+        do {
+            for k in 0..<capacity {
+                let base = buffer + k * batchSize * rowBytes
+                for (b, row) in layout.rows(at: p, &permutation).enumerated() {
+                    try maps.shard(row.shard).copyTokenBytes(from: row.start, count: rowTokens, to: base + b * rowBytes)
+                }
+                filled.append(p)
+                p = layout.normalized(layout.advanced(p))
+            }
+            error = nil
+        } catch {
+            self.error = error
+        }
+        positions = filled
+    }
+
+    /// Widens the rows of held batch `index` (< positions.count) into `inputs` and `targets`
+    /// (each at least batchSize × contextLength long: the loader checks both).
+    func widen(batch index: Int, inputs: inout [Int32], targets: inout [Int32]) {
+        let T = contextLength, rowTokens = T + 1, staged = buffer + index * batchSize * rowBytes
+        let wide = width == .uint32
+        inputs.withUnsafeMutableBufferPointer { inputs in
+            targets.withUnsafeMutableBufferPointer { targets in
+                guard let inp = inputs.baseAddress, let tgt = targets.baseAddress else { return }
+                for b in 0..<batchSize {
+                    let out = inp + b * T, next = tgt + b * T
+                    if wide {
+                        let src = (staged + b * rowTokens * 4).assumingMemoryBound(to: UInt32.self)
+                        for t in 0..<T {
+                            out[t] = Int32(truncatingIfNeeded: UInt32(littleEndian: src[t]))
+                            next[t] = Int32(truncatingIfNeeded: UInt32(littleEndian: src[t + 1]))
+                        }
+                    } else {
+                        let src = (staged + b * rowTokens * 2).assumingMemoryBound(to: UInt16.self)
+                        for t in 0..<T {
+                            out[t] = Int32(UInt16(littleEndian: src[t]))
+                            next[t] = Int32(UInt16(littleEndian: src[t + 1]))
+                        }
+                    }
+                }
+            }
+        }
     }
 }

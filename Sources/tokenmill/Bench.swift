@@ -172,9 +172,7 @@ struct BenchLoader: ParsableCommand {
             let t0 = DispatchTime.now().uptimeNanoseconds
             var elapsed = 0.0
             while elapsed < seconds {
-                try inputs.withUnsafeMutableBufferPointer { i in
-                    try targets.withUnsafeMutableBufferPointer { t in try loader.nextBatch(inputs: i, targets: t) }
-                }
+                try loader.nextBatch(inputs: &inputs, targets: &targets)
                 checksum &+= Int64(inputs[batches % n])
                 batches += 1
                 elapsed = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9

@@ -79,6 +79,30 @@ import Testing
         }
     }
 
+    /// Header values are any 32-bit integers: sizes that overflow are refused, not trapped on.
+    @Test func oversizedHeadersAreRefused() throws {
+        let dir = try TempDir()
+        let overflowing = try dir.write("huge.bin", Self.header([20240326, 3, 8, 37, 1, 1, 1_000_000_000, 128]))
+        #expect(throws: GPTError.badCheckpoint(path: overflowing, reason: "header describes an impossible model: model too "
+                                                + "large: its parameter count does not fit in a 64-bit integer")) {
+            try GPT2(checkpoint: overflowing)
+        }
+        let big = GPTConfig(maxSequenceLength: 8, vocabSize: 37, layers: 64, heads: 1, channels: 1 << 20)
+        let large = try dir.write("large.bin", Self.header([20240326, 3, 8, 37, 64, 1, 1 << 20, 128]))
+        #expect(throws: GPTError.badCheckpoint(path: large, reason: "header describes an impossible model: model too large: "
+                                                + "\(big.parameterCount) parameters (at most \(GPTConfig.maxParameterCount))")) {
+            try Checkpoint.readConfig(large)
+        }
+        #expect(big.parameterCount > GPTConfig.maxParameterCount)
+        // The public figures saturate instead of trapping.
+        let huge = GPTConfig(maxSequenceLength: Int(Int32.max), vocabSize: Int(Int32.max), layers: Int(Int32.max),
+                             heads: 1, channels: Int(Int32.max))
+        #expect(huge.parameterCount == Int.max)
+        #expect(huge.parameterSizes.contains(Int.max))
+        #expect(huge.problem == "model too large: its parameter count does not fit in a 64-bit integer")
+        #expect(throws: GPTError.self) { try GPT2(config: huge, seed: 1) }
+    }
+
     /// llm.c's older version-1 files have no padded vocabulary (wte is V×C).
     @Test func readsVersion1() throws {
         let dir = try TempDir()

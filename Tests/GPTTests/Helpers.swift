@@ -5,6 +5,8 @@ import Testing
 /// Owns the buffers of one test. Call `free()` in a `defer` at the top of the test: that use keeps
 /// the arena (and every pointer handed out) alive until the test's end.
 final class Arena {
+    // Safety: each block is allocated (zeroed) by `raw` and freed only by `free`; the `Buf`s and
+    // `DBuf`s handed out point into them and are used only before the test's deferred `free()`.
     private var blocks: [UnsafeMutableRawPointer] = []
 
     func raw(_ bytes: Int) -> UnsafeMutableRawPointer {

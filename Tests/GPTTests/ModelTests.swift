@@ -124,6 +124,10 @@ import Testing
             try model.loss(inputs: Array(repeating: 1, count: 9), targets: Array(repeating: 1, count: 9),
                            batchSize: 1, contextLength: 9)
         }
+        #expect(throws: GPTError.invalidConfiguration("batch shape \(Int.max / 4)×8 is too large: its activations do not "
+                                                      + "fit in memory")) {
+            try model.loss(inputs: [1], targets: [1], batchSize: Int.max / 4, contextLength: 8)
+        }
         #expect(throws: GPTError.invalidConfiguration("channels (10) must be a multiple of heads (3)")) {
             try GPT2(config: GPTConfig(maxSequenceLength: 4, vocabSize: 5, layers: 1, heads: 3, channels: 10), seed: 1)
         }

@@ -207,6 +207,17 @@ import Testing
         #expect(throws: GPTError.badState(path: state, reason: "file is \(bytes.count - 1) bytes, but its header needs \(bytes.count)")) {
             try Trainer.resume(runDirectory: dir.path, train: train, validation: val)
         }
+        // A parameter count whose moments no file could hold is refused, not trapped on.
+        var huge = bytes
+        for i in 16..<24 { huge[i] = 0xFF }
+        try dir.write("model_00000002.state", huge)
+        #expect(throws: GPTError.badState(path: state, reason: "file is \(bytes.count) bytes, but its header's parameter "
+                                           + "count 18446744073709551615 (at offset 16) needs more than any file holds")) {
+            try TrainerState.readSettings(state)
+        }
+        huge[23] = 0x0F   // fits in an Int, but not 8 bytes per parameter
+        try dir.write("model_00000002.state", huge)
+        #expect(throws: GPTError.self) { try Trainer.resume(runDirectory: dir.path, train: train, validation: val) }
         bytes[0] ^= 1
         try dir.write("model_00000002.state", bytes)
         #expect(throws: GPTError.badState(path: state, reason: "bad magic 20240900 at offset 0 (expected 20240901)")) {

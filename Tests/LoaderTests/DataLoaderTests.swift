@@ -74,9 +74,7 @@ struct LLMCReference {
 func next(_ loader: DataLoader) throws -> (inputs: [Int32], targets: [Int32]) {
     var inputs = [Int32](repeating: -1, count: loader.batchSize * loader.contextLength)
     var targets = inputs
-    try inputs.withUnsafeMutableBufferPointer { i in
-        try targets.withUnsafeMutableBufferPointer { t in try loader.nextBatch(inputs: i, targets: t) }
-    }
+    try loader.nextBatch(inputs: &inputs, targets: &targets)
     return (inputs, targets)
 }
 
@@ -226,6 +224,19 @@ func next(_ loader: DataLoader) throws -> (inputs: [Int32], targets: [Int32]) {
         }
         #expect(throws: ShardsError.self) { try a.restoreState([1, 2, 3]) }
     }
+
+    /// Saved states carry the corpus identity: it must stay what earlier versions computed from
+    /// the stats view's shard rows, or their checkpoints would no longer resume.
+    @Test func corpusIdentityIsStable() throws {
+        let dir = try makeCorpus(documents: 40, length: 50, shardTokens: 500)
+        var identity: UInt64 = 0xCBF2_9CE4_8422_2325
+        for row in try CorpusStats(directory: dir.path).shards().shards where row.split == .train {
+            for b in "\(row.path) \(row.tokens) \(row.crc32);".utf8 { identity = (identity ^ UInt64(b)) &* 0x0000_0100_0000_01B3 }
+        }
+        let state = try DataLoader(directory: dir.path, options: .init(batchSize: 2, contextLength: 16)).saveState()
+        let saved = (0..<8).reduce(UInt64(0)) { $0 | UInt64(state[8 + 8 * 5 + $1]) << (8 * UInt64($1)) }
+        #expect(saved == identity)
+    }
 }
 
 @Suite struct LoaderValidationTests {
@@ -251,11 +262,12 @@ func next(_ loader: DataLoader) throws -> (inputs: [Int32], targets: [Int32]) {
         let dir = try makeCorpus(documents: 10, length: 50, shardTokens: 500)
         #expect(throws: ShardsError.self) { _ = try DataLoader(directory: dir.path, options: .init(split: .val, batchSize: 1, contextLength: 8)) }
         #expect(throws: ShardsError.self) { _ = try DataLoader(directory: dir.path, options: .init(batchSize: 1, contextLength: 8, rank: 2, worldSize: 2)) }
+        #expect(throws: ShardsError.self) { _ = try DataLoader(directory: dir.path, options: .init(batchSize: Int.max / 2, contextLength: 8)) }
+        #expect(throws: ShardsError.self) { _ = try DataLoader(directory: dir.path, options: .init(batchSize: 1, contextLength: Int.max)) }
         let loader = try DataLoader(directory: dir.path, options: .init(batchSize: 2, contextLength: 8))
-        var small = [Int32](repeating: 0, count: 15)
-        #expect(throws: ShardsError.self) {
-            try small.withUnsafeMutableBufferPointer { try loader.nextBatch(inputs: $0, targets: $0) }
-        }
+        var small = [Int32](repeating: 0, count: 15), enough = [Int32](repeating: 0, count: 16)
+        #expect(throws: ShardsError.self) { try loader.nextBatch(inputs: &small, targets: &enough) }
+        #expect(throws: ShardsError.self) { try loader.nextBatch(inputs: &enough, targets: &small) }
         // A truncated shard is refused at open, naming the file.
         let path = dir.file("train_000000.bin")
         let bytes = try Data(contentsOf: URL(fileURLWithPath: path))
@@ -268,11 +280,22 @@ func next(_ loader: DataLoader) throws -> (inputs: [Int32], targets: [Int32]) {
     }
 }
 
+@Test func refusesAShardPathOutsideTheCorpus() throws {
+    let dir = try makeCorpus(documents: 10, length: 50, shardTokens: 500)
+    try Database(path: dir.file("index.sqlite")).execute("UPDATE shards SET path = '../elsewhere.bin' WHERE seq = 0")
+    #expect {
+        _ = try DataLoader(directory: dir.path, options: .init(batchSize: 1, contextLength: 8))
+    } throws: { error in
+        (error as? ShardsError)?.description == dir.file("index.sqlite") + ": shard path \"../elsewhere.bin\" is not a file "
+            + "name in the corpus directory (it must have no '/' and no '..'); refusing to open it"
+    }
+}
+
 /// The shape of GPT's `BatchProvider`: `extension DataLoader: BatchProvider {}` must compile there.
 protocol BatchProviderShape: AnyObject {
     var batchSize: Int { get }
     var contextLength: Int { get }
-    func nextBatch(inputs: UnsafeMutableBufferPointer<Int32>, targets: UnsafeMutableBufferPointer<Int32>) throws
+    func nextBatch(inputs: inout [Int32], targets: inout [Int32]) throws
     func saveState() -> [UInt8]
     func restoreState(_ state: [UInt8]) throws
     func reset() throws
@@ -284,9 +307,7 @@ extension DataLoader: BatchProviderShape {}
     let dir = try makeCorpus(documents: 10, length: 50, shardTokens: 500)
     let provider: any BatchProviderShape = try DataLoader(directory: dir.path, options: .init(batchSize: 2, contextLength: 8))
     var inputs = [Int32](repeating: 0, count: 16), targets = inputs
-    try inputs.withUnsafeMutableBufferPointer { i in
-        try targets.withUnsafeMutableBufferPointer { t in try provider.nextBatch(inputs: i, targets: t) }
-    }
+    try provider.nextBatch(inputs: &inputs, targets: &targets)
     #expect(Array(inputs[1..<8]) == Array(targets[0..<7]))
     #expect(provider.saveState().count == 88)
 }

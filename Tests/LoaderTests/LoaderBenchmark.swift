@@ -41,11 +41,7 @@ import TestSupport
             let batches = Int(written) / (B * T)  // one epoch's worth of tokens
             for pass in 0..<2 {  // pass 0 warms the page cache
                 clock = .now
-                try inputs.withUnsafeMutableBufferPointer { i in
-                    try targets.withUnsafeMutableBufferPointer { t in
-                        for _ in 0..<batches { try loader.nextBatch(inputs: i, targets: t) }
-                    }
-                }
+                for _ in 0..<batches { try loader.nextBatch(inputs: &inputs, targets: &targets) }
                 let d = ContinuousClock.now - clock
                 seconds = Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18
                 let tokens = Double(batches * B * T)
