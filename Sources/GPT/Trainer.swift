@@ -280,7 +280,27 @@ public final class Trainer {
                                  loaderState: train.saveState(), m: optimizer.m, v: optimizer.v)
         try state.write(to: TrainerState.path(forCheckpoint: path))
         lastCheckpointStep = step
+        if settings.keepCheckpoints > 0 { try removeCheckpoints(keeping: settings.keepCheckpoints) }
         return path
+    }
+
+    /// Removes all but the latest `keep` checkpoints (model and state), the state first, so
+    /// that a checkpoint cut short by a kill is one `latestCheckpoint` does not take.
+    private func removeCheckpoints(keeping keep: Int) throws {
+        let names = (try? FileSystem.list(runDirectory)) ?? []
+        let steps = names.compactMap { name -> Int? in
+            guard name.hasPrefix("model_") && name.hasSuffix(".bin") && name.count == 18 else { return nil }
+            return Int(name.dropFirst(6).dropLast(4))
+        }.sorted()
+        for old in steps.dropLast(keep) {
+            let model = Trainer.checkpointPath(runDirectory: runDirectory, step: old)
+            do {
+                try FileSystem.remove(TrainerState.path(forCheckpoint: model))
+                try FileSystem.remove(model)
+            } catch {
+                throw GPTError.io(path: error.path, reason: error.message)
+            }
+        }
     }
 
     // MARK: log

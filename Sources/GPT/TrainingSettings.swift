@@ -45,6 +45,9 @@ public struct TrainingSettings: SettingsGroup {
     public var evalBatches = 10
     /// Write a checkpoint every this many steps (0 = only at the end); always at the end.
     public var checkpointEvery = 0
+    /// Keep only the latest this many checkpoints, removing older ones as new ones are written
+    /// (0 = keep all).
+    public var keepCheckpoints = 0
     /// Whether the training data is read in shuffled order (else llm.c's sequential order).
     public var shuffle = true
     /// Worker threads (0 = all cores).
@@ -65,7 +68,8 @@ public struct TrainingSettings: SettingsGroup {
 
     /// Settings a resumed run may change: they do not alter the numbers training produces (the
     /// thread count may, in the last bits) or only extend the run.
-    public static let resumeMayChange: Set<String> = ["steps", "threads", "evalEvery", "evalBatches", "checkpointEvery"]
+    public static let resumeMayChange: Set<String> = ["steps", "threads", "evalEvery", "evalBatches", "checkpointEvery",
+                                                      "keepCheckpoints"]
 
     /// llm.c `train_gpt2.c`'s settings: lr 1e-4 constant, no warmup, weight decay 0, no clipping,
     /// β 0.9/0.999, ε 1e-8, sequential batches.
@@ -99,7 +103,8 @@ public struct TrainingSettings: SettingsGroup {
         if channels % heads != 0 { return SettingsProblem("channels", "must be a multiple of heads (\(heads)), not \(channels)") }
         if vocabSize > 0, let p = modelConfig.problem { return SettingsProblem("channels", p) }
         for (key, value) in [("steps", steps), ("warmupSteps", warmupSteps), ("evalEvery", evalEvery),
-                             ("evalBatches", evalBatches), ("checkpointEvery", checkpointEvery), ("threads", threads)] where value < 0 {
+                             ("evalBatches", evalBatches), ("checkpointEvery", checkpointEvery), ("keepCheckpoints", keepCheckpoints),
+                             ("threads", threads)] where value < 0 {
             return SettingsProblem(key, "must not be negative, not \(value)")
         }
         if !(learningRate >= 0) { return SettingsProblem("learningRate", "must be 0 or more, not \(learningRate)") }

@@ -207,6 +207,8 @@ struct TrainingOptions: SettingsOptions {
     @Option(name: names("evalBatches"), help: help("Batches per evaluation", \.evalBatches)) var evalBatches: Int?
     @Option(name: names("checkpointEvery"), help: help("Write a checkpoint every N steps (0 = only at the end)", \.checkpointEvery))
     var checkpointEvery: Int?
+    @Option(name: names("keepCheckpoints"), help: help("Keep only the latest N checkpoints (0 = all)", \.keepCheckpoints))
+    var keepCheckpoints: Int?
     @Flag(name: names("shuffle"), inversion: .prefixedNo, help: help("Shuffled batches; --no-shuffle reads them in llm.c's sequential order", \.shuffle))
     var shuffle: Bool?
     @Option(name: names("threads"), help: help("Threads (0 = all cores)", \.threads)) var threads: Int?

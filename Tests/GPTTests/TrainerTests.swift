@@ -102,6 +102,29 @@ import Testing
         #expect(outputs[0].2 == outputs[1].2, "trainer states identical")
     }
 
+    /// `keepCheckpoints`: only the latest N checkpoints stay (models and states), and the run
+    /// resumes from the latest as usual; 0 keeps them all.
+    @Test func onlyTheLatestCheckpointsAreKept() throws {
+        var s = Self.settings(steps: 8)   // a checkpoint every 2 steps
+        s.keepCheckpoints = 2
+        let dir = try TempDir()
+        do {
+            let (train, val) = try Self.providers(s)
+            try Trainer(settings: s, runDirectory: dir.path, train: train, validation: val).run()
+        }
+        let files = try FileManager.default.contentsOfDirectory(atPath: dir.path).filter { $0.hasPrefix("model_") }.sorted()
+        #expect(files == ["model_00000006.bin", "model_00000006.state", "model_00000008.bin", "model_00000008.state"])
+        var longer = s
+        longer.steps = 10
+        let (train, val) = try Self.providers(s)
+        let resumed = try Trainer.resume(runDirectory: dir.path, train: train, validation: val, settings: longer)
+        #expect(resumed.step == 8)
+        try resumed.run()
+        #expect(Trainer.latestCheckpoint(in: dir.path)?.step == 10)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path).filter { $0.hasSuffix(".bin") }.sorted()
+                == ["model_00000008.bin", "model_00000010.bin"])
+    }
+
     /// N steps, stop, resume, N more == 2N steps in one go, bit for bit.
     @Test func resumeIsExact() throws {
         let s = Self.settings(steps: 8)
