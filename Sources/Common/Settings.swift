@@ -220,6 +220,25 @@ public enum SettingsCoding {
         return decoded
     }
 
+    /// Settings as a file of TokenMill's wrote them (its JSON, keyed by property names), over the
+    /// defaults: a file written before a setting existed reads as if it had the default. Derived
+    /// properties are read too; unknown keys (from a later version) are ignored.
+    /// - Throws: `SettingsProblem` when the data is not such JSON or a value has the wrong kind.
+    public static func decodeStored<T: SettingsGroup>(_ type: T.Type, from data: Data) throws(SettingsProblem) -> T {
+        guard case .object(let stored)? = try? JSONDecoder().decode(SettingValue.self, from: data) else {
+            throw SettingsProblem("", "not a JSON object")
+        }
+        var merged = encode(T())
+        for name in propertyNames(T.self) { if let value = stored[name] { merged[name] = value } }
+        do {
+            return try JSONDecoder().decode(T.self, from: JSONEncoder().encode(merged))
+        } catch let error as DecodingError {
+            throw problem(error, values: merged)
+        } catch {
+            throw SettingsProblem("", "\(error)")
+        }
+    }
+
     /// The settings as property name → value.
     public static func encode<T: Encodable>(_ value: T) -> [String: SettingValue] {
         let encoder = JSONEncoder()

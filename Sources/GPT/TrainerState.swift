@@ -87,7 +87,7 @@ public struct TrainerState {
         let json = try FileIO.readBytes(file, at: Int64(headerInts * 4), count: jsonBytes)
         let settings: TrainingSettings
         do {
-            settings = try JSONDecoder().decode(TrainingSettings.self, from: Data(json))
+            settings = try SettingsCoding.decodeStored(TrainingSettings.self, from: Data(json))
         } catch {
             throw bad("settings at offset 1024 are not valid: \(error)")
         }

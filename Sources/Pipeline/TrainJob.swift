@@ -1,3 +1,4 @@
+import Common
 import Foundation
 import GPT
 import Loader
@@ -46,23 +47,44 @@ public struct RunRecord: Codable, Sendable, Equatable {
     public var settings: TrainingSettings
     public var initCheckpoint: String?
 
-    public static func path(_ runDirectory: String) -> String { (runDirectory as NSString).appendingPathComponent("run.json") }
+    public static func path(_ runDirectory: String) -> String { FileSystem.join(runDirectory, "run.json") }
 
+    /// The run's record, or nil when it has none (or one that cannot be read).
     public static func read(_ runDirectory: String) -> RunRecord? {
-        guard let data = FileManager.default.contents(atPath: path(runDirectory)) else { return nil }
-        return try? JSONDecoder().decode(RunRecord.self, from: data)
+        guard let bytes = try? FileSystem.read(path(runDirectory)) else { return nil }
+        return try? JSONDecoder().decode(RunRecord.self, from: Data(bytes))
+    }
+
+    /// Reads the settings as stored settings are read: over the defaults, so that a run recorded
+    /// before a setting existed resumes with its default.
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        data = try c.decode(String.self, forKey: .data)
+        tokenizerFingerprint = try c.decode(String.self, forKey: .tokenizerFingerprint)
+        vocabSize = try c.decode(Int.self, forKey: .vocabSize)
+        initCheckpoint = try c.decodeIfPresent(String.self, forKey: .initCheckpoint)
+        let stored = try c.decode(SettingValue.self, forKey: .settings)
+        settings = try SettingsCoding.decodeStored(TrainingSettings.self, from: JSONEncoder().encode(stored))
+    }
+
+    init(data: String, tokenizerFingerprint: String, vocabSize: Int, settings: TrainingSettings, initCheckpoint: String?) {
+        self.data = data
+        self.tokenizerFingerprint = tokenizerFingerprint
+        self.vocabSize = vocabSize
+        self.settings = settings
+        self.initCheckpoint = initCheckpoint
     }
 
     func write(_ runDirectory: String) throws {
         let enc = JSONEncoder()
         enc.outputFormatting = [.prettyPrinted, .sortedKeys]
-        try enc.encode(self).write(to: URL(fileURLWithPath: RunRecord.path(runDirectory)), options: .atomic)
+        try FileSystem.writeAtomically(RunRecord.path(runDirectory), Array(try enc.encode(self)))
     }
 }
 
 public enum TrainJob {
     public static func run(_ o: TrainJobOptions, progress: ((TrainingProgress) -> Bool)? = nil) throws -> TrainJobResult {
-        let corpus = try CorpusStats(directory: o.dataDirectory).settings
+        let corpus = try ShardCatalogue(directory: o.dataDirectory).settings
         var settings = o.settings
         settings.vocabSize = corpus.vocabSize
 

@@ -126,3 +126,19 @@ extension SettingKindTests {
         }
     }
 }
+
+extension SettingsCodingTests {
+    /// A file written before a setting existed reads with the setting's default; derived
+    /// properties are read; keys of a later version are ignored.
+    @Test func storedSettingsReadOverTheDefaults() throws {
+        let old = Data(#"{"vocabSize": 50, "batchSize": 3, "fromLaterVersion": 1}"#.utf8)
+        let s = try SettingsCoding.decodeStored(Sample.self, from: old)
+        var expected = Sample()
+        expected.vocabSize = 50
+        expected.batchSize = 3
+        #expect(s == expected)
+        #expect(throws: SettingsProblem("batchSize", "must be a whole number, not \"x\"")) {
+            _ = try SettingsCoding.decodeStored(Sample.self, from: Data(#"{"batchSize": "x"}"#.utf8))
+        }
+    }
+}
