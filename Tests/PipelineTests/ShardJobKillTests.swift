@@ -9,7 +9,7 @@ import TestSupport
 /// Real kill -9: a child process (this test binary, running `shardInChildProcess`) shards the
 /// fixture; the parent kills it at various moments, then finishes the job in-process. The
 /// result must equal an uninterrupted run byte for byte.
-@Suite struct SharderKillTests {
+@Suite struct ShardJobKillTests {
     static let childDirectory = ProcessInfo.processInfo.environment["TOKENMILL_SHARD_CHILD"]
 
     /// The child's work (runs only when the parent sets TOKENMILL_SHARD_CHILD).
@@ -18,12 +18,12 @@ import TestSupport
         let env = ProcessInfo.processInfo.environment
         let inputs = (env["TOKENMILL_SHARD_INPUTS"] ?? "").split(separator: "\n").map(String.init)
         let tokenizer = try Tokenizer.load(env["TOKENMILL_SHARD_TOKENIZER"] ?? "")
-        try ShardJob.run(tokenizer: tokenizer, options: SharderFixture.options(Self.childDirectory!, inputs: inputs))
+        try ShardJob.run(tokenizer: tokenizer, options: ShardJobFixture.options(Self.childDirectory!, inputs: inputs))
     }
 
     @Test(.enabled(if: childDirectory == nil && FileManager.default.isExecutableFile(atPath: CommandLine.arguments[0])))
     func killedAtAnyMomentResumesToTheSameResult() throws {
-        let fixture = SharderFixture.shared
+        let fixture = ShardJobFixture.shared
         let inputs = [fixture.inputs[0], fixture.corrupt, fixture.inputs[2]]
         let tokenizer = try Tokenizer.load(fixture.tokenizerFile)
         let reference = try TempDir()
@@ -58,11 +58,13 @@ import TestSupport
                 child.waitUntilExit()
             }
             if child.terminationReason == .uncaughtSignal, FileManager.default.fileExists(atPath: out.file("index.sqlite")) {
-                // Killed after it had committed something, before it finished.
+                // Killed after it had committed something, before it finished. (A kill can also land
+                // after the index file is created but before its tables are.)
                 let db = try Database(path: out.file("index.sqlite"), readOnly: true)
-                let documents = try db.scalar("SELECT count(*) FROM documents")?.int64 ?? 0
-                let unfinished = try db.scalar("SELECT count(*) FROM sources WHERE status = 'partial'")?.int64 ?? 0
-                let open = try db.scalar("SELECT count(*) FROM shards WHERE status = 'open'")?.int64 ?? 0
+                let hasTables = try db.scalar("SELECT count(*) FROM sqlite_master WHERE name = 'documents'")?.int64 == 1
+                let documents = !hasTables ? 0 : try db.scalar("SELECT count(*) FROM documents")?.int64 ?? 0
+                let unfinished = !hasTables ? 0 : try db.scalar("SELECT count(*) FROM sources WHERE status = 'partial'")?.int64 ?? 0
+                let open = !hasTables ? 0 : try db.scalar("SELECT count(*) FROM shards WHERE status = 'open'")?.int64 ?? 0
                 if documents > 0 && (unfinished > 0 || open > 0) { killedMidway += 1 }
             }
             try ShardJob.run(tokenizer: tokenizer, options: fixture.options(out.path, inputs: inputs))

@@ -8,8 +8,8 @@ import Testing
 import TestSupport
 
 /// Inputs and a small tokenizer for the shard job tests, made once.
-final class SharderFixture: @unchecked Sendable {
-    static let shared = try! SharderFixture()
+final class ShardJobFixture: @unchecked Sendable {
+    static let shared = try! ShardJobFixture()
 
     let dir: TempDir
     let tokenizer: Tokenizer
@@ -74,8 +74,8 @@ final class SharderFixture: @unchecked Sendable {
     }
 }
 
-@Suite struct SharderTests {
-    let fixture = SharderFixture.shared
+@Suite struct ShardJobTests {
+    let fixture = ShardJobFixture.shared
 
     @Test func documentsRoundTripAndTheIndexLocatesEach() throws {
         let out = try TempDir()
