@@ -16,6 +16,11 @@ import CIsal
 /// Gzip files may hold several members one after another (as `cat a.gz b.gz` makes); zero
 /// bytes after the last member are ignored (tape padding, as GNU gzip does), anything else
 /// there is an error. Errors name the file and the compressed offset where reading stopped.
+///
+/// Safety: `input` points to `inputCapacity` allocated bytes and `stream` (gzip files only) to
+/// one allocated `inflate_state`, from `init` to `deinit`; igzip's `next_in` always points
+/// inside `input`, at `avail_in` bytes read from the file. `read` writes only the `capacity`
+/// bytes the caller gives it.
 package final class ByteSource {
     package let path: String
     package let isGzip: Bool

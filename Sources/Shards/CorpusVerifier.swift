@@ -367,6 +367,8 @@ struct ShardScan {
 /// Reads shard files on `threads` threads, in order and at most a window of files ahead of the
 /// thread that takes the results (`result(i)`, in order), so that memory stays bounded.
 final class ShardScanner: @unchecked Sendable {
+    // Safety (Sendable): `results`, `nextToScan`, `taken` and `cancelled` are read and written
+    // with `condition` locked; the rest is set in `init`.
     private let files: [String]
     private let settings: CorpusSettings
     private let window: Int

@@ -118,12 +118,14 @@ public enum ShardFile {
     /// number of tokens; `body` also gets the index of the chunk's first token.
     /// - Returns: the header.
     @discardableResult
-    public static func scan(_ path: String, chunkBytes: Int = 4 << 20,
+    package static func scan(_ path: String, chunkBytes: Int = 4 << 20,
                             _ body: (UnsafeRawBufferPointer, Int64) throws -> Void) throws -> ShardHeader {
         let file = try PosixFile.openForReading(path)
         let header = try inspect(file)
         let width = header.width.bytes
         let chunk = max(width, chunkBytes / width * width)
+        // Safety: `chunk` bytes, freed on every way out of this function; `body` sees the
+        // bytes read into them and may not keep the pointer.
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: chunk, alignment: 16)
         defer { buffer.deallocate() }
         var offset = Int64(ShardHeader.byteCount)
@@ -344,6 +346,10 @@ public final class ShardWriter {
     /// commit). At most two buffers are in flight; the first error is kept and thrown by the
     /// next `submit` or `drain`.
     final class Flusher: @unchecked Sendable {
+        // Safety (Sendable): `crc` is read and written by the queue's blocks only (one at a time,
+        // in order), and by `drain` after the queue has run them all; `failure` and `spare` are
+        // accessed under `lock`. `file` is only written to (`pwrite`, `sync_file_range`: system
+        // calls on a descriptor that stays open while the flusher lives).
         private let file: PosixFile
         private let queue = DispatchQueue(label: "tokenmill.shard-flusher")
         private let slots = DispatchSemaphore(value: 2)

@@ -8,7 +8,7 @@ import Testing
 import TestSupport
 
 /// Inputs and a small tokenizer for the shard job tests, made once.
-final class SharderFixture: @unchecked Sendable {
+final class SharderFixture: Sendable {
     static let shared = try! SharderFixture()
 
     let dir: TempDir
