@@ -30,16 +30,18 @@ let package = Package(
         // System calls Swift's Glibc module does not expose (sync_file_range, mallopt).
         .target(name: "CSys"),
         // What every stage shares: files and paths, the settings groups' coding.
-        .target(name: "Common", dependencies: ["CSys"], swiftSettings: swiftSettings + [.swiftLanguageMode(.v6)]),
+        // Common, Corpus, Shards, Pipeline and tokenmill are in Swift 6 mode without the unsafe flag,
+        // as BPE is: their per-record and per-document state lives in structs with mutating methods.
+        .target(name: "Common", dependencies: ["CSys"], swiftSettings: [.swiftLanguageMode(.v6)]),
 
         // Pipeline stages, one library each.
-        .target(name: "Corpus", dependencies: ["Common", "CIsal"], swiftSettings: swiftSettings + [.swiftLanguageMode(.v6)]),
+        .target(name: "Corpus", dependencies: ["Common", "CIsal"], swiftSettings: [.swiftLanguageMode(.v6)]),
         // Swift 6 mode, without the unsafe flag: BPE's hot state lives in structs with mutating
         // methods (no class `var`s, no closures over local `var`s in hot loops), so exclusivity is
         // proven when compiling and no runtime checks are left for the flag to remove.
         .target(name: "BPE", dependencies: ["Common"], swiftSettings: [.swiftLanguageMode(.v6)]),
         .target(name: "Shards", dependencies: ["Common", "Corpus", "CSQLite", "CIsal"],
-                swiftSettings: swiftSettings + [.swiftLanguageMode(.v6)]),
+                swiftSettings: [.swiftLanguageMode(.v6)]),
         .target(name: "Loader", dependencies: ["Shards"], swiftSettings: swiftSettings),
         .target(
             name: "CKernels",
@@ -48,14 +50,14 @@ let package = Package(
         .target(
             name: "Pipeline",
             dependencies: ["Common", "Corpus", "BPE", "CSys", "Shards", "Loader", "GPT", .product(name: "TOMLKit", package: "TOMLKit")],
-            swiftSettings: swiftSettings + [.swiftLanguageMode(.v6)]),
+            swiftSettings: [.swiftLanguageMode(.v6)]),
         .executableTarget(
             name: "tokenmill",
             dependencies: [
                 "Common", "Corpus", "BPE", "Shards", "Loader", "GPT", "Pipeline", "CSys",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
-            swiftSettings: swiftSettings + [.swiftLanguageMode(.v6)]),
+            swiftSettings: [.swiftLanguageMode(.v6)]),
 
         // Tests mirror the targets; TestSupport holds seeded RNGs, temp dirs and oracle runners.
         .target(name: "TestSupport", path: "Tests/TestSupport", swiftSettings: [.swiftLanguageMode(.v6)]),
