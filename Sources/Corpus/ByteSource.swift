@@ -10,7 +10,7 @@ import CIsal
 ///     let source = try ByteSource(path: "data/bible-nt.txt.gz")
 ///     let n = try source.read(into: buffer, capacity: 1 << 20)   // 0 at the end
 ///
-/// Inflates with ISA-L's igzip (2.5-3× zlib's speed here); the gzip header and trailer (CRC-32)
+/// Inflates with ISA-L's igzip, which is faster than zlib; the gzip header and trailer (CRC-32)
 /// are checked. Memory is constant: one input buffer and igzip's ~40 KiB state (window included),
 /// whatever the file size.
 /// Gzip files may hold several members one after another (as `cat a.gz b.gz` makes); zero

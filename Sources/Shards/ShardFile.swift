@@ -235,9 +235,9 @@ public final class ShardWriter {
     }
 
     /// Whether every id is below `limit`. The ids are OR-ed first, which SSE2 vectorizes (an
-    /// unsigned maximum needs SSE4.1, so the plain loop ran one id at a time: 1.4% of a
-    /// sharding job's CPU, on the writer, the one sequential task); when the OR is not below
-    /// `limit` (an id is not, or the limit is not a power of two), the maximum decides.
+    /// unsigned maximum needs SSE4.1, so a loop taking the maximum runs one id at a time, on the
+    /// sharder's writer, its one sequential task); when the OR is not below `limit` (an id is
+    /// not, or the limit is not a power of two), the maximum decides.
     package static func allBelow(_ limit: UInt32, _ tokens: UnsafeBufferPointer<UInt32>) -> Bool {
         guard let p = tokens.baseAddress else { return true }
         var bits: UInt32 = 0
@@ -291,7 +291,7 @@ struct ShardFileWriter {
     static let bufferBytes = 1 << 20
     /// Writes full buffers on its own thread, in order, and keeps their CRC-32: the thread
     /// that appends (the sharder's writer, its one sequential task) only converts ids into
-    /// the buffer. `pwrite` into the page cache and the CRC were over half of its time.
+    /// the buffer, and leaves `pwrite` into the page cache and the CRC, most of the work, to it.
     private let flusher: ShardFlusher
 
     private init(path: String, width: TokenWidth, file: PosixFile, tokens: Int64, crc: UInt32) {

@@ -159,9 +159,9 @@ public final class ShardStore {
     // MARK: Commit
 
     /// Puts up to `n` more entries of a new index's vocabulary into the open transaction (opening
-    /// one), where the first commit would put them all at once: a row costs ~1 µs in SQLite,
-    /// 120 ms for 131k ids, which the writer takes in parts between batches rather than in one
-    /// piece while the encoders run out of batches. Nothing is left to do once the vocabulary is in.
+    /// one), where the first commit would put them all at once: a large vocabulary's rows take
+    /// SQLite a while, which the writer takes in parts between batches rather than in one piece
+    /// while the encoders run out of batches. Nothing is left to do once the vocabulary is in.
     public func insertVocabulary(upTo n: Int) throws { try core.insertVocabulary(upTo: n) }
 
     /// Ends the current source, done or failed, without committing: the next commit (or
@@ -233,9 +233,9 @@ struct ShardStoreCore {
     var trace: TaskTrace?
 
     private let insertDocument: Statement
-    /// `insertDocument` for `rowsPerInsert` rows at once: a statement per row cost about twice
-    /// as much per document (cursor and program set up each time), which for corpora of short
-    /// documents was most of the writer's time.
+    /// `insertDocument` for `rowsPerInsert` rows at once: a statement per row sets up its cursor
+    /// and program for each document, which for corpora of short documents would be most of the
+    /// writer's time.
     private let insertDocuments: Statement
     private static let rowsPerInsert = 64
     private static let columns = 10
@@ -266,7 +266,7 @@ struct ShardStoreCore {
         try db.enableWAL()
         // The position index's sort on up to 4 threads (SQLite's sorter workers): built at the
         // job's end, or while its last batches are encoded, it is the end's longest step with
-        // many documents (1.38 M short ones: 0.61 → 0.45 s alone; the job 1.72 → 1.58 s).
+        // many documents.
         try db.execute("PRAGMA threads = \(Swift.min(ProcessInfo.processInfo.activeProcessorCount, 4))")
         self.db = db
         tokenDeltas = PerSplit { _ in [Int64](repeating: 0, count: settings.vocabSize) }
@@ -439,8 +439,8 @@ struct ShardStoreCore {
     /// See `ShardStore.append(_:tokens:countTokens:)`.
     mutating func append(_ info: DocumentInfo, tokens: UnsafeBufferPointer<UInt32>, countTokens: Bool) throws -> DocumentLocation {
         try checkUsable()
-        // The current source is read and updated in place: a copy of it (its path, its skips)
-        // per document cost retains and releases on the writer, per document.
+        // The current source is read and updated in place: a copy of it (its path, its error)
+        // would cost retains and releases on the writer, per document.
         guard let sourceID = Self.inPlace(&current, { $0?.id }) else {
             throw ShardsError(.invalidArgument, path: indexPath, "append without a current source (call beginSource)")
         }

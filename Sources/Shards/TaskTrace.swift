@@ -4,7 +4,7 @@ import Foundation
 /// event per task (read, process, encode, count, write) and per commit, written as Chrome
 /// trace-event JSON, which Perfetto (ui.perfetto.dev) and chrome://tracing show as a timeline
 /// per thread. Where an encoder waited, and on what, is then plain to see. Recording costs a
-/// lock and an append per task (about a thousand per second on two threads).
+/// lock and an append per task (a task is one step of a batch of about a MiB, so they are few).
 public final class TaskTrace: @unchecked Sendable {
     // Safety (Sendable): `events` and `threads` are read and written under `lock` only.
     public struct Event: Sendable, Equatable {

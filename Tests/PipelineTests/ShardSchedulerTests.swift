@@ -33,7 +33,7 @@ import TestSupport
 
     /// Runs the scheduler on `threads` threads. The write hands the batch back as the sharder
     /// does, and (with `reuse`) a reader takes it at once for the last batch of some source,
-    /// before the scheduler is back: the race CI once caught, when a failing source read fast.
+    /// before the scheduler is back (a race a failing source, read fast, can run into).
     static func run(threads: Int, encoders: Int, capacity: Int, window: Int, reuse: Bool,
                     stopAfter: Int? = nil) -> Log {
         let log = Log()
