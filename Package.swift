@@ -2,15 +2,10 @@
 // TokenMill: raw gzipped text → BPE vocabulary → token shards + SQLite index → GPT pre-training.
 import PackageDescription
 
-let swiftSettings: [SwiftSetting] = [
-    // Hot loops live in structs over raw pointers; exclusivity is checked by design, not at runtime.
-    .unsafeFlags(["-enforce-exclusivity=unchecked"], .when(configuration: .release)),
-]
-// The training modules and their tests: Swift 6 language mode, and no unsafe flags (SwiftPM
-// refuses those in a package used as a dependency). Their hot loops run over raw pointers,
-// which exclusivity checking does not touch, so they need no `-enforce-exclusivity=unchecked`.
-let swift6: [SwiftSetting] = [.swiftLanguageMode(.v6)]
-
+// Every target in Swift 6 language mode with strict concurrency checking, and no unsafe flags
+// (SwiftPM refuses those in a package used as a dependency). Hot state lives in structs with
+// mutating methods and over raw pointers inside the storage types that own the memory, so
+// exclusivity is proven when compiling and `-enforce-exclusivity=unchecked` buys nothing.
 let package = Package(
     name: "TokenMill",
     platforms: [.macOS(.v14)],
@@ -34,43 +29,36 @@ let package = Package(
         // System calls Swift's Glibc module does not expose (sync_file_range, mallopt).
         .target(name: "CSys"),
         // What every stage shares: files and paths, the settings groups' coding.
-        .target(name: "Common", dependencies: ["CSys"], swiftSettings: swiftSettings),
+        .target(name: "Common", dependencies: ["CSys"]),
 
         // Pipeline stages, one library each.
-        .target(name: "Corpus", dependencies: ["Common", "CIsal"], swiftSettings: swiftSettings),
-        // Swift 6 mode, without the unsafe flag: BPE's hot state lives in structs with mutating
-        // methods (no class `var`s, no closures over local `var`s in hot loops), so exclusivity is
-        // proven when compiling and no runtime checks are left for the flag to remove.
-        .target(name: "BPE", dependencies: ["Common"], swiftSettings: [.swiftLanguageMode(.v6)]),
-        .target(name: "Shards", dependencies: ["Common", "Corpus", "CSQLite", "CIsal"],
-                swiftSettings: swiftSettings),
-        .target(name: "Loader", dependencies: ["Common", "Shards"], swiftSettings: swift6),
+        .target(name: "Corpus", dependencies: ["Common", "CIsal"]),
+        .target(name: "BPE", dependencies: ["Common"]),
+        .target(name: "Shards", dependencies: ["Common", "Corpus", "CSQLite", "CIsal"]),
+        .target(name: "Loader", dependencies: ["Common", "Shards"]),
         .target(name: "CKernels"),
-        .target(name: "GPT", dependencies: ["Common", "Loader", "CBLAS", "CKernels"], swiftSettings: swift6),
+        .target(name: "GPT", dependencies: ["Common", "Loader", "CBLAS", "CKernels"]),
         .target(
             name: "Pipeline",
-            dependencies: ["Common", "Corpus", "BPE", "CSys", "Shards", "Loader", "GPT", .product(name: "TOMLKit", package: "TOMLKit")],
-            swiftSettings: swiftSettings),
+            dependencies: ["Common", "Corpus", "BPE", "CSys", "Shards", "Loader", "GPT", .product(name: "TOMLKit", package: "TOMLKit")]),
         .executableTarget(
             name: "tokenmill",
             dependencies: [
                 "Common", "Corpus", "BPE", "Shards", "Loader", "GPT", "Pipeline", "CSys",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
-            ],
-            swiftSettings: swiftSettings),
+            ]),
 
         // Tests mirror the targets; TestSupport holds seeded RNGs, temp dirs and oracle runners.
         .target(name: "TestSupport", path: "Tests/TestSupport"),
         .target(name: "ShardsTestSupport", dependencies: ["Shards"], path: "Tests/ShardsTestSupport"),
         .testTarget(name: "CommonTests", dependencies: ["Common", "TestSupport"]),
         .testTarget(name: "CorpusTests", dependencies: ["Common", "Corpus", "CZlib", "TestSupport"]),
-        .testTarget(name: "BPETests", dependencies: ["BPE", "Corpus", "TestSupport"],
-                    swiftSettings: [.swiftLanguageMode(.v6)]),
+        .testTarget(name: "BPETests", dependencies: ["BPE", "Corpus", "TestSupport"]),
         .testTarget(name: "ShardsTests", dependencies: ["Common", "Corpus", "Shards", "ShardsTestSupport", "TestSupport"]),
-        .testTarget(name: "LoaderTests", dependencies: ["Corpus", "Loader", "TestSupport"], swiftSettings: swift6),
-        .testTarget(name: "GPTTests", dependencies: ["GPT", "TestSupport"], swiftSettings: swift6),
+        .testTarget(name: "LoaderTests", dependencies: ["Corpus", "Loader", "TestSupport"]),
+        .testTarget(name: "GPTTests", dependencies: ["GPT", "TestSupport"]),
         .testTarget(name: "PipelineTests", dependencies: ["BPE", "Common", "Corpus", "GPT", "Pipeline", "Shards", "ShardsTestSupport", "TestSupport"]),
         .testTarget(name: "CLITests", dependencies: ["TestSupport"]),
     ],
-    swiftLanguageModes: [.v5]
+    swiftLanguageModes: [.v6]
 )

@@ -9,54 +9,53 @@ import Darwin
 ///
 /// The readers keep a few of these (the read window and scratch space for decoded or repaired
 /// text), reuse them for every document, and reach the bytes through `base` in their loops.
+/// A struct, so that the readers' accesses to `base` and `count` are checked for exclusive
+/// access when compiling (a class's stored properties are checked at run time, at every
+/// access). Copies share the bytes: a copy is only ever made to be written back.
 ///
-/// Safety: `base` points at `capacity` allocated bytes until `reserve` reallocates or the buffer
-/// is released; callers re-read `base` after any call that may grow the buffer and never keep it
-/// beyond the buffer's lifetime.
-final class ByteBuffer {
+/// Safety: `base` is `memory.base`, `capacity` bytes kept alive by this value. Only `reserve`
+/// and `shrink` replace the memory (with a new allocation; another copy keeps the old one
+/// alive); callers re-read `base` after calling them.
+struct ByteBuffer {
+    private var memory: ByteMemory
     private(set) var base: UnsafeMutablePointer<UInt8>
-    private(set) var capacity: Int
+    var capacity: Int { memory.capacity }
     var count = 0
 
     init(capacity: Int) {
-        self.capacity = max(capacity, 16)
-        base = .allocate(capacity: self.capacity)
+        memory = ByteMemory(capacity: max(capacity, 16))
+        base = memory.base
     }
 
-    deinit { base.deallocate() }
-
     /// Makes room for at least `minimumCapacity` bytes (growing by at least half), keeping `0..<count`.
-    func reserve(_ minimumCapacity: Int) {
+    mutating func reserve(_ minimumCapacity: Int) {
         guard minimumCapacity > capacity else { return }
-        let newCapacity = max(minimumCapacity, capacity + capacity / 2)
-        let newBase = UnsafeMutablePointer<UInt8>.allocate(capacity: newCapacity)
+        let larger = ByteMemory(capacity: max(minimumCapacity, capacity + capacity / 2))
         // Safety: both regions are allocated for at least `count` bytes and do not overlap.
-        newBase.update(from: base, count: count)
-        base.deallocate()
-        base = newBase
-        capacity = newCapacity
+        larger.base.update(from: base, count: count)
+        memory = larger
+        base = larger.base
     }
 
     /// Gives back the memory of a buffer that grew past `limit` bytes (for a large document):
     /// empty, at `capacity` bytes again. Scratch buffers call it between documents, so that a
     /// reader does not keep room for the largest document it met.
-    func shrink(ifOver limit: Int, to capacity: Int) {
+    mutating func shrink(ifOver limit: Int, to capacity: Int) {
         guard self.capacity > limit else { return }
-        base.deallocate()
-        self.capacity = max(capacity, 16)
-        base = .allocate(capacity: self.capacity)
+        memory = ByteMemory(capacity: max(capacity, 16))
+        base = memory.base
         count = 0
     }
 
     /// Appends `n` bytes from `bytes`.
-    func append(_ bytes: UnsafePointer<UInt8>, _ n: Int) {
+    mutating func append(_ bytes: UnsafePointer<UInt8>, _ n: Int) {
         reserve(count + n)
         (base + count).update(from: bytes, count: n)
         count += n
     }
 
     /// Drops the first `n` bytes, moving the rest to the front.
-    func removeFirst(_ n: Int) {
+    mutating func removeFirst(_ n: Int) {
         guard n > 0 else { return }
         // Safety: source and destination lie inside the allocation; memmove handles the overlap.
         memmove(base, base + n, count - n)
@@ -65,4 +64,20 @@ final class ByteBuffer {
 
     /// The bytes in use, as an array (one copy).
     var array: [UInt8] { Array(UnsafeBufferPointer(start: base, count: count)) }
+}
+
+/// The memory behind a `ByteBuffer`: `capacity` bytes, freed when the last buffer holding it
+/// goes. It never moves or resizes.
+///
+/// Safety: `base` points to `capacity` allocated bytes from `init` to `deinit`.
+final class ByteMemory {
+    let base: UnsafeMutablePointer<UInt8>
+    let capacity: Int
+
+    init(capacity: Int) {
+        base = .allocate(capacity: capacity)
+        self.capacity = capacity
+    }
+
+    deinit { base.deallocate() }
 }

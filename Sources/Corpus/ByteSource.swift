@@ -10,12 +10,17 @@ import CIsal
 ///     let source = try ByteSource(path: "data/bible-nt.txt.gz")
 ///     let n = try source.read(into: buffer, capacity: 1 << 20)   // 0 at the end
 ///
-/// Inflates with ISA-L's igzip (2.5-3× zlib's speed here); the gzip header and trailer (CRC-32)
+/// Inflates with ISA-L's igzip, which is faster than zlib; the gzip header and trailer (CRC-32)
 /// are checked. Memory is constant: one input buffer and igzip's ~40 KiB state (window included),
 /// whatever the file size.
 /// Gzip files may hold several members one after another (as `cat a.gz b.gz` makes); zero
 /// bytes after the last member are ignored (tape padding, as GNU gzip does), anything else
 /// there is an error. Errors name the file and the compressed offset where reading stopped.
+///
+/// Safety: `input` points to `inputCapacity` allocated bytes and `stream` (gzip files only) to
+/// one allocated `inflate_state`, from `init` to `deinit`; igzip's `next_in` always points
+/// inside `input`, at `avail_in` bytes read from the file. `read` writes only the `capacity`
+/// bytes the caller gives it.
 package final class ByteSource {
     package let path: String
     package let isGzip: Bool

@@ -8,8 +8,12 @@
 /// document). The hashes are already uniform, so `lo` picks the slot directly.
 ///
 /// Not thread-safe: share one instance only between readers that run one after the other, or
-/// guard it with a lock.
-public final class Deduplicator: @unchecked Sendable {
+/// guard it with a lock (`DocumentDeduplicator` does).
+///
+/// Safety: `table` points to `mask + 1` initialized slots, allocated here and freed by `grow`
+/// (which first allocates the larger table) or `deinit`; it never leaves this object but
+/// for the duration of `drainSorted`'s `body`.
+public final class Deduplicator {
     private var table: UnsafeMutablePointer<ContentHash>
     private var mask: Int
     private var stored = 0

@@ -15,7 +15,7 @@ public final class DocumentReader {
     private let stages: IngestStages
     private let dedup: DocumentDeduplicator?
     private let ownsDedup: Bool
-    private let batch = IngestBatch()
+    private var batch = IngestBatch()
     private var cursor = 0
     private var keep: [Bool] = []
     private var report: SourceReport
@@ -87,8 +87,8 @@ public final class DocumentReader {
         batch.reset(source: source, index: batches)
         batches += 1
         cursor = 0
-        batcher.next(batch, batchBytes: 1 << 20)
-        stages.process(batch, dedup: dedup)
+        batcher.next(&batch, batchBytes: 1 << 20)
+        stages.process(&batch, dedup: dedup)
         if let dedup {
             // An in-memory set cannot fail; a spilling one reports a disk error as the source's.
             do {

@@ -29,11 +29,10 @@ public enum SourceEnd: Equatable, Sendable {
 /// documents and skips). Batches are meant to be recycled, so that their buffers are allocated,
 /// and their pages touched, once.
 ///
-/// Threads: one thread at a time; a batch may move between threads.
-public final class IngestBatch: @unchecked Sendable {
-    // Safety (Sendable): a batch is handed from thread to thread by a queue or lock, which orders
-    // the accesses; no two threads use it at once.
-
+/// A value: the reader and the stages take it `inout`, so that their per-record appends are
+/// checked for exclusive access when compiling, not at run time per access as a class's
+/// stored properties are.
+public struct IngestBatch: Sendable {
     /// Which source (an index the caller chose), and which of its batches (from 0).
     public private(set) var source = 0
     public private(set) var index = 0
@@ -74,7 +73,7 @@ public final class IngestBatch: @unchecked Sendable {
     public init() {}
 
     /// A document's text, in `raw` or (copied) in `text`.
-    package struct TextSpan {
+    package struct TextSpan: Sendable {
         var inRaw: Bool
         var start: Int
         var count: Int
@@ -99,7 +98,7 @@ public final class IngestBatch: @unchecked Sendable {
     }
 
     /// Adds a record as read (the only copy of its bytes), growing by half again at least.
-    func append(_ record: RecordView) {
+    mutating func append(_ record: RecordView) {
         if raw.capacity < raw.count + record.bytes.count {
             raw.reserveCapacity(Swift.max(raw.count + record.bytes.count, raw.capacity * 3 / 2))
         }
@@ -111,7 +110,7 @@ public final class IngestBatch: @unchecked Sendable {
 
     /// Adds a document's text (the stages' output) that is not in `raw`, growing by half again
     /// at least.
-    func appendText(_ bytes: UnsafeBufferPointer<UInt8>) {
+    mutating func appendText(_ bytes: UnsafeBufferPointer<UInt8>) {
         if text.capacity < text.count + bytes.count {
             text.reserveCapacity(Swift.max(text.count + bytes.count, text.capacity * 3 / 2))
         }
@@ -121,7 +120,7 @@ public final class IngestBatch: @unchecked Sendable {
 
     /// Drops the documents `drop` picks (by index) as duplicates of documents kept before them,
     /// counting them in `skips`.
-    package func dropDuplicates(where drop: (Int) -> Bool) {
+    package mutating func dropDuplicates(where drop: (Int) -> Bool) {
         var kept = 0
         for i in documents.indices {
             if drop(i) {
@@ -139,13 +138,13 @@ public final class IngestBatch: @unchecked Sendable {
 
     /// Frees the buffers that grew past what a batch of `batchBytes` of text needs (twice the
     /// text): the next batch starts them afresh.
-    package func shrink(toFit batchBytes: Int) {
+    package mutating func shrink(toFit batchBytes: Int) {
         if raw.capacity > 2 * batchBytes { raw = [] }
         if text.capacity > 2 * batchBytes { text = [] }
     }
 
     /// Empties the batch for batch `index` of `source`.
-    package func reset(source: Int, index: Int) {
+    package mutating func reset(source: Int, index: Int) {
         self.source = source
         self.index = index
         raw.removeAll(keepingCapacity: true)

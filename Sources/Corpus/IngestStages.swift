@@ -8,8 +8,8 @@
 public final class IngestStages: @unchecked Sendable {
     // Safety (Sendable): the scratch buffers are used by one thread at a time; callers pool
     // stages under a lock.
-    private let jsonl: RecordProcessor
-    private let text: RecordProcessor
+    private var jsonl: RecordProcessor
+    private var text: RecordProcessor
 
     public init(options: IngestOptions) {
         jsonl = RecordProcessor(options: options, format: .jsonl)
@@ -20,10 +20,15 @@ public final class IngestStages: @unchecked Sendable {
     /// the stages left it, else copied into the batch) and skips. With `dedup`, a document
     /// whose hash the set already holds in memory is dropped here as a duplicate (it is one of
     /// a document kept before it); the rest are decided in reading order by `dedup.keep`.
-    public func process(_ batch: IngestBatch, dedup: DocumentDeduplicator?) {
-        let processor = batch.format == .jsonl ? jsonl : text
+    public func process(_ batch: inout IngestBatch, dedup: DocumentDeduplicator?) {
+        // The processor and the records are taken out while the stages run, and put back after:
+        // a local's accesses are checked when compiling, a stored property's at run time.
+        let isJSONL = batch.format == .jsonl
+        var processor = isJSONL ? jsonl : text
+        var raw: [UInt8] = []
+        swap(&raw, &batch.raw)
         let replacedBefore = processor.replacedInvalidUTF8, surrogatesBefore = processor.loneSurrogates
-        batch.raw.withUnsafeMutableBufferPointer { raw in
+        raw.withUnsafeMutableBufferPointer { raw in
             guard let rawBase = raw.baseAddress else { return }
             var start = 0
             for (i, end) in batch.rawEnds.enumerated() {
@@ -48,8 +53,10 @@ public final class IngestStages: @unchecked Sendable {
                 }
             }
         }
+        swap(&raw, &batch.raw)
         batch.replacedInvalidUTF8 = processor.replacedInvalidUTF8 - replacedBefore
         batch.loneSurrogates = processor.loneSurrogates - surrogatesBefore
         processor.releaseLargeBuffers()   // the texts are in the batch now
+        if isJSONL { self.jsonl = processor } else { self.text = processor }
     }
 }

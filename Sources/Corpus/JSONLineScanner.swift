@@ -50,7 +50,7 @@ struct JSONLineScanner {
     /// is); the text is then at `decoded`, inside the line. A decoded string is never longer
     /// than its escaped form and is written behind the reading, so nothing not yet read is
     /// overwritten. `keyScratch` holds keys that contain escapes while they are compared.
-    mutating func extractFieldInPlace(_ field: UnsafeBufferPointer<UInt8>, keyScratch: ByteBuffer) -> JSONFieldResult {
+    mutating func extractFieldInPlace(_ field: UnsafeBufferPointer<UInt8>, keyScratch: inout ByteBuffer) -> JSONFieldResult {
         decoded = UnsafeMutableBufferPointer(start: nil, count: 0)
         var result = JSONFieldResult.missing
         skipWhitespace()
@@ -70,7 +70,7 @@ struct JSONLineScanner {
                     matches = keyEnd - keyStart == field.count
                         && (field.isEmpty || memcmp(keyStart, field.baseAddress!, field.count) == 0)
                 } else {
-                    matches = keyEquals(keyStart, keyEnd, field, scratch: keyScratch)
+                    matches = keyEquals(keyStart, keyEnd, field, scratch: &keyScratch)
                 }
                 skipWhitespace()
                 guard p < end, p.pointee == UInt8(ascii: ":") else { return .bad }
@@ -111,7 +111,7 @@ struct JSONLineScanner {
 
     /// Whether the escaped key `[start, end)` decodes to `field`.
     private mutating func keyEquals(_ start: UnsafePointer<UInt8>, _ keyEnd: UnsafePointer<UInt8>,
-                                    _ field: UnsafeBufferPointer<UInt8>, scratch: ByteBuffer) -> Bool {
+                                    _ field: UnsafeBufferPointer<UInt8>, scratch: inout ByteBuffer) -> Bool {
         let resume = p, savedSurrogates = loneSurrogates, savedASCII = decodedASCII
         defer {
             p = resume

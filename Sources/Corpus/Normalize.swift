@@ -17,7 +17,7 @@ enum Normalize {
     }
 
     /// CRLF → LF, lone CR → LF.
-    static func lineEndings(_ p: UnsafePointer<UInt8>, _ n: Int, into out: ByteBuffer) {
+    static func lineEndings(_ p: UnsafePointer<UInt8>, _ n: Int, into out: inout ByteBuffer) {
         out.count = 0
         out.reserve(n)
         let o = out.base
@@ -60,7 +60,7 @@ enum Normalize {
     /// comparison, with current Unicode data). Foundation's `precomposedStringWithCanonicalMapping`
     /// is not used: on Linux it leaves Hangul LV + T jamo uncomposed (U+AC00 U+11A8 stays two
     /// scalars instead of U+AC01), which the NFC test against Python caught.
-    static func nfc(_ p: UnsafePointer<UInt8>, _ n: Int, into out: ByteBuffer) {
+    static func nfc(_ p: UnsafePointer<UInt8>, _ n: Int, into out: inout ByteBuffer) {
         let composed = String(decoding: UnsafeBufferPointer(start: p, count: n), as: UTF8.self)._nfcCodeUnits
         out.count = 0
         composed.withUnsafeBufferPointer { bytes in
@@ -92,7 +92,7 @@ enum Normalize {
 
     /// Every run of horizontal whitespace becomes one U+0020; runs before "\n", "\r" or the
     /// end of the text are removed.
-    static func whitespace(_ p: UnsafePointer<UInt8>, _ n: Int, into out: ByteBuffer) {
+    static func whitespace(_ p: UnsafePointer<UInt8>, _ n: Int, into out: inout ByteBuffer) {
         out.count = 0
         out.reserve(n)
         let o = out.base

@@ -20,7 +20,7 @@ package struct RecordView {
 /// splitting and blank-line handling only. `RecordProcessor` runs the ingest stages on each
 /// record, so the two can run on different threads (`DocumentReader` runs both in turn).
 ///
-///     let records = try RecordReader(path: "data/fortunes.jsonl.gz", options: IngestOptions())
+///     var records = try RecordReader(path: "data/fortunes.jsonl.gz", options: IngestOptions())
 ///     var stages = RecordProcessor(options: records.options, format: records.format)
 ///     while let r = try records.next() { if case .document(let text, _) = stages.process(r.bytes) { use(text) } }
 ///
@@ -30,7 +30,11 @@ package struct RecordView {
 ///
 /// Memory: the read window holds at least the record being read (so a whole file with
 /// `boundary = .file`); otherwise it does not grow with the file.
-package final class RecordReader {
+///
+/// A struct, so that the per-record state (window, offsets, counts) is checked for exclusive
+/// access when compiling, not at run time per access as a class's stored properties are. The
+/// file (`ByteSource`) is shared by copies: a copy is only made to be written back.
+package struct RecordReader {
     package let path: String
     package let options: IngestOptions
     /// `.jsonl` or `.text`: the options' format, resolved for this path.
@@ -39,7 +43,7 @@ package final class RecordReader {
     private let bytes: ByteSource
     /// Read window: bytes `start..<window.count` are decompressed and still needed; scanning
     /// has reached `cursor`. `fill` moves the kept bytes to the front, shifting both.
-    private let window: ByteBuffer
+    private var window: ByteBuffer
     private var start = 0
     private var cursor = 0
     private var sourceEnded = false
@@ -52,7 +56,7 @@ package final class RecordReader {
 
     /// Opens `path`.
     /// - Throws: `CorpusError` `.fileNotFound` or `.unreadable`.
-    package convenience init(path: String, options: IngestOptions) throws(CorpusError) {
+    package init(path: String, options: IngestOptions) throws(CorpusError) {
         try self.init(path: path, options: options, windowCapacity: 1 << 20, inputCapacity: 256 << 10)
     }
 
@@ -80,7 +84,7 @@ package final class RecordReader {
     /// The next record, or nil at the end of the file.
     /// - Throws: `CorpusError` (`.corruptGzip`, `.truncatedGzip`, `.unreadable`); the source stops
     ///   there and later calls return nil.
-    package func next() throws(CorpusError) -> RecordView? {
+    package mutating func next() throws(CorpusError) -> RecordView? {
         guard !finished else { return nil }
         do throws(CorpusError) {
             let record: RecordView?
@@ -98,12 +102,12 @@ package final class RecordReader {
         }
     }
 
-    private func view(_ from: Int, _ count: Int, line: Int) -> RecordView {
+    private mutating func view(_ from: Int, _ count: Int, line: Int) -> RecordView {
         defer { records += 1 }
         return RecordView(bytes: UnsafeMutableBufferPointer(start: window.base + from, count: count), record: records, line: line)
     }
 
-    private func nextJSONL() throws(CorpusError) -> RecordView? {
+    private mutating func nextJSONL() throws(CorpusError) -> RecordView? {
         while let line = try readLine() {
             cursor = line.next
             start = cursor   // the bytes stay in the window until the next call
@@ -118,14 +122,14 @@ package final class RecordReader {
         return nil
     }
 
-    private func nextLine() throws(CorpusError) -> RecordView? {
+    private mutating func nextLine() throws(CorpusError) -> RecordView? {
         guard let line = try readLine() else { return nil }
         cursor = line.next
         start = cursor
         return view(line.start, contentEnd(line) - line.start, line: linesRead)
     }
 
-    private func nextParagraph() throws(CorpusError) -> RecordView? {
+    private mutating func nextParagraph() throws(CorpusError) -> RecordView? {
         while let first = try readLine() {
             cursor = first.next
             if isBlank(first.start, first.end) {
@@ -148,7 +152,7 @@ package final class RecordReader {
         return nil
     }
 
-    private func nextFile() throws(CorpusError) -> RecordView? {
+    private mutating func nextFile() throws(CorpusError) -> RecordView? {
         while try fill() {}
         finished = true
         let length = window.count - start
@@ -158,7 +162,7 @@ package final class RecordReader {
 
     /// The next line at `cursor`: `end` excludes the "\n", `next` is just past it (`end == next`
     /// for a last line without "\n"). Offsets hold until the next call.
-    private func readLine() throws(CorpusError) -> (start: Int, end: Int, next: Int)? {
+    private mutating func readLine() throws(CorpusError) -> (start: Int, end: Int, next: Int)? {
         var searched = 0   // bytes after `cursor` known to hold no "\n"
         while true {
             let from = cursor + searched
@@ -198,7 +202,7 @@ package final class RecordReader {
 
     /// Reads more of the file into the window, first dropping the bytes before `start`; grows
     /// the window when the kept bytes fill most of it. Returns false at the end of the file.
-    private func fill() throws(CorpusError) -> Bool {
+    private mutating func fill() throws(CorpusError) -> Bool {
         if sourceEnded { return false }
         if start > 0 {
             window.removeFirst(start)

@@ -55,7 +55,7 @@ public final class SourceBatcher: @unchecked Sendable {
     /// Fills `batch` (reset for the next index by the caller) with about `batchBytes` of records;
     /// the last batch has `end` set: `.done`, or `.failed` with the error (the file could not be
     /// opened, or is corrupt at some point: what was read before stays in the batches).
-    public func next(_ batch: IngestBatch, batchBytes: Int) {
+    public func next(_ batch: inout IngestBatch, batchBytes: Int) {
         if !started {
             do {
                 try open()
@@ -65,7 +65,9 @@ public final class SourceBatcher: @unchecked Sendable {
                 return
             }
         }
-        guard let reader else { preconditionFailure("\(path): read past its end") }
+        // The reader is taken out of this object while it reads (and put back after, unless the
+        // source ended): its state is then a local's, not checked at run time per record.
+        guard var reader = self.reader.take() else { preconditionFailure("\(path): read past its end") }
         while true {
             let record: RecordView?
             do { record = try reader.next() } catch {
@@ -85,6 +87,6 @@ public final class SourceBatcher: @unchecked Sendable {
         batch.compressedOffset = reader.compressedOffset
         uncompressedBytes = reader.uncompressedBytes
         readWindowCapacity = reader.windowCapacity
-        if batch.end != nil { self.reader = nil }
+        if batch.end == nil { self.reader = reader }
     }
 }

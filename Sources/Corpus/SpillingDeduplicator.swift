@@ -24,7 +24,7 @@ import Darwin
 /// `close` (the sharder reloads its set from the index).
 ///
 /// Not thread-safe (like `Deduplicator`).
-public final class SpillingDeduplicator: @unchecked Sendable {
+public final class SpillingDeduplicator {
     public let directory: String
     private let memory: Deduplicator
     /// The table spills when it holds this many hashes (half its largest size).
@@ -37,6 +37,9 @@ public final class SpillingDeduplicator: @unchecked Sendable {
     /// A blocked Bloom filter over the hashes in the runs (`filterBlocks` cache lines, three
     /// bits per hash in one line): most new documents are not looked up on disk at all. Its
     /// size is fixed, so as the runs grow it lets through more, but never a hash it holds.
+    /// Safety: nil, or `8 * filterBlocks` initialized words allocated by the first spill and
+    /// freed by `close`, which sets it back to nil; `filterLine` is only called while it is set
+    /// (there are runs).
     private var filter: UnsafeMutablePointer<UInt64>?
     private let filterBlocks: Int
     /// Lookups in the runs, and those that found the hash.
@@ -304,6 +307,7 @@ final class SortedRun {
     static func merge(_ a: SortedRun, _ b: SortedRun, to path: String) throws {
         let out = try Output(path: path)
         let chunk = 1 << 16
+        // Safety: `chunk` hashes, freed on every way out; `emit` writes below `chunk` only.
         let buffer = UnsafeMutablePointer<ContentHash>.allocate(capacity: chunk)
         defer { buffer.deallocate() }
         var n = 0
@@ -346,6 +350,9 @@ final class SortedRun {
     }
 
     /// A run's hashes in order, read in chunks.
+    ///
+    /// Safety: `buffer` holds `capacity` hashes from `init` to `deinit`, of which `0..<filled`
+    /// were read; `next` reads below `filled` only.
     final class RunReader {
         private let run: SortedRun
         private let buffer: UnsafeMutablePointer<ContentHash>

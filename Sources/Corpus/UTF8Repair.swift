@@ -41,7 +41,7 @@ enum UTF8Check {
 
     /// Writes `p[0..<n]` to `out` (replacing its contents) with every maximal invalid subpart
     /// replaced by U+FFFD (EF BF BD).
-    static func repair(_ p: UnsafePointer<UInt8>, _ n: Int, into out: ByteBuffer) {
+    static func repair(_ p: UnsafePointer<UInt8>, _ n: Int, into out: inout ByteBuffer) {
         out.count = 0
         out.reserve(3 * n)
         let o = out.base

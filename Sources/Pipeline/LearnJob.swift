@@ -144,11 +144,7 @@ public enum LearnJob {
                               progress: (@Sendable (LearnProgress) -> Void)?) throws -> (WordCounter, IngestReport, Bool) {
         let queue = WorkQueue<[[UInt8]]>(capacity: 4 * s.threads)
         let batchBytes = 1 << 20
-        // One counter per thread (each owns its table: `repeating:` would share one).
-        nonisolated(unsafe) var counters = (0..<s.threads).map { _ in WordCounter(pattern: s.trainer.pattern) }
-        nonisolated(unsafe) var report = IngestReport()
-        nonisolated(unsafe) var sampled = false
-        nonisolated(unsafe) var failure: (any Error)? = nil
+        let outcome = CountOutcome(counters: s.threads)
         let pattern = s.trainer.pattern
 
         runThreads(s.threads + 1) { index in
@@ -158,43 +154,72 @@ public enum LearnJob {
                 var batchSize = 0
                 var counted: Int64 = 0
                 var documents: Int64 = 0
+                var sampled = false
                 do {
-                report = try Ingest(paths: s.inputs, options: s.ingest).read(progress: { p in
-                    progress?(.counting(done: fileStarts[p.source] + p.compressedOffset, total: fileStarts.last!,
-                                        documents: documents, textBytes: counted))
-                }, continueWhile: { doc in
-                    if let keepGoing = s.shouldContinue, !keepGoing() { return false }
-                    batchSize += doc.text.count
-                    counted += Int64(doc.text.count)
-                    documents += 1
-                    batch.append(doc.text)
-                    if batchSize >= batchBytes {
-                        queue.put(batch)
-                        batch = []
-                        batchSize = 0
-                    }
-                    if let max = s.maxBytes, counted >= max {
-                        sampled = true
-                        return false
-                    }
-                    return true
-                })
+                    let report = try Ingest(paths: s.inputs, options: s.ingest).read(progress: { p in
+                        progress?(.counting(done: fileStarts[p.source] + p.compressedOffset, total: fileStarts.last!,
+                                            documents: documents, textBytes: counted))
+                    }, continueWhile: { doc in
+                        if let keepGoing = s.shouldContinue, !keepGoing() { return false }
+                        batchSize += doc.text.count
+                        counted += Int64(doc.text.count)
+                        documents += 1
+                        batch.append(doc.text)
+                        if batchSize >= batchBytes {
+                            queue.put(batch)
+                            batch = []
+                            batchSize = 0
+                        }
+                        if let max = s.maxBytes, counted >= max {
+                            sampled = true
+                            return false
+                        }
+                        return true
+                    })
+                    outcome.read(report, sampled: sampled)
                 } catch {
-                    failure = error
+                    outcome.fail(error)
                 }
                 if !batch.isEmpty { queue.put(batch) }
                 queue.close()
             } else {
+                // One counter per thread (each owns its table).
                 var counter = WordCounter(pattern: pattern)
                 while let batch = queue.take() {
                     for text in batch { counter.count(text) }
                 }
-                counters[index] = counter
+                outcome.counted(counter, thread: index)
             }
         }
-        if let failure { throw failure }
-        var total = counters[0]
-        for c in counters.dropFirst() { total.merge(c) }
-        return (total, report, sampled)
+        return try outcome.total()
+    }
+
+    /// What the counting threads of `countParallel` leave: each counter's table, and the
+    /// reader's report or error.
+    private final class CountOutcome: @unchecked Sendable {
+        // Safety (Sendable): every stored `var` is read and written under `lock`. A counter is
+        // handed over by its thread once it has stopped counting, so no two threads use one.
+        private let lock = NSLock()
+        private var counters: [WordCounter?]
+        private var report = IngestReport()
+        private var sampled = false
+        private var failure: (any Error)?
+
+        init(counters: Int) { self.counters = Array(repeating: nil, count: counters) }
+
+        func counted(_ counter: WordCounter, thread: Int) { lock.withLock { counters[thread] = counter } }
+        func read(_ report: IngestReport, sampled: Bool) { lock.withLock { (self.report, self.sampled) = (report, sampled) } }
+        func fail(_ error: any Error) { lock.withLock { failure = error } }
+
+        /// The counts merged, the report and whether `maxBytes` cut the input; or the reader's error.
+        func total() throws -> (WordCounter, IngestReport, Bool) {
+            try lock.withLock {
+                if let failure { throw failure }
+                let all = counters.compactMap { $0 }
+                var total = all[0]
+                for c in all.dropFirst() { total.merge(c) }
+                return (total, report, sampled)
+            }
+        }
     }
 }

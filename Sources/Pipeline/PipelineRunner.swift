@@ -79,8 +79,9 @@ public final class PipelineRunner {
                 var settings = LearnSettings(inputs: inputs, ingest: spec.ingest, vocabulary: vocabulary)
                 settings.shouldContinue = shouldContinue
                 let result: LearnResult
+                let emit = self.emit
                 do {
-                    result = try LearnJob.run(settings) { self.emit(.learn($0)) }
+                    result = try LearnJob.run(settings) { emit(.learn($0)) }
                 } catch is LearnInterrupted {
                     throw PipelineInterrupted(stage: .vocab)
                 }

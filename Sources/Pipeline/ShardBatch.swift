@@ -10,7 +10,7 @@ import Shards
 /// pages touched, only once.
 package final class ShardBatch: @unchecked Sendable {
     // Safety (Sendable): the scheduler hands a batch to one thread at a time, under its lock.
-    package let documents = IngestBatch()
+    package var documents = IngestBatch()
     /// Token ids of all documents, one after the other; document i ends at `ends[i]`.
     package var tokens: [UInt32] = []
     var ends: [Int] = []
@@ -45,17 +45,24 @@ package final class ShardBatch: @unchecked Sendable {
         tokens.removeAll(keepingCapacity: true)
     }
 
-    /// Encodes the documents into `tokens`.
+    /// Encodes the documents into `tokens`. The ids and ends are taken out of the batch while
+    /// it encodes, and put back after: a local's accesses are checked when compiling, a stored
+    /// property's at run time (per document here).
     func encode(with encoder: inout TokenEncoder) {
+        var tokens: [UInt32] = [], ends: [Int] = []
+        swap(&tokens, &self.tokens)
+        swap(&ends, &self.ends)
         documents.forEachText { _, text in
             encoder.encodeOrdinary(text, into: &tokens)
             ends.append(tokens.count)
         }
+        swap(&tokens, &self.tokens)
+        swap(&ends, &self.ends)
     }
 
-    /// Where document i's split starts in `counts`.
-    func countsOffset(of i: Int, _ settings: CorpusSettings) -> Int {
-        Split.of(hash: documents.documents[i].hash, valFraction: settings.valFraction) == .train ? 0 : settings.vocabSize
+    /// Where the counts of a document with this info start in `counts`: its split's.
+    static func countsOffset(of info: DocumentInfo, _ settings: CorpusSettings) -> Int {
+        Split.of(hash: info.hash, valFraction: settings.valFraction) == .train ? 0 : settings.vocabSize
     }
 
     /// Counts the tokens per split (end-of-text tokens included), off the writer's path and off
@@ -63,11 +70,12 @@ package final class ShardBatch: @unchecked Sendable {
     func count(_ settings: CorpusSettings) {
         let vocab = settings.vocabSize
         if counts.count != 2 * vocab { counts = [UInt32](repeating: 0, count: 2 * vocab) }
+        let documents = self.documents.documents, ends = self.ends
         counts.withUnsafeMutableBufferPointer { counts in
             tokens.withUnsafeBufferPointer { tokens in
                 var start = 0
                 for (i, end) in ends.enumerated() {
-                    let c = UnsafeMutableBufferPointer(rebasing: counts[countsOffset(of: i, settings)...])
+                    let c = UnsafeMutableBufferPointer(rebasing: counts[Self.countsOffset(of: documents[i], settings)...])
                     c[Int(settings.eotID)] += 1
                     // Ids come from the tokenizer, so below `vocab`; the store checks them again.
                     for t in tokens[start..<end] where Int(t) < vocab { c[Int(t)] += 1 }
@@ -79,7 +87,7 @@ package final class ShardBatch: @unchecked Sendable {
 
     /// Takes a dropped document's tokens back out of the counts.
     func uncount(document i: Int, tokens: UnsafeBufferPointer<UInt32>, _ settings: CorpusSettings) {
-        let base = countsOffset(of: i, settings)
+        let base = Self.countsOffset(of: documents.documents[i], settings)
         counts.withUnsafeMutableBufferPointer { counts in  // no uniqueness check per id
             counts[base + Int(settings.eotID)] -= 1
             for t in tokens where Int(t) < settings.vocabSize { counts[base + Int(t)] -= 1 }

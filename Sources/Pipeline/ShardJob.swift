@@ -297,12 +297,12 @@ public enum ShardJob {
                 read: { plan, index in
                     let batch = pool.batch(plan: plan, index: index)
                     // The job's first batch is small, so that encoding starts sooner.
-                    readers[plan].next(batch.documents, batchBytes: plan == 0 && index == 0 ? Swift.min(64 << 10, batchBytes) : batchBytes)
+                    readers[plan].next(&batch.documents, batchBytes: plan == 0 && index == 0 ? Swift.min(64 << 10, batchBytes) : batchBytes)
                     return batch
                 },
                 process: { batch in
                     let mine = lock.withLock { stages.popLast() } ?? IngestStages(options: ingest)
-                    mine.process(batch.documents, dedup: dedup)
+                    mine.process(&batch.documents, dedup: dedup)
                     batch.prepareTokens()
                     lock.withLock { stages.append(mine) }
                 },

@@ -22,6 +22,8 @@ import Shards
 /// writing, which bounds memory. Sources after the one being written may hold only
 /// `capacity - reserve` of them, so the one being written can always go on.
 package final class ShardScheduler: @unchecked Sendable {
+    // Safety (Sendable): the `var`s are read and written with `condition` locked (`seconds`
+    // too, which the job reads after every worker has returned from `work`); the rest are `let`s.
     struct Key: Hashable, Comparable {
         var plan: Int
         var index: Int

@@ -3,7 +3,9 @@ import Foundation
 /// A bounded first-in first-out queue between threads: `put` blocks while full, `take` blocks
 /// while empty and returns nil once the queue is closed and drained. Bounding it bounds memory:
 /// a fast reader can be at most `capacity` items ahead of the workers.
-public final class WorkQueue<Item>: @unchecked Sendable {
+public final class WorkQueue<Item: Sendable>: @unchecked Sendable {
+    // Safety (Sendable): `items`, `head` and `closed` are read and written with `condition`
+    // locked; the items themselves are Sendable.
     private var items: [Item] = []
     private var head = 0
     private var closed = false

@@ -121,7 +121,9 @@ public struct CorpusStats {
     private func tokenStats(_ ids: [Int], train: [Int64], val: [Int64]) throws -> TokenStats {
         let totals = zip(train, val).map { $0 + $1 }
         let sum = totals.reduce(0, +)
-        let descending = totals.sorted(by: >)
+        // A closure literal, not `>`: Swift 6 mode wraps an operator passed as a value in a
+        // closure of its own, which the sort then calls per comparison instead of inlining it.
+        let descending = totals.sorted { $0 > $1 }
         // Rank = 1 + number of tokens with a strictly larger count (ties share a rank).
         func rank(_ count: Int64) -> Int64 {
             var lo = 0, hi = descending.count

@@ -8,15 +8,15 @@ public enum IndexSchema {
     public static let formatVersion: Int64 = 1
     public static let fileName = "index.sqlite"
 
-    /// Built by `ShardStore.finish()` rather than with the table: bulk inserts run about 40%
-    /// faster without it, and building it once at the end is cheaper than maintaining it.
+    /// Built by `ShardStore.finish()` rather than with the table: bulk inserts run faster
+    /// without it, and building it once at the end is cheaper than maintaining it.
     static let positionIndex = "CREATE INDEX IF NOT EXISTS documents_by_position ON documents (shard_id, token_offset)"
 
     /// The token counts that commits of a job not yet finished recorded, and that are not yet in
     /// `token_counts`: one row per split, a blob of `vocab_size` little-endian int64, one count
     /// per token id. A commit rewrites it (two rows, where adding its counts to `token_counts`
-    /// wrote a row per token id seen: ~130 ms at 131k ids); the job's end adds it to
-    /// `token_counts` and deletes it (most of it while the last batches are encoded:
+    /// would write a row per token id seen: a long pause with a large vocabulary); the job's end
+    /// adds it to `token_counts` and deletes it (most of it while the last batches are encoded:
     /// `ShardStore.prepareToFinish`). `token_counts` plus this is what the shards hold; `stats`
     /// and `verify` add it. (Created if missing: indexes written before it have none.)
     static let pendingTokenCounts = """

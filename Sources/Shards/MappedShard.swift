@@ -16,7 +16,8 @@ public final class MappedShard: @unchecked Sendable {
     public var tokenCount: Int64 { header.tokenCount }
     public var width: TokenWidth { header.width }
 
-    // Safety: `base` maps `length` bytes of a file opened read-only, validated to be exactly
+    // Safety: every stored property is a `let` (so the object is Sendable: threads only read
+    // the mapping). `base` maps `length` bytes of a file opened read-only, validated to be exactly
     // 1024 + width × tokenCount bytes; it stays mapped until deinit. Every read goes through
     // `tokenBytes(from:count:)`, which checks the range against `tokenCount`. (If another
     // process truncates the file while it is mapped, reads fault: that is the mmap contract.)

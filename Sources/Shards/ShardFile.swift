@@ -118,12 +118,14 @@ public enum ShardFile {
     /// number of tokens; `body` also gets the index of the chunk's first token.
     /// - Returns: the header.
     @discardableResult
-    public static func scan(_ path: String, chunkBytes: Int = 4 << 20,
+    package static func scan(_ path: String, chunkBytes: Int = 4 << 20,
                             _ body: (UnsafeRawBufferPointer, Int64) throws -> Void) throws -> ShardHeader {
         let file = try PosixFile.openForReading(path)
         let header = try inspect(file)
         let width = header.width.bytes
         let chunk = max(width, chunkBytes / width * width)
+        // Safety: `chunk` bytes, freed on every way out of this function; `body` sees the
+        // bytes read into them and may not keep the pointer.
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: chunk, alignment: 16)
         defer { buffer.deallocate() }
         var offset = Int64(ShardHeader.byteCount)
@@ -187,62 +189,36 @@ enum TokenCodec {
 ///
 /// Resume after a crash: `ShardWriter.resume(path:width:tokens:crc:)` truncates the temporary
 /// file to the committed count and continues with the committed CRC.
+///
+/// Freeing a writer waits for what it handed to its flusher to be written. (`ShardStore` keeps
+/// the same writer as a value, `ShardFileWriter`, and waits for it when it closes.)
 public final class ShardWriter {
-    /// The final path (`…/train_000000.bin`); data goes to `temporaryPath` until `publish`.
-    public let path: String
-    public let width: TokenWidth
-    /// Tokens appended so far (including those still buffered).
-    public private(set) var tokenCount: Int64
+    private var writer: ShardFileWriter
 
-    private let file: PosixFile
-    /// Tokens handed to the flusher (written, or not yet until `drain`).
-    private var flushedTokens: Int64
-    /// Tokens not yet handed over: `buffer[0..<used]`.
-    private var buffer: [UInt8]
-    private var used = 0
-    private static let bufferBytes = 1 << 20
-    /// Writes full buffers on its own thread, in order, and keeps their CRC-32: the thread
-    /// that appends (the sharder's writer, its one sequential task) only converts ids into
-    /// the buffer. `pwrite` into the page cache and the CRC were over half of its time.
-    private let flusher: Flusher
+    /// The final path (`…/train_000000.bin`); data goes to `temporaryPath` until `publish`.
+    public var path: String { writer.path }
+    public var width: TokenWidth { writer.width }
+    /// Tokens appended so far (including those still buffered).
+    public var tokenCount: Int64 { writer.tokenCount }
 
     public static func temporaryPath(for path: String) -> String { path + ".tmp" }
     public var temporaryPath: String { Self.temporaryPath(for: path) }
 
-    private init(path: String, width: TokenWidth, file: PosixFile, tokens: Int64, crc: UInt32) {
-        self.path = path
-        self.width = width
-        self.file = file
-        self.tokenCount = tokens
-        self.flushedTokens = tokens
-        self.buffer = [UInt8](repeating: 0, count: Self.bufferBytes)
-        self.flusher = Flusher(file: file, crc: crc)
-    }
+    private init(_ writer: ShardFileWriter) { self.writer = writer }
 
     /// Waits for the flusher, whatever it still has to write (errors were already reported,
     /// or the store is being dropped as a kill would).
-    deinit { _ = try? flusher.drain() }
+    deinit { writer.waitForFlusher() }
 
     /// Starts an empty shard at `path + ".tmp"` (an existing temporary file is emptied).
     public static func create(path: String, width: TokenWidth) throws -> ShardWriter {
-        let file = try PosixFile.openForWriting(temporaryPath(for: path), truncate: true)
-        try ShardHeader(width: width, tokenCount: 0).encoded().withUnsafeBytes { try file.write($0, at: 0) }
-        return ShardWriter(path: path, width: width, file: file, tokens: 0, crc: 0)
+        ShardWriter(try ShardFileWriter.create(path: path, width: width))
     }
 
     /// Reopens `path + ".tmp"`, cuts it back to `tokens` committed tokens and continues
     /// from there; `crc` is the CRC-32 recorded with that count.
     public static func resume(path: String, width: TokenWidth, tokens: Int64, crc: UInt32) throws -> ShardWriter {
-        let tmp = temporaryPath(for: path)
-        let file = try PosixFile.openForWriting(tmp, truncate: false)
-        let committed = ShardHeader(width: width, tokenCount: tokens).fileSize
-        let size = try file.size()
-        guard size >= committed else {
-            throw ShardsError(.corrupt, path: tmp, offset: size,
-                              "temporary shard is \(size) bytes but \(tokens) tokens (\(committed) bytes) were committed")
-        }
-        try file.truncate(to: committed)
-        return ShardWriter(path: path, width: width, file: file, tokens: tokens, crc: crc)
+        ShardWriter(try ShardFileWriter.resume(path: path, width: width, tokens: tokens, crc: crc))
     }
 
     /// Appends `tokens`. Throws when an id does not fit the width or the shard would reach
@@ -251,44 +227,17 @@ public final class ShardWriter {
         if width == .uint16, !ShardWriter.allBelow(0x1_0000, tokens), let bad = tokens.first(where: { $0 > 0xFFFF }) {
             throw ShardsError(.invalidArgument, path: path, "token id \(bad) does not fit a uint16 shard")
         }
-        try append(idsThatFit: tokens)
+        try writer.append(idsThatFit: tokens)
     }
 
-    /// `append` for ids the caller has already checked against a vocabulary that fits the width
-    /// (`ShardStore` does, and `CorpusSettings.validate` fits the width to the vocabulary).
-    func append(idsThatFit tokens: UnsafeBufferPointer<UInt32>) throws {
-        guard tokenCount + Int64(tokens.count) <= ShardHeader.maxTokens else {
-            throw ShardsError(.invalidArgument, path: path,
-                              "shard would exceed \(ShardHeader.maxTokens) tokens")
-        }
-        var start = 0
-        while start < tokens.count {
-            let room = (Self.bufferBytes - used) / width.bytes
-            if room == 0 { try flush(); continue }
-            let n = min(room, tokens.count - start)
-            let piece = UnsafeBufferPointer(rebasing: tokens[start..<start + n])
-            let at = used
-            buffer.withUnsafeMutableBytes { raw in
-                // Plain loops over typed pointers: the compiler vectorizes them (the shard format is
-                // little-endian, like every machine this runs on).
-                if width == .uint16 {
-                    let out = (raw.baseAddress! + at).assumingMemoryBound(to: UInt16.self)
-                    for i in 0..<n { out[i] = UInt16(truncatingIfNeeded: piece[i]).littleEndian }
-                } else {
-                    let out = (raw.baseAddress! + at).assumingMemoryBound(to: UInt32.self)
-                    for i in 0..<n { out[i] = piece[i].littleEndian }
-                }
-            }
-            used += n * width.bytes
-            start += n
-            tokenCount += Int64(n)
-        }
+    public func append(_ tokens: [UInt32]) throws {
+        try tokens.withUnsafeBufferPointer { try append($0) }
     }
 
     /// Whether every id is below `limit`. The ids are OR-ed first, which SSE2 vectorizes (an
-    /// unsigned maximum needs SSE4.1, so the plain loop ran one id at a time: 1.4% of a
-    /// sharding job's CPU, on the writer, the one sequential task); when the OR is not below
-    /// `limit` (an id is not, or the limit is not a power of two), the maximum decides.
+    /// unsigned maximum needs SSE4.1, so a loop taking the maximum runs one id at a time, on the
+    /// sharder's writer, its one sequential task); when the OR is not below `limit` (an id is
+    /// not, or the limit is not a power of two), the maximum decides.
     package static func allBelow(_ limit: UInt32, _ tokens: UnsafeBufferPointer<UInt32>) -> Bool {
         guard let p = tokens.baseAddress else { return true }
         var bits: UInt32 = 0
@@ -299,12 +248,120 @@ public final class ShardWriter {
         return m < limit
     }
 
-    public func append(_ tokens: [UInt32]) throws {
-        try tokens.withUnsafeBufferPointer { try append($0) }
+    /// Writes buffered tokens to the temporary file (and fsyncs when `sync`), and returns the
+    /// token count and CRC-32 to record as committed.
+    @discardableResult
+    public func checkpoint(sync: Bool) throws -> (tokens: Int64, crc: UInt32) {
+        try writer.checkpoint(sync: sync)
+    }
+
+    /// Writes the header with the final count and fsyncs. The file stays at the temporary
+    /// name until `publish`.
+    @discardableResult
+    public func finish() throws -> (tokens: Int64, crc: UInt32) {
+        try writer.finish()
+    }
+
+    /// Renames `path + ".tmp"` to `path` and syncs the directory.
+    public static func publish(path: String) throws {
+        try FileSystem.move(temporaryPath(for: path), to: path)
+        let slash = path.lastIndex(of: "/")
+        FileSystem.syncDirectory(slash.map { String(path[..<$0]) } ?? ".")
+    }
+}
+
+/// What `ShardWriter` does, as a value: `ShardStore` keeps one per open shard, so that its
+/// appends (per document, on the writing thread) are checked for exclusive access when
+/// compiling; a class's stored properties are checked at run time, on every access.
+///
+/// Copies share the file, the flusher and the buffer's memory: a copy is only made to be
+/// written back, and only one of them appends.
+struct ShardFileWriter {
+    let path: String
+    let width: TokenWidth
+    /// Tokens appended so far (including those still buffered).
+    private(set) var tokenCount: Int64
+
+    private let file: PosixFile
+    /// Tokens handed to the flusher (written, or not yet until `drain`).
+    private var flushedTokens: Int64
+    /// Tokens not yet handed over: the first `used` bytes of `buffer`.
+    private var buffer: ShardBuffer
+    private var used = 0
+    static let bufferBytes = 1 << 20
+    /// Writes full buffers on its own thread, in order, and keeps their CRC-32: the thread
+    /// that appends (the sharder's writer, its one sequential task) only converts ids into
+    /// the buffer, and leaves `pwrite` into the page cache and the CRC, most of the work, to it.
+    private let flusher: ShardFlusher
+
+    private init(path: String, width: TokenWidth, file: PosixFile, tokens: Int64, crc: UInt32) {
+        self.path = path
+        self.width = width
+        self.file = file
+        self.tokenCount = tokens
+        self.flushedTokens = tokens
+        self.buffer = ShardBuffer(byteCount: Self.bufferBytes)
+        self.flusher = ShardFlusher(file: file, crc: crc)
+    }
+
+    /// Starts an empty shard at `path + ".tmp"` (an existing temporary file is emptied).
+    static func create(path: String, width: TokenWidth) throws -> ShardFileWriter {
+        let file = try PosixFile.openForWriting(ShardWriter.temporaryPath(for: path), truncate: true)
+        try ShardHeader(width: width, tokenCount: 0).encoded().withUnsafeBytes { try file.write($0, at: 0) }
+        return ShardFileWriter(path: path, width: width, file: file, tokens: 0, crc: 0)
+    }
+
+    /// Reopens `path + ".tmp"`, cuts it back to `tokens` committed tokens and continues
+    /// from there; `crc` is the CRC-32 recorded with that count.
+    static func resume(path: String, width: TokenWidth, tokens: Int64, crc: UInt32) throws -> ShardFileWriter {
+        let tmp = ShardWriter.temporaryPath(for: path)
+        let file = try PosixFile.openForWriting(tmp, truncate: false)
+        let committed = ShardHeader(width: width, tokenCount: tokens).fileSize
+        let size = try file.size()
+        guard size >= committed else {
+            throw ShardsError(.corrupt, path: tmp, offset: size,
+                              "temporary shard is \(size) bytes but \(tokens) tokens (\(committed) bytes) were committed")
+        }
+        try file.truncate(to: committed)
+        return ShardFileWriter(path: path, width: width, file: file, tokens: tokens, crc: crc)
+    }
+
+    /// Appends ids the caller has already checked against a vocabulary that fits the width
+    /// (`ShardStore` does, and `CorpusSettings.validate` fits the width to the vocabulary).
+    /// Throws when the shard would reach 2^30 tokens; nothing is appended then.
+    mutating func append(idsThatFit tokens: UnsafeBufferPointer<UInt32>) throws {
+        guard tokenCount + Int64(tokens.count) <= ShardHeader.maxTokens else {
+            throw ShardsError(.invalidArgument, path: path,
+                              "shard would exceed \(ShardHeader.maxTokens) tokens")
+        }
+        var start = 0
+        while start < tokens.count {
+            let room = (Self.bufferBytes - used) / width.bytes
+            if room == 0 { try flush(); continue }
+            let n = min(room, tokens.count - start)
+            let piece = UnsafeBufferPointer(rebasing: tokens[start..<start + n])
+            // Plain loops over typed pointers: the compiler vectorizes them (the shard format is
+            // little-endian, like every machine this runs on).
+            if width == .uint16 {
+                let out = (buffer.base + used).assumingMemoryBound(to: UInt16.self)
+                for i in 0..<n { out[i] = UInt16(truncatingIfNeeded: piece[i]).littleEndian }
+            } else {
+                let out = (buffer.base + used).assumingMemoryBound(to: UInt32.self)
+                for i in 0..<n { out[i] = piece[i].littleEndian }
+            }
+            used += n * width.bytes
+            start += n
+            tokenCount += Int64(n)
+        }
+    }
+
+    /// Appends one id (an end-of-text token), already checked as `append(idsThatFit:)` expects.
+    mutating func append(idThatFits id: UInt32) throws {
+        try withUnsafePointer(to: id) { try append(idsThatFit: UnsafeBufferPointer(start: $0, count: 1)) }
     }
 
     /// Hands the buffer to the flusher and goes on with an empty one.
-    private func flush() throws {
+    private mutating func flush() throws {
         guard used > 0 else { return }
         let at = ShardHeader(width: width, tokenCount: flushedTokens).fileSize
         buffer = try flusher.submit(buffer, count: used, at: at)
@@ -314,7 +371,7 @@ public final class ShardWriter {
 
     /// Hands over what is buffered and waits until all of it is written; returns the token
     /// count and CRC-32 of the file's tokens.
-    private func drain() throws -> (tokens: Int64, crc: UInt32) {
+    private mutating func drain() throws -> (tokens: Int64, crc: UInt32) {
         try flush()
         return (flushedTokens, try flusher.drain())
     }
@@ -322,7 +379,7 @@ public final class ShardWriter {
     /// Writes buffered tokens to the temporary file (and fsyncs when `sync`), and returns the
     /// token count and CRC-32 to record as committed.
     @discardableResult
-    public func checkpoint(sync: Bool) throws -> (tokens: Int64, crc: UInt32) {
+    mutating func checkpoint(sync: Bool) throws -> (tokens: Int64, crc: UInt32) {
         let written = try drain()
         if sync { try file.sync() }
         return written
@@ -331,69 +388,86 @@ public final class ShardWriter {
     /// Writes the header with the final count and fsyncs. The file stays at the temporary
     /// name until `publish`.
     @discardableResult
-    public func finish() throws -> (tokens: Int64, crc: UInt32) {
+    mutating func finish() throws -> (tokens: Int64, crc: UInt32) {
         let written = try drain()
         try ShardHeader(width: width, tokenCount: written.tokens).encoded().withUnsafeBytes { try file.write($0, at: 0) }
         try file.sync()
         return written
     }
 
-    /// A shard's background writer: full buffers are written at their offsets on a serial
-    /// queue, in the order handed over, each followed by its CRC-32 and a start of writeback
-    /// (so that a commit's fsync waits for the last megabyte, not for everything since the last
-    /// commit). At most two buffers are in flight; the first error is kept and thrown by the
-    /// next `submit` or `drain`.
-    final class Flusher: @unchecked Sendable {
-        private let file: PosixFile
-        private let queue = DispatchQueue(label: "tokenmill.shard-flusher")
-        private let slots = DispatchSemaphore(value: 2)
-        private let lock = NSLock()
-        /// Only the queue touches it; `drain` reads it after the queue is empty.
-        private var crc: UInt32
-        private var failure: (any Error)?
-        /// Buffers written and ready to be filled again.
-        private var spare: [[UInt8]] = []
+    /// Waits until the flusher has written what it was handed (its errors, if any, were or
+    /// will be reported by the writer's other calls): before the file is let go.
+    func waitForFlusher() { _ = try? flusher.drain() }
+}
 
-        init(file: PosixFile, crc: UInt32) {
-            self.file = file
-            self.crc = crc
-        }
+/// Memory for one buffer of shard bytes, freed with the last reference: the writer fills one
+/// while the flusher writes another, and they trade them.
+///
+/// Safety: `base` points to `byteCount` allocated bytes, aligned for UInt32, from `init` to
+/// `deinit`. One thread at a time uses a buffer: the writer until it submits it, the flusher's
+/// queue until it hands it back.
+final class ShardBuffer: @unchecked Sendable {
+    let base: UnsafeMutableRawPointer
+    let byteCount: Int
 
-        /// Queues `buffer[0..<count]` to be written at byte `at`; returns a buffer to fill next
-        /// (waits while two are in flight).
-        func submit(_ buffer: [UInt8], count: Int, at: Int64) throws -> [UInt8] {
-            if let failure = lock.withLock({ failure }) { throw failure }
-            slots.wait()
-            queue.async { [self] in
-                defer { slots.signal() }
-                if lock.withLock({ failure }) != nil { return }
-                do {
-                    try buffer.withUnsafeBytes { all in
-                        let raw = UnsafeRawBufferPointer(rebasing: all[0..<count])
-                        try file.write(raw, at: at)
-                        file.startWriteback(offset: at, count: count)
-                        crc = ShardFile.crc32(raw, continuing: crc)
-                    }
-                    lock.withLock { spare.append(buffer) }
-                } catch {
-                    lock.withLock { failure = failure ?? error }
-                }
-            }
-            return lock.withLock { spare.popLast() } ?? [UInt8](repeating: 0, count: buffer.count)
-        }
-
-        /// Waits until everything queued is written; returns the CRC-32 of all of it.
-        func drain() throws -> UInt32 {
-            queue.sync {}
-            if let failure = lock.withLock({ failure }) { throw failure }
-            return crc
-        }
+    init(byteCount: Int) {
+        base = .allocate(byteCount: byteCount, alignment: 16)
+        self.byteCount = byteCount
     }
 
-    /// Renames `path + ".tmp"` to `path` and syncs the directory.
-    public static func publish(path: String) throws {
-        try FileSystem.move(temporaryPath(for: path), to: path)
-        let slash = path.lastIndex(of: "/")
-        FileSystem.syncDirectory(slash.map { String(path[..<$0]) } ?? ".")
+    deinit { base.deallocate() }
+}
+
+/// A shard's background writer: full buffers are written at their offsets on a serial queue,
+/// in the order handed over, each followed by its CRC-32 and a start of writeback (so that a
+/// commit's fsync waits for the last megabyte, not for everything since the last commit). At
+/// most two buffers are in flight; the first error is kept and thrown by the next `submit` or
+/// `drain`.
+final class ShardFlusher: @unchecked Sendable {
+    // Safety (Sendable): `crc` is read and written by the queue's blocks only (one at a time, in
+    // order), and by `drain` after the queue has run them all; `failure` and `spare` are
+    // accessed under `lock`. `file` is only written to (`pwrite`, `sync_file_range`: system calls
+    // on a descriptor that stays open while the flusher lives).
+    private let file: PosixFile
+    private let queue = DispatchQueue(label: "tokenmill.shard-flusher")
+    private let slots = DispatchSemaphore(value: 2)
+    private let lock = NSLock()
+    /// Only the queue touches it; `drain` reads it after the queue is empty.
+    private var crc: UInt32
+    private var failure: (any Error)?
+    /// Buffers written and ready to be filled again.
+    private var spare: [ShardBuffer] = []
+
+    init(file: PosixFile, crc: UInt32) {
+        self.file = file
+        self.crc = crc
+    }
+
+    /// Queues the first `count` bytes of `buffer` to be written at byte `at`; returns a buffer
+    /// to fill next (waits while two are in flight).
+    func submit(_ buffer: ShardBuffer, count: Int, at: Int64) throws -> ShardBuffer {
+        if let failure = lock.withLock({ failure }) { throw failure }
+        slots.wait()
+        queue.async { [self] in
+            defer { slots.signal() }
+            if lock.withLock({ failure }) != nil { return }
+            do {
+                let raw = UnsafeRawBufferPointer(start: buffer.base, count: count)
+                try file.write(raw, at: at)
+                file.startWriteback(offset: at, count: count)
+                crc = ShardFile.crc32(raw, continuing: crc)
+                lock.withLock { spare.append(buffer) }
+            } catch {
+                lock.withLock { failure = failure ?? error }
+            }
+        }
+        return lock.withLock { spare.popLast() } ?? ShardBuffer(byteCount: buffer.byteCount)
+    }
+
+    /// Waits until everything queued is written; returns the CRC-32 of all of it.
+    func drain() throws -> UInt32 {
+        queue.sync {}
+        if let failure = lock.withLock({ failure }) { throw failure }
+        return crc
     }
 }

@@ -52,12 +52,170 @@ public final class ShardStore {
     public static let lockFileName = IndexSchema.fileName + ".lock"
 
     private let lock: ExclusiveLock
+    /// Everything else the store holds, and its work, as a value: a call into the store makes
+    /// one access to it, checked at run time as every access to a class's stored property is;
+    /// the accesses inside (per document, in `append`) are checked when compiling.
+    private var core: ShardStoreCore
+
+    /// The id the next appended document gets.
+    public var nextDocumentID: Int64 { core.nextDocumentID }
+    /// Records the parts of each commit (`ShardJobOptions.trace`).
+    package var trace: TaskTrace? {
+        get { core.trace }
+        set { core.trace = newValue }
+    }
+
+    /// Opens the corpus in `directory` (created if needed) and recovers from an interrupted
+    /// run. A new index records `settings` and `vocab`; an existing one must have been written
+    /// with the same settings, else this throws a `.mismatch` error naming the field.
+    public init(directory: String, settings: CorpusSettings, vocab: [VocabEntry]) throws {
+        try settings.validate()
+        try FileSystem.makeDirectory(directory)
+        // One writer at a time: a second would remove the first's uncommitted shards as stale.
+        lock = try ExclusiveLock(path: FileSystem.join(directory, Self.lockFileName), holder: "tokenmill shard",
+                             writing: "this corpus")
+        self.directory = directory
+        self.settings = settings
+        core = try ShardStoreCore(directory: directory, settings: settings, vocab: vocab)
+    }
+
+    // Uncommitted work is abandoned on purpose: the index stays at the last commit.
+    deinit { close() }
+
+    /// Abandons uncommitted work (the index stays at the last commit) and lets another writer
+    /// open the corpus at once, rather than when the store is freed, which a thread holding
+    /// the last reference may delay. The store cannot be used after.
+    public func close() {
+        core.close()
+        lock.release()
+    }
+
+    static func isShardTemporaryName(_ name: String) -> Bool {
+        name.hasSuffix(".bin.tmp") && isShardName(String(name.dropLast(4)))
+    }
+
+    /// `train_NNNNNN.bin` or `val_NNNNNN.bin` (six or more digits).
+    static func isShardName(_ name: String) -> Bool {
+        guard name.hasSuffix(".bin") else { return false }
+        let stem = name.dropLast(4)
+        for split in Split.allCases {
+            let prefix = split.rawValue + "_"
+            if stem.hasPrefix(prefix) {
+                let digits = stem.dropFirst(prefix.count)
+                return digits.count >= 6 && digits.allSatisfy { $0.isASCII && $0.isNumber }
+            }
+        }
+        return false
+    }
+
+    // MARK: Sources
+
+    /// The recorded state of a source, or nil if it was never begun.
+    public func source(path: String) throws -> SourceState? { try core.source(path: path) }
+
+    /// A source's committed progress: records read and skips by reason, duplicates included (a
+    /// resumed source goes on counting from there).
+    public func committedProgress(of source: SourceState) throws -> SourceProgress { try core.committedProgress(of: source) }
+
+    /// Every source, in id order.
+    public func sources() throws -> [SourceState] { try core.sources() }
+
+    /// Makes `path` the current source and returns its state. A new source starts at record 0;
+    /// a partial (or failed) one resumes at `records`; a done one is returned as is and does
+    /// not become current (skip it). A source whose size changed since it was recorded is refused.
+    public func beginSource(path: String, fileBytes: Int64) throws -> SourceState {
+        try core.beginSource(path: path, fileBytes: fileBytes)
+    }
+
+    // MARK: Documents
+
+    /// Appends a document of the current source: its end-of-text token and `tokens` go to the
+    /// open shard of its split (opening or closing shards as needed). Every id must be below
+    /// the vocabulary size; nothing is written when one is not.
+    @discardableResult
+    package func append(_ info: DocumentInfo, tokens: UnsafeBufferPointer<UInt32>) throws -> DocumentLocation {
+        try core.append(info, tokens: tokens, countTokens: true)
+    }
+
+    /// `append`, leaving the document's token counts (its end-of-text token included) to the
+    /// caller when `countTokens` is false: it adds them with `addTokenCounts`, counted elsewhere
+    /// (the sharder counts on its encoding threads).
+    @discardableResult
+    package func append(_ info: DocumentInfo, tokens: UnsafeBufferPointer<UInt32>, countTokens: Bool) throws -> DocumentLocation {
+        try core.append(info, tokens: tokens, countTokens: countTokens)
+    }
+
+    @discardableResult
+    public func append(_ info: DocumentInfo, tokens: [UInt32]) throws -> DocumentLocation {
+        try tokens.withUnsafeBufferPointer { try core.append(info, tokens: $0, countTokens: true) }
+    }
+
+    /// Adds `counts[id]` occurrences of each token id to the split's counts (recorded by the
+    /// next commit, like the documents appended before it), and zeroes `counts`.
+    package func addTokenCounts(_ counts: UnsafeMutableBufferPointer<UInt32>, split: Split) {
+        core.addTokenCounts(counts, split: split)
+    }
+
+    // MARK: Commit
+
+    /// Puts up to `n` more entries of a new index's vocabulary into the open transaction (opening
+    /// one), where the first commit would put them all at once: a large vocabulary's rows take
+    /// SQLite a while, which the writer takes in parts between batches rather than in one piece
+    /// while the encoders run out of batches. Nothing is left to do once the vocabulary is in.
+    public func insertVocabulary(upTo n: Int) throws { try core.insertVocabulary(upTo: n) }
+
+    /// Ends the current source, done or failed, without committing: the next commit (or
+    /// `finish`) records it together with its documents, or none does and a resumed run reads
+    /// it again. Many small sources then cost one commit, not one each.
+    public func endSource(progress: SourceProgress, end: SourceEnd) throws {
+        try core.endSource(progress: progress, end: end)
+    }
+
+    /// Makes everything appended so far durable, with `progress` as the current source's
+    /// progress; nil leaves the source row's progress as it was (its documents and tokens are
+    /// still updated).
+    public func commit(progress: SourceProgress?) throws { try core.commit(progress: progress) }
+
+    /// Does now, in the open transaction, what `finish` would do after the last documents, as
+    /// far as it can: adds the token counts so far to `token_counts` and builds the position
+    /// index (which the documents written after keep up to date). For a job's end, while its
+    /// last batches are encoded; `finish` then has only the counts of those left to add.
+    public func prepareToFinish() throws { try core.prepareToFinish() }
+
+    /// Closes the open shards (however full), builds the index on document positions and
+    /// commits. Call once every source has ended (`endSource`): a source still current would be
+    /// left partial in an index that looks complete.
+    public func finish() throws { try core.finish() }
+
+    // MARK: Reading back
+
+    /// Calls `body` with the content hash of every committed document, in id order (to
+    /// reload a dedup set when resuming).
+    public func forEachDocumentHash(_ body: (ContentHash) throws -> Void) throws {
+        try core.forEachDocumentHash(body)
+    }
+
+    /// Shards that filled up since the last commit; they get their final names at the next
+    /// commit, so a caller may want to commit soon.
+    public var uncommittedShardCloses: Int { core.uncommittedShardCloses }
+}
+
+/// What a `ShardStore` holds (the index's connection and statements, the open shards, what the
+/// next commit records) and does: a struct, so that its many accesses per document are checked
+/// for exclusive access when compiling.
+struct ShardStoreCore {
+    let directory: String
+    let settings: CorpusSettings
+    var indexPath: String { FileSystem.join(directory, IndexSchema.fileName) }
+
     private let db: Database
-    private var open = PerSplit<OpenShard?> { _ in nil }
+    /// The open shard of each split (`Split.slot`): an array, whose elements are read and written
+    /// in place, where a `PerSplit` of structs would copy one out to read a field.
+    private var open: [OpenShard?] = [nil, nil]
     private var pendingClose: [ClosedShard] = []
     private var nextSeq = PerSplit<Int64> { _ in 0 }
     /// The id the next appended document gets.
-    public private(set) var nextDocumentID: Int64
+    private(set) var nextDocumentID: Int64
     private var current: SourceState?
     /// Token counts not yet in `token_counts`: those of documents written since the last
     /// fold (the job's start, or an earlier run's end), whose committed part is also in
@@ -72,12 +230,12 @@ public final class ShardStore {
     private var poisoned: (any Error)?
     private var closed = false
     /// Records the parts of each commit (`ShardJobOptions.trace`).
-    package var trace: TaskTrace?
+    var trace: TaskTrace?
 
     private let insertDocument: Statement
-    /// `insertDocument` for `rowsPerInsert` rows at once: a statement per row cost about twice
-    /// as much per document (cursor and program set up each time), which for corpora of short
-    /// documents was most of the writer's time.
+    /// `insertDocument` for `rowsPerInsert` rows at once: a statement per row sets up its cursor
+    /// and program for each document, which for corpora of short documents would be most of the
+    /// writer's time.
     private let insertDocuments: Statement
     private static let rowsPerInsert = 64
     private static let columns = 10
@@ -89,37 +247,26 @@ public final class ShardStore {
     private let upsertLength: Statement
     private let upsertPending: Statement
 
-    private final class OpenShard {
+    /// A shard being written: the one of its split that documents go to.
+    private struct OpenShard {
         let id: Int64, split: Split, seq: Int64
-        let writer: ShardWriter
+        var writer: ShardFileWriter
         var documents: Int64, textBytes: Int64
-        init(id: Int64, split: Split, seq: Int64, writer: ShardWriter, documents: Int64, textBytes: Int64) {
-            self.id = id; self.split = split; self.seq = seq; self.writer = writer
-            self.documents = documents; self.textBytes = textBytes
-        }
     }
 
     private struct ClosedShard {
         var id: Int64, path: String, tokens: Int64, crc: UInt32, documents: Int64, textBytes: Int64
     }
 
-
-    /// Opens the corpus in `directory` (created if needed) and recovers from an interrupted
-    /// run. A new index records `settings` and `vocab`; an existing one must have been written
-    /// with the same settings, else this throws a `.mismatch` error naming the field.
-    public init(directory: String, settings: CorpusSettings, vocab: [VocabEntry]) throws {
-        try settings.validate()
-        try FileSystem.makeDirectory(directory)
-        // One writer at a time: a second would remove the first's uncommitted shards as stale.
-        lock = try ExclusiveLock(path: FileSystem.join(directory, Self.lockFileName), holder: "tokenmill shard",
-                             writing: "this corpus")
+    /// Opens the index in `directory` and recovers from an interrupted run (see `ShardStore.init`).
+    init(directory: String, settings: CorpusSettings, vocab: [VocabEntry]) throws {
         self.directory = directory
         self.settings = settings
         let db = try Database(path: FileSystem.join(directory, IndexSchema.fileName))
         try db.enableWAL()
         // The position index's sort on up to 4 threads (SQLite's sorter workers): built at the
         // job's end, or while its last batches are encoded, it is the end's longest step with
-        // many documents (1.38 M short ones: 0.61 → 0.45 s alone; the job 1.72 → 1.58 s).
+        // many documents.
         try db.execute("PRAGMA threads = \(Swift.min(ProcessInfo.processInfo.activeProcessorCount, 4))")
         self.db = db
         tokenDeltas = PerSplit { _ in [Int64](repeating: 0, count: settings.vocabSize) }
@@ -170,24 +317,21 @@ public final class ShardStore {
         try recover()
     }
 
-    // Uncommitted work is abandoned on purpose: the index stays at the last commit.
-    deinit { close() }
-
-    /// Abandons uncommitted work (the index stays at the last commit) and lets another writer
-    /// open the corpus at once, rather than when the store is freed, which a thread holding
-    /// the last reference may delay. The store cannot be used after.
-    public func close() {
+    /// Abandons uncommitted work (the index stays at the last commit) and waits until the open
+    /// shards' bytes handed to their flushers are written: then another writer may open the
+    /// corpus. The store cannot be used after.
+    mutating func close() {
         if inTransaction {
             try? db.rollback()
             inTransaction = false
         }
         closed = true
-        lock.release()
+        for split in Split.allCases { open[split.slot]?.writer.waitForFlusher() }
     }
 
     // MARK: Recovery
 
-    private func recover() throws {
+    private mutating func recover() throws {
         var openTemporaries: Set<String> = []
         for row in try db.rows("SELECT id, path, split, seq, status, tokens, documents, text_bytes, crc32 FROM shards") {
             guard let id = row[0].int64, let name = row[1].string, let split = row[2].string.flatMap(Split.init),
@@ -208,52 +352,31 @@ public final class ShardStore {
                 // The rename survived but the commit that closed it did not (power loss): reopen it.
                 try FileSystem.move(path, to: tmp)
             }
-            let writer: ShardWriter
+            let writer: ShardFileWriter
             if tokens == 0 {
-                writer = try ShardWriter.create(path: path, width: settings.tokenWidth)
+                writer = try ShardFileWriter.create(path: path, width: settings.tokenWidth)
             } else if FileSystem.exists(tmp) {
-                writer = try ShardWriter.resume(path: path, width: settings.tokenWidth, tokens: tokens,
-                                                crc: UInt32(truncatingIfNeeded: crc))
+                writer = try ShardFileWriter.resume(path: path, width: settings.tokenWidth, tokens: tokens,
+                                                    crc: UInt32(truncatingIfNeeded: crc))
             } else {
                 throw ShardsError(.corrupt, path: tmp, "open shard with \(tokens) committed tokens is missing")
             }
-            guard open[split] == nil else { throw ShardsError(.corrupt, path: db.path, "two open \(split) shards") }
-            open[split] = OpenShard(id: id, split: split, seq: seq, writer: writer, documents: documents, textBytes: textBytes)
+            guard open[split.slot] == nil else { throw ShardsError(.corrupt, path: db.path, "two open \(split) shards") }
+            open[split.slot] = OpenShard(id: id, split: split, seq: seq, writer: writer, documents: documents, textBytes: textBytes)
         }
         // Temporary shards created after the last commit are not in the index: drop them.
-        for name in try FileSystem.list(directory) where Self.isShardTemporaryName(name) && !openTemporaries.contains(name) {
+        for name in try FileSystem.list(directory) where ShardStore.isShardTemporaryName(name) && !openTemporaries.contains(name) {
             try FileSystem.remove(FileSystem.join(directory, name))
         }
     }
 
-    static func isShardTemporaryName(_ name: String) -> Bool {
-        name.hasSuffix(".bin.tmp") && isShardName(String(name.dropLast(4)))
-    }
-
-    /// `train_NNNNNN.bin` or `val_NNNNNN.bin` (six or more digits).
-    static func isShardName(_ name: String) -> Bool {
-        guard name.hasSuffix(".bin") else { return false }
-        let stem = name.dropLast(4)
-        for split in Split.allCases {
-            let prefix = split.rawValue + "_"
-            if stem.hasPrefix(prefix) {
-                let digits = stem.dropFirst(prefix.count)
-                return digits.count >= 6 && digits.allSatisfy { $0.isASCII && $0.isNumber }
-            }
-        }
-        return false
-    }
-
     // MARK: Sources
 
-    /// The recorded state of a source, or nil if it was never begun.
-    public func source(path: String) throws -> SourceState? {
+    func source(path: String) throws -> SourceState? {
         try sources(where: "WHERE path = ?", [.text(path)]).first
     }
 
-    /// A source's committed progress: records read and skips by reason, duplicates included (a
-    /// resumed source goes on counting from there).
-    public func committedProgress(of source: SourceState) throws -> SourceProgress {
+    func committedProgress(of source: SourceState) throws -> SourceProgress {
         var skips = SkipTally()
         for row in try db.prepare("SELECT reason, count, first_line FROM skips WHERE source_id = ?").rows([.int(source.id)]) {
             guard let reason = row[0].string.flatMap(SkipReason.init(rawValue:)) else {
@@ -265,8 +388,7 @@ public final class ShardStore {
         return SourceProgress(records: source.records, skips: skips)
     }
 
-    /// Every source, in id order.
-    public func sources() throws -> [SourceState] { try sources(where: "", []) }
+    func sources() throws -> [SourceState] { try sources(where: "", []) }
 
     private func sources(where clause: String, _ values: [SQLValue]) throws -> [SourceState] {
         try db.prepare("""
@@ -280,10 +402,7 @@ public final class ShardStore {
         }
     }
 
-    /// Makes `path` the current source and returns its state. A new source starts at record 0;
-    /// a partial (or failed) one resumes at `records`; a done one is returned as is and does
-    /// not become current (skip it). A source whose size changed since it was recorded is refused.
-    public func beginSource(path: String, fileBytes: Int64) throws -> SourceState {
+    mutating func beginSource(path: String, fileBytes: Int64) throws -> SourceState {
         try checkUsable()
         if let current {
             throw ShardsError(.invalidArgument, path: path,
@@ -317,23 +436,12 @@ public final class ShardStore {
 
     // MARK: Documents
 
-    /// Appends a document of the current source: its end-of-text token and `tokens` go to the
-    /// open shard of its split (opening or closing shards as needed). Every id must be below
-    /// the vocabulary size; nothing is written when one is not.
-    @discardableResult
-    package func append(_ info: DocumentInfo, tokens: UnsafeBufferPointer<UInt32>) throws -> DocumentLocation {
-        try append(info, tokens: tokens, countTokens: true)
-    }
-
-    /// `append`, leaving the document's token counts (its end-of-text token included) to the
-    /// caller when `countTokens` is false: it adds them with `addTokenCounts`, counted elsewhere
-    /// (the sharder counts on its encoding threads).
-    @discardableResult
-    package func append(_ info: DocumentInfo, tokens: UnsafeBufferPointer<UInt32>, countTokens: Bool) throws -> DocumentLocation {
+    /// See `ShardStore.append(_:tokens:countTokens:)`.
+    mutating func append(_ info: DocumentInfo, tokens: UnsafeBufferPointer<UInt32>, countTokens: Bool) throws -> DocumentLocation {
         try checkUsable()
-        // The current source is read and updated in place: a copy of it (its path, its skips)
-        // per document cost retains and releases on the writer, per document.
-        guard let sourceID = current?.id else {
+        // The current source is read and updated in place: a copy of it (its path, its error)
+        // would cost retains and releases on the writer, per document.
+        guard let sourceID = Self.inPlace(&current, { $0?.id }) else {
             throw ShardsError(.invalidArgument, path: indexPath, "append without a current source (call beginSource)")
         }
         let vocab = UInt32(settings.vocabSize)
@@ -345,34 +453,40 @@ public final class ShardStore {
         do {
             let split = Split.of(hash: info.hash, valFraction: settings.valFraction)
             let length = Int64(tokens.count) + 1
-            if let shard = open[split], shard.writer.tokenCount > 0,
-               shard.writer.tokenCount + length > settings.shardTokens, length <= settings.shardTokens {
+            let shardTokens = settings.shardTokens
+            if Self.inPlace(&open[split.slot], { shard in
+                guard let written = shard?.writer.tokenCount else { return false }
+                return written > 0 && written + length > shardTokens && length <= shardTokens
+            }) {
                 try close(split)  // it does not fit here but fits an empty shard: do not split it
             }
-            let shard = try open[split] ?? openShard(split)
-            let location = DocumentLocation(id: nextDocumentID, split: split, shardSeq: shard.seq,
-                                            tokenOffset: shard.writer.tokenCount, tokenCount: Int64(tokens.count))
+            if Self.inPlace(&open[split.slot], { $0 == nil }) { try openShard(split) }
+            let (shardID, seq, offset) = Self.inPlace(&open[split.slot]) { shard in
+                shard!.documents += 1
+                shard!.textBytes += info.byteCount
+                return (shard!.id, shard!.seq, shard!.writer.tokenCount)
+            }
+            let location = DocumentLocation(id: nextDocumentID, split: split, shardSeq: seq,
+                                            tokenOffset: offset, tokenCount: Int64(tokens.count))
             pendingRows.append(location.id)
             pendingRows.append(sourceID)
             pendingRows.append(info.record)
             pendingRows.append(info.line)
-            pendingRows.append(shard.id)
+            pendingRows.append(shardID)
             pendingRows.append(location.tokenOffset)
             pendingRows.append(location.tokenCount)
             pendingRows.append(info.byteCount)
             pendingRows.append(Int64(bitPattern: info.hash.hi))
             pendingRows.append(Int64(bitPattern: info.hash.lo))
             if pendingRows.count == Self.rowsPerInsert * Self.columns {
+                let insert = insertDocuments
                 try pendingRows.withUnsafeBufferPointer { values in
-                    for (i, v) in values.enumerated() { try insertDocuments.bind(Int32(i + 1), v) }
+                    for (i, v) in values.enumerated() { try insert.bind(Int32(i + 1), v) }
                 }
-                try insertDocuments.execute()
+                try insert.execute()
                 pendingRows.removeAll(keepingCapacity: true)
             }
-            shard.documents += 1
-            shard.textBytes += info.byteCount
-            var eot = settings.eotID
-            try withUnsafeMutablePointer(to: &eot) { try write(UnsafeBufferPointer(start: $0, count: 1), split) }
+            try write(settings.eotID, split)
             try write(tokens, split)
 
             if countTokens {
@@ -393,14 +507,15 @@ public final class ShardStore {
         }
     }
 
-    @discardableResult
-    public func append(_ info: DocumentInfo, tokens: [UInt32]) throws -> DocumentLocation {
-        try tokens.withUnsafeBufferPointer { try append(info, tokens: $0) }
+    /// `body` on `value` in place: reading a field of a stored struct (the open shard, the
+    /// current source) through its getter copies the whole value out, references and all.
+    @inline(__always)
+    private static func inPlace<Value, Result>(_ value: inout Value, _ body: (inout Value) throws -> Result) rethrows -> Result {
+        try body(&value)
     }
 
-    /// Adds `counts[id]` occurrences of each token id to the split's counts (recorded by the
-    /// next commit, like the documents appended before it), and zeroes `counts`.
-    package func addTokenCounts(_ counts: UnsafeMutableBufferPointer<UInt32>, split: Split) {
+    /// See `ShardStore.addTokenCounts(_:split:)`.
+    mutating func addTokenCounts(_ counts: UnsafeMutableBufferPointer<UInt32>, split: Split) {
         precondition(counts.count == settings.vocabSize, "one count per token id")
         // Every id, zeros included, and then the counts cleared at once: both vectorize, where a
         // branch per id did not (the writer ran this for 2 × vocabulary ids per batch).
@@ -412,34 +527,46 @@ public final class ShardStore {
     }
 
     /// Writes tokens to the split's open shards, closing each as it fills.
-    private func write(_ tokens: UnsafeBufferPointer<UInt32>, _ split: Split) throws {
+    private mutating func write(_ tokens: UnsafeBufferPointer<UInt32>, _ split: Split) throws {
+        let shardTokens = settings.shardTokens
         var start = 0
         while start < tokens.count {
-            let shard = try open[split] ?? openShard(split)
-            let room = Int(settings.shardTokens - shard.writer.tokenCount)
-            let n = min(room, tokens.count - start)
-            try shard.writer.append(idsThatFit: UnsafeBufferPointer(rebasing: tokens[start..<start + n]))
-            start += n
-            if shard.writer.tokenCount == settings.shardTokens { try close(split) }
+            if Self.inPlace(&open[split.slot], { $0 == nil }) { try openShard(split) }
+            let full = try Self.inPlace(&open[split.slot]) { shard in
+                let n = min(Int(shardTokens - shard!.writer.tokenCount), tokens.count - start)
+                try shard!.writer.append(idsThatFit: UnsafeBufferPointer(rebasing: tokens[start..<start + n]))
+                start += n
+                return shard!.writer.tokenCount == shardTokens
+            }
+            if full { try close(split) }
         }
     }
 
-    private func openShard(_ split: Split) throws -> OpenShard {
+    /// Writes one token (a document's end-of-text token) as `write(_:_:)` does.
+    private mutating func write(_ token: UInt32, _ split: Split) throws {
+        let shardTokens = settings.shardTokens
+        if Self.inPlace(&open[split.slot], { $0 == nil }) { try openShard(split) }
+        let full = try Self.inPlace(&open[split.slot]) { shard in
+            try shard!.writer.append(idThatFits: token)
+            return shard!.writer.tokenCount == shardTokens
+        }
+        if full { try close(split) }
+    }
+
+    /// Starts the split's next shard: its file, and its row in the open transaction.
+    private mutating func openShard(_ split: Split) throws {
         let seq = nextSeq[split]
         let name = ShardStore.shardName(split: split, seq: seq)
-        let writer = try ShardWriter.create(path: FileSystem.join(directory, name), width: settings.tokenWidth)
+        let writer = try ShardFileWriter.create(path: FileSystem.join(directory, name), width: settings.tokenWidth)
         try insertShard.run(.text(name), .text(split.rawValue), .int(seq))
         let id = try db.scalar("SELECT last_insert_rowid()")?.int64 ?? 0
-        let shard = OpenShard(id: id, split: split, seq: seq, writer: writer, documents: 0, textBytes: 0)
         nextSeq[split] = seq + 1
-        open[split] = shard
-        return shard
+        open[split.slot] = OpenShard(id: id, split: split, seq: seq, writer: writer, documents: 0, textBytes: 0)
     }
 
     /// Finishes the split's open shard; it is recorded closed and renamed at the next commit.
-    private func close(_ split: Split) throws {
-        guard let shard = open[split] else { return }
-        open[split] = nil
+    private mutating func close(_ split: Split) throws {
+        guard var shard = open[split.slot].take() else { return }
         let (tokens, crc) = try shard.writer.finish()
         pendingClose.append(ClosedShard(id: shard.id, path: shard.writer.path, tokens: tokens, crc: crc,
                                         documents: shard.documents, textBytes: shard.textBytes))
@@ -447,26 +574,23 @@ public final class ShardStore {
 
     // MARK: Commit
 
-    private func ensureTransaction() throws {
+    private mutating func ensureTransaction() throws {
         if !inTransaction {
             try db.begin()
             inTransaction = true
         }
     }
 
-    /// Puts up to `n` more entries of a new index's vocabulary into the open transaction (opening
-    /// one), where the first commit would put them all at once: a row costs ~1 µs in SQLite,
-    /// 120 ms for 131k ids, which the writer takes in parts between batches rather than in one
-    /// piece while the encoders run out of batches. Nothing is left to do once the vocabulary is in.
-    public func insertVocabulary(upTo n: Int) throws {
+    /// See `ShardStore.insertVocabulary(upTo:)`.
+    mutating func insertVocabulary(upTo n: Int) throws {
         guard !pendingVocab.isEmpty else { return }
-        try writing {
-            try ensureTransaction()
-            try insertPendingVocabulary(n)
+        try writing { core in
+            try core.ensureTransaction()
+            try core.insertPendingVocabulary(n)
         }
     }
 
-    private func insertPendingVocabulary(_ n: Int) throws {
+    private mutating func insertPendingVocabulary(_ n: Int) throws {
         guard !pendingVocab.isEmpty else { return }
         let started = ContinuousClock.now
         let word = try db.prepare("INSERT INTO vocab (id, bytes, text, special) VALUES (?, ?, ?, ?)")
@@ -488,71 +612,62 @@ public final class ShardStore {
 
     /// Runs a write: refused when the store is closed or an earlier write failed; a write that
     /// fails poisons the store (it must be reopened, which recovers to the last commit).
-    private func writing<T>(_ body: () throws -> T) throws -> T {
+    private mutating func writing<T>(_ body: (inout ShardStoreCore) throws -> T) throws -> T {
         try checkUsable()
         do {
-            return try body()
+            return try body(&self)
         } catch {
             poisoned = error
             throw error
         }
     }
 
-    /// Ends the current source, done or failed, without committing: the next commit (or
-    /// `finish`) records it together with its documents, or none does and a resumed run reads
-    /// it again. Many small sources then cost one commit, not one each.
-    public func endSource(progress: SourceProgress, end: SourceEnd) throws {
-        try writing {
-            guard current != nil else { return }
-            try ensureTransaction()
+    /// See `ShardStore.endSource(progress:end:)`.
+    mutating func endSource(progress: SourceProgress, end: SourceEnd) throws {
+        try writing { core in
+            guard core.current != nil else { return }
+            try core.ensureTransaction()
             switch end {
-            case .done: try recordSource(progress: progress, status: .done, error: nil)
-            case .failed(let error): try recordSource(progress: progress, status: .error, error: error.description)
+            case .done: try core.recordSource(progress: progress, status: .done, error: nil)
+            case .failed(let error): try core.recordSource(progress: progress, status: .error, error: error.description)
             }
         }
     }
 
-    /// Makes everything appended so far durable, with `progress` as the current source's
-    /// progress; nil leaves the source row's progress as it was (its documents and tokens are
-    /// still updated).
-    public func commit(progress: SourceProgress?) throws {
-        try writing { try commitChanges(progress: progress, fold: false) }
+    /// See `ShardStore.commit(progress:)`.
+    mutating func commit(progress: SourceProgress?) throws {
+        try writing { core in try core.commitChanges(progress: progress, fold: false) }
     }
 
-    /// Does now, in the open transaction, what `finish` would do after the last documents, as
-    /// far as it can: adds the token counts so far to `token_counts` and builds the position
-    /// index (which the documents written after keep up to date). For a job's end, while its
-    /// last batches are encoded; `finish` then has only the counts of those left to add.
-    public func prepareToFinish() throws {
-        try writing {
-            try ensureTransaction()
-            try insertPendingRows()
-            try db.execute(IndexSchema.positionIndex)
-            try foldTokenCounts()
+    /// See `ShardStore.prepareToFinish()`.
+    mutating func prepareToFinish() throws {
+        try writing { core in
+            try core.ensureTransaction()
+            try core.insertPendingRows()
+            try core.db.execute(IndexSchema.positionIndex)
+            try core.foldTokenCounts()
         }
     }
 
-    /// Closes the open shards (however full), builds the index on document positions and
-    /// commits. Call once every source has ended (`endSource`): a source still current would be
-    /// left partial in an index that looks complete.
-    public func finish() throws {
+    /// See `ShardStore.finish()`.
+    mutating func finish() throws {
         try checkUsable()
         if let current {
             throw ShardsError(.invalidArgument, path: current.path, "source is still current at the end of the job: end it first")
         }
-        try writing {
-            try ensureTransaction()
-            for split in Split.allCases where open[split] != nil { try close(split) }
-            try insertPendingRows()
+        try writing { core in
+            try core.ensureTransaction()
+            for split in Split.allCases where core.open[split.slot] != nil { try core.close(split) }
+            try core.insertPendingRows()
             let indexing = ContinuousClock.now
-            try db.execute(IndexSchema.positionIndex)
-            trace?.record("finish: position index", since: indexing)
-            try commitChanges(progress: nil, fold: true)
+            try core.db.execute(IndexSchema.positionIndex)
+            core.trace?.record("finish: position index", since: indexing)
+            try core.commitChanges(progress: nil, fold: true)
         }
     }
 
     /// Inserts the document rows still buffered (fewer than `rowsPerInsert`), one statement each.
-    private func insertPendingRows() throws {
+    private mutating func insertPendingRows() throws {
         var start = 0
         while start < pendingRows.count {
             for c in 0..<Self.columns { try insertDocument.bind(Int32(c + 1), pendingRows[start + c]) }
@@ -564,7 +679,7 @@ public final class ShardStore {
 
     /// Adds the token counts not yet in `token_counts` to it, a row per id, in the open
     /// transaction, and clears them.
-    private func foldTokenCounts() throws {
+    private mutating func foldTokenCounts() throws {
         for split in Split.allCases {
             try upsertToken.bind(1, split.rawValue)
             try tokenDeltas[split].withUnsafeMutableBufferPointer { deltas in
@@ -580,7 +695,7 @@ public final class ShardStore {
 
     /// Updates the current source's row in the open transaction; a final status (done, error)
     /// clears it.
-    private func recordSource(progress: SourceProgress?, status: SourceStatus, error message: String?) throws {
+    private mutating func recordSource(progress: SourceProgress?, status: SourceStatus, error message: String?) throws {
         guard var source = current else { return }
         if let progress {
             source.records = progress.records
@@ -606,16 +721,16 @@ public final class ShardStore {
     /// Commits what was written. The token counts since the job began (or since the counts of an
     /// earlier run were folded) go to `token_counts_pending` as a blob per split; with `fold`
     /// (the job's end), they are added to `token_counts`, a row per token id, and the blob goes.
-    private func commitChanges(progress: SourceProgress?, fold: Bool) throws {
+    private mutating func commitChanges(progress: SourceProgress?, fold: Bool) throws {
         try ensureTransaction()
         try insertPendingRows()
         // 1. Shard bytes first: what the index will call committed must be on disk.
         let updateShard = try db.prepare("""
             UPDATE shards SET status = ?, tokens = ?, documents = ?, text_bytes = ?, crc32 = ? WHERE id = ?
             """)
-        for split in Split.allCases {
-            guard let shard = open[split] else { continue }
-            let (tokens, crc) = try shard.writer.checkpoint(sync: true)
+        for split in Split.allCases where open[split.slot] != nil {
+            let (tokens, crc) = try open[split.slot]!.writer.checkpoint(sync: true)
+            let shard = open[split.slot]!
             try updateShard.run(.text(ShardStatus.open.rawValue), .int(tokens), .int(shard.documents), .int(shard.textBytes),
                                 .int(Int64(crc)), .int(shard.id))
         }
@@ -676,15 +791,18 @@ public final class ShardStore {
 
     // MARK: Reading back
 
-    /// Calls `body` with the content hash of every committed document, in id order (to
-    /// reload a dedup set when resuming).
-    public func forEachDocumentHash(_ body: (ContentHash) throws -> Void) throws {
+    /// See `ShardStore.forEachDocumentHash(_:)`.
+    func forEachDocumentHash(_ body: (ContentHash) throws -> Void) throws {
         try db.prepare("SELECT hash_hi, hash_lo FROM documents ORDER BY id").forEachRow { row in
             try body(ContentHash(hi: UInt64(bitPattern: row.int64(0)), lo: UInt64(bitPattern: row.int64(1))))
         }
     }
 
-    /// Shards that filled up since the last commit; they get their final names at the next
-    /// commit, so a caller may want to commit soon.
-    public var uncommittedShardCloses: Int { pendingClose.count }
+    /// See `ShardStore.uncommittedShardCloses`.
+    var uncommittedShardCloses: Int { pendingClose.count }
+}
+
+extension Split {
+    /// 0 for train, 1 for val: a split's place in an array of two.
+    var slot: Int { self == .train ? 0 : 1 }
 }

@@ -4,8 +4,9 @@ import Foundation
 /// event per task (read, process, encode, count, write) and per commit, written as Chrome
 /// trace-event JSON, which Perfetto (ui.perfetto.dev) and chrome://tracing show as a timeline
 /// per thread. Where an encoder waited, and on what, is then plain to see. Recording costs a
-/// lock and an append per task (about a thousand per second on two threads).
+/// lock and an append per task (a task is one step of a batch of about a MiB, so they are few).
 public final class TaskTrace: @unchecked Sendable {
+    // Safety (Sendable): `events` and `threads` are read and written under `lock` only.
     public struct Event: Sendable, Equatable {
         public var name: String
         /// Worker thread: 0, 1, … in the order the threads first recorded something.
@@ -26,7 +27,11 @@ public final class TaskTrace: @unchecked Sendable {
     /// Records `name` as having run from `start` until now on the calling thread.
     package func record(_ name: String, since start: ContinuousClock.Instant, args: [String: Int] = [:]) {
         let end = ContinuousClock.now
-        let me = unsafeBitCast(pthread_self(), to: UInt.self)
+        #if canImport(Darwin)
+        let me = UInt(bitPattern: pthread_self())
+        #else
+        let me = UInt(pthread_self())
+        #endif
         lock.lock()
         defer { lock.unlock() }
         let thread = threads[me] ?? threads.count

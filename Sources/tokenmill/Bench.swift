@@ -65,10 +65,7 @@ struct BenchEncode: ParsableCommand {
     static func encode(_ docs: [[UInt8]], _ tokenizer: Tokenizer, threads: Int) -> Int {
         let batch = 64
         let next = BatchCounter()
-        let counts = UnsafeMutableBufferPointer<Int>.allocate(capacity: threads)
-        counts.initialize(repeating: 0)
-        defer { counts.deallocate() }
-        DispatchQueue.concurrentPerform(iterations: threads) { t in
+        DispatchQueue.concurrentPerform(iterations: threads) { _ in
             var enc = tokenizer.makeEncoder()
             var ids: [UInt32] = []
             ids.reserveCapacity(1 << 20)
@@ -80,17 +77,21 @@ struct BenchEncode: ParsableCommand {
                     tokens += ids.count
                 }
             }
-            counts[t] = tokens
+            next.add(tokens: tokens)
         }
-        return counts.reduce(0, +)
+        return next.tokens
     }
 }
 
-/// Numbers 0, 1, 2, … handed to whichever thread asks next.
+/// Numbers 0, 1, 2, … handed to whichever thread asks next, and the tokens the threads counted.
 final class BatchCounter: @unchecked Sendable {
+    // Safety (Sendable): `value` and `total` are read and written under `lock` only.
     private var value = 0
+    private var total = 0
     private let lock = NSLock()
-    func take() -> Int { lock.lock(); defer { lock.unlock() }; value += 1; return value - 1 }
+    func take() -> Int { lock.withLock { value += 1; return value - 1 } }
+    func add(tokens: Int) { lock.withLock { total += tokens } }
+    var tokens: Int { lock.withLock { total } }
 }
 
 struct BenchLoad: ParsableCommand {

@@ -21,18 +21,20 @@ struct ProgressOptions: ParsableArguments {
 /// ETA), a plain line every few seconds otherwise, nothing when quiet. Optionally writes every
 /// update as a JSON event too.
 final class ProgressDisplay: @unchecked Sendable {
+    // Safety (Sendable): the `var`s are read and written under `lock` only (`update`, `finish`,
+    // `note`); the rest is set in `init`.
     enum Unit { case bytes, count(String) }
 
     let stage: String
     let quiet: Bool
     let isTerminal: Bool
     let start = Date()
-    let lock = NSLock()
-    var lastDraw = Date.distantPast
-    var drewLive = false
-    var log: FileHandle?
+    private let lock = NSLock()
+    private var lastDraw = Date.distantPast
+    private var drewLive = false
+    private let log: FileHandle?
     /// Seconds between plain lines when stderr is not a terminal.
-    var plainInterval: Double = 5
+    private let plainInterval: Double = 5
 
     init(stage: String, quiet: Bool, logJSON: String?) throws {
         self.stage = stage
@@ -47,6 +49,8 @@ final class ProgressDisplay: @unchecked Sendable {
             }
             h.seekToEndOfFile()
             log = h
+        } else {
+            log = nil
         }
     }
 

@@ -49,13 +49,15 @@ struct RunPipeline: ParsableCommand {
 
 /// One progress display per stage, fed by the runner's events.
 final class DisplaySet: @unchecked Sendable {
+    // Safety (Sendable): `current` is read and written in `handle`, under `lock`, only; `note`
+    // writes to stderr and touches no state.
     let options: ProgressOptions
-    var current: ProgressDisplay?
-    let lock = NSLock()
+    private var current: ProgressDisplay?
+    private let lock = NSLock()
 
     init(_ options: ProgressOptions) { self.options = options }
 
-    func display(_ stage: PipelineStage) -> ProgressDisplay? {
+    private func display(_ stage: PipelineStage) -> ProgressDisplay? {
         if let c = current, c.stage == stage.rawValue { return c }
         current = try? options.display(stage.rawValue)
         return current

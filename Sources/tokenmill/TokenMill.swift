@@ -88,7 +88,10 @@ func writeOutput(_ bytes: [UInt8]) {
 /// Ctrl-C (SIGINT) or SIGTERM sets a flag instead of killing the process, so a long job can stop
 /// at a clean point (training writes a checkpoint, sharding commits; `train`, `shard` and `run` use
 /// it). A second Ctrl-C exits at once.
-final class Interrupt: @unchecked Sendable {
+final class Interrupt: Sendable {
+    // Safety: the flag is written by the signal handler only (0 → 1, once) and read by the
+    // threads that poll `isSet`. An aligned 32-bit load or store is never torn, and a reader
+    // that misses the store sees it at its next poll. A signal handler may not take a lock.
     nonisolated(unsafe) static var flag: Int32 = 0
     var isSet: Bool { Interrupt.flag != 0 }
 

@@ -73,7 +73,7 @@ import Testing
         let dir = try TempDir()
         #expect(try shard(dir.file("a/b/corpus")).status == 0)
         #expect(FileManager.default.fileExists(atPath: dir.file("a/b/corpus/index.sqlite")))
-        FileManager.default.createFile(atPath: dir.file("file"), contents: Data("x".utf8))
+        #expect(FileManager.default.createFile(atPath: dir.file("file"), contents: Data("x".utf8)))
         for (out, message) in [(dir.file("file"), dir.file("file") + ": exists and is not a directory"),
                                (dir.file("file/corpus"), dir.file("file/corpus") + ": cannot create directory: a part of the path is a file")] {
             let r = try shard(out)

@@ -8,7 +8,7 @@ import Testing
 import TestSupport
 
 /// Inputs and a small tokenizer for the shard job tests, made once.
-final class ShardJobFixture: @unchecked Sendable {
+final class ShardJobFixture: Sendable {
     static let shared = try! ShardJobFixture()
 
     let dir: TempDir

@@ -12,6 +12,7 @@ import TestSupport
     static let sources = [3, 1, 6, 2, 1, 4]
 
     final class Log: @unchecked Sendable {
+        // Safety (Sendable): `written` and `active` are read and written under `lock` only.
         private let lock = NSLock()
         private var written: [[Int]] = []
         private var active = (encode: 0, maxEncode: 0)
@@ -32,7 +33,7 @@ import TestSupport
 
     /// Runs the scheduler on `threads` threads. The write hands the batch back as the sharder
     /// does, and (with `reuse`) a reader takes it at once for the last batch of some source,
-    /// before the scheduler is back: the race CI once caught, when a failing source read fast.
+    /// before the scheduler is back (a race a failing source, read fast, can run into).
     static func run(threads: Int, encoders: Int, capacity: Int, window: Int, reuse: Bool,
                     stopAfter: Int? = nil) -> Log {
         let log = Log()
@@ -92,13 +93,19 @@ import TestSupport
     /// hold `capacity - capacity / 2` batches in flight, and no more.
     @Test func readingRunsAheadPastSourcesReadToTheirEnd() {
         let sources = 12, capacity = 12, window = 2  // one batch per source
-        let lock = NSCondition()
-        var reads = 0, held = 0
+        /// Batches read so far, and how many had been read when the writer let go.
+        final class Reads: @unchecked Sendable {
+            // Safety (Sendable): `count` and `held` are read and written with `lock` locked while the
+            // threads run, and read after they have ended.
+            let lock = NSCondition()
+            var count = 0, held = 0
+        }
+        let reads = Reads(), lock = reads.lock
         let scheduler = ShardScheduler(plans: sources, encoders: 1, workers: 2, capacity: capacity, window: window)
         DispatchQueue.concurrentPerform(iterations: 2) { _ in
             scheduler.work(
                 read: { plan, index in
-                    lock.lock(); reads += 1; lock.broadcast(); lock.unlock()
+                    lock.lock(); reads.count += 1; lock.broadcast(); lock.unlock()
                     let batch = ShardBatch()
                     batch.reset(plan: plan, index: index)
                     batch.documents.end = .done
@@ -111,9 +118,9 @@ import TestSupport
                         // passed), and a moment more, in which no more may be read.
                         lock.lock()
                         let deadline = Date().addingTimeInterval(10)
-                        while reads < capacity - capacity / 2 && lock.wait(until: deadline) {}
+                        while reads.count < capacity - capacity / 2 && lock.wait(until: deadline) {}
                         _ = lock.wait(until: Date().addingTimeInterval(0.1))
-                        held = reads
+                        reads.held = reads.count
                         lock.unlock()
                     }
                     return true
@@ -121,7 +128,7 @@ import TestSupport
         }
         #expect(scheduler.error == nil)
         // Source 0's batch and later ones up to `capacity - capacity / 2` in flight in all.
-        #expect(held == capacity - capacity / 2, "read while the writer was held: \(held)")
+        #expect(reads.held == capacity - capacity / 2, "read while the writer was held: \(reads.held)")
     }
 }
 

@@ -2,6 +2,7 @@ import Foundation
 
 /// A thread-safe counter, for `shouldContinue` closures that stop a job after n questions.
 public final class Counter: @unchecked Sendable {
+    // Safety (Sendable): `value` is read and written under `lock` only.
     private let lock = NSLock()
     private var value = 0
 

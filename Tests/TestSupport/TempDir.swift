@@ -4,7 +4,7 @@ import Foundation
 ///
 ///     let dir = try TempDir()
 ///     try Data("hi".utf8).write(to: dir.url.appendingPathComponent("a.txt"))
-public final class TempDir: @unchecked Sendable {
+public final class TempDir: Sendable {
     public let url: URL
     public var path: String { url.path }
 
