@@ -101,10 +101,12 @@ public struct ReportSettings: SettingsGroup {
 extension PipelineSpec {
     /// Reads and checks a pipeline file.
     public static func load(_ path: String) throws -> PipelineSpec {
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw PipelineError(path, "cannot read the pipeline file")
+        let text: String
+        do {
+            text = String(decoding: try FileSystem.read(path), as: UTF8.self)
+        } catch {
+            throw PipelineError(path, "cannot read the pipeline file: \(error.message)")
         }
-        let text = String(decoding: data, as: UTF8.self)
         let root: TOMLTable
         do {
             root = try TOMLTable(string: text)
@@ -117,7 +119,10 @@ extension PipelineSpec {
         try file.checkTables()
 
         var run: RunSettings = try file.decode("")
-        if run.name.isEmpty { run.name = (FileSystem.fileName(path) as NSString).deletingPathExtension }
+        if run.name.isEmpty {
+            let fileName = FileSystem.fileName(path)
+            run.name = fileName.lastIndex(of: ".").map { String(fileName[..<$0]) } ?? fileName
+        }
         if run.runDir.isEmpty { run.runDir = "out/\(run.name)" }
 
         var inputValues = file.values("inputs")

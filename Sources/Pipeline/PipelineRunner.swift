@@ -54,11 +54,11 @@ public final class PipelineRunner {
     public init(spec: PipelineSpec, events: @escaping @Sendable (Event) -> Void = { _ in }) throws {
         self.spec = spec
         emit = events
-        try FileManager.default.createDirectory(atPath: spec.runDir, withIntermediateDirectories: true)
+        try FileSystem.makeDirectory(spec.runDir)
         state = PipelineState.read(PipelineState.path(spec.runDir))
     }
 
-    func join(_ name: String) -> String { (spec.runDir as NSString).appendingPathComponent(name) }
+    func join(_ name: String) -> String { FileSystem.join(spec.runDir, name) }
 
     /// Per-file input errors met on the way (a corrupt file stops that file; the run goes on).
     public private(set) var inputErrors: [String] = []
@@ -72,7 +72,7 @@ public final class PipelineRunner {
 
         // 1. Vocabulary: learned from the inputs, or loaded from a file.
         let vocabFP = fingerprint("vocab", spec.ingest.fingerprint, inputsID, describe(spec.tokenizer))
-        try stage(.vocab, vocabFP, outputs: [vocabDirectory], complete: { FileManager.default.fileExists(atPath: self.vocabTokenizerPath) }) { _ in
+        try stage(.vocab, vocabFP, outputs: [vocabDirectory], complete: { FileSystem.exists(self.vocabTokenizerPath) }) { _ in
             switch spec.tokenizer {
             case .learn(var vocabulary):
                 if vocabulary.threads == 0 { vocabulary.threads = threads }
@@ -117,7 +117,7 @@ public final class PipelineRunner {
             trainFP = fingerprint("train", shardFP, SettingsCoding.fingerprint(t, excluding: ["threads"]))
             try stage(.train, trainFP, outputs: [trainDirectory], complete: { self.state.stages[.train]?.done == true }) { resuming in
                 let canResume = resuming && Trainer.latestCheckpoint(in: trainDirectory) != nil
-                if !canResume { try? FileManager.default.removeItem(atPath: trainDirectory) }
+                if !canResume { try FileSystem.removeTree(trainDirectory) }
                 let result = try TrainJob.run(TrainJobOptions(dataDirectory: shardsDirectory, runDirectory: trainDirectory,
                                                               settings: t, resume: canResume)) {
                     self.emit(.train($0))
@@ -135,7 +135,7 @@ public final class PipelineRunner {
         if spec.train != nil && !spec.evaluate.prompts.isEmpty {
             let e = spec.evaluate
             let samplesFP = fingerprint("samples", trainFP, SettingsCoding.fingerprint(e))
-            try stage(.samples, samplesFP, outputs: [samplesPath], complete: { FileManager.default.fileExists(atPath: self.samplesPath) }) { _ in
+            try stage(.samples, samplesFP, outputs: [samplesPath], complete: { FileSystem.exists(self.samplesPath) }) { _ in
                 guard let checkpoint = Trainer.latestCheckpoint(in: trainDirectory) else {
                     throw PipelineError(spec.file, "no checkpoint in \(trainDirectory) to sample from")
                 }
@@ -170,7 +170,7 @@ public final class PipelineRunner {
         return state
     }
 
-    var vocabTokenizerPath: String { (vocabDirectory as NSString).appendingPathComponent("tokenizer.json") }
+    var vocabTokenizerPath: String { FileSystem.join(vocabDirectory, "tokenizer.json") }
 
     /// Runs `body` unless the stage is done with the same fingerprint. A different fingerprint
     /// removes the stage's old outputs first; the same fingerprint without `done` resumes.
@@ -184,7 +184,7 @@ public final class PipelineRunner {
         }
         let resuming = previous?.fingerprint == fp
         if !resuming {
-            for o in outputs { try? FileManager.default.removeItem(atPath: o) }
+            for o in outputs { try FileSystem.removeTree(o) }
         }
         emit(.stageStarted(name, resuming: resuming && previous != nil))
         state.stages[name] = PipelineState.Stage(fingerprint: fp, done: false, summary: nil)
@@ -215,10 +215,8 @@ public final class PipelineRunner {
     /// Paths, sizes and modification times of the input files.
     static func identity(of paths: [String]) -> String {
         paths.map { p in
-            let a = try? FileManager.default.attributesOfItem(atPath: p)
-            let size = (a?[.size] as? Int64) ?? -1
-            let mtime = (a?[.modificationDate] as? Date)?.timeIntervalSince1970 ?? 0
-            return "\(p):\(size):\(mtime)"
+            let id = FileSystem.identity(p)
+            return "\(p):\(id?.size ?? -1):\(id?.modified ?? 0)"
         }.joined(separator: "|")
     }
 }
@@ -232,17 +230,17 @@ public struct PipelineState: Codable, Sendable {
     }
     public var stages: [PipelineStage: Stage] = [:]
 
-    public static func path(_ runDir: String) -> String { (runDir as NSString).appendingPathComponent("pipeline.json") }
+    public static func path(_ runDir: String) -> String { FileSystem.join(runDir, "pipeline.json") }
 
     static func read(_ path: String) -> PipelineState {
-        guard let data = FileManager.default.contents(atPath: path),
-              let s = try? JSONDecoder().decode(PipelineState.self, from: data) else { return PipelineState() }
+        guard let bytes = try? FileSystem.read(path),
+              let s = try? JSONDecoder().decode(PipelineState.self, from: Data(bytes)) else { return PipelineState() }
         return s
     }
 
     func write(_ path: String) throws {
         let enc = JSONEncoder()
         enc.outputFormatting = [.prettyPrinted, .sortedKeys]
-        try enc.encode(self).write(to: URL(fileURLWithPath: path), options: .atomic)
+        try FileSystem.writeAtomically(path, Array(enc.encode(self)))
     }
 }

@@ -1,3 +1,4 @@
+import Common
 import Foundation
 
 /// A run report: one self-contained HTML page with inline SVG charts, no scripts and no network.
@@ -65,14 +66,10 @@ public enum Report {
 
     /// Writes the page to `path` (through a temporary file, so a reader never sees half a page).
     public static func write(_ input: ReportInput, to path: String) throws(ReportError) {
-        let temporary = path + ".tmp"
         do {
-            try Data(html(input).utf8).write(to: URL(fileURLWithPath: temporary))
-            if FileManager.default.fileExists(atPath: path) { try FileManager.default.removeItem(atPath: path) }
-            try FileManager.default.moveItem(atPath: temporary, toPath: path)
+            try FileSystem.writeAtomically(path, Array(html(input).utf8))
         } catch {
-            try? FileManager.default.removeItem(atPath: temporary)
-            throw ReportError(path: path, message: "cannot write the report: \(error.localizedDescription)")
+            throw ReportError(path: path, message: "cannot write the report: \(error.message)")
         }
     }
 

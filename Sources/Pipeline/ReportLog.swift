@@ -1,3 +1,4 @@
+import Common
 import Foundation
 
 /// A problem reading the inputs of a report; it names the file and, where it helps, the line.
@@ -33,11 +34,10 @@ public enum RunLog {
     /// Reads and parses the log at `path`. Without a `"tokens"` field, a step's tokens are
     /// `step × tokensPerStep` (or unknown when `tokensPerStep` is nil).
     public static func read(_ path: String, tokensPerStep: UInt64? = nil) throws(ReportError) -> [StepRecord] {
-        guard let data = FileManager.default.contents(atPath: path) else {
-            let exists = FileManager.default.fileExists(atPath: path)
-            throw ReportError(path: path, message: exists ? "cannot read the file" : "no such file or directory")
-        }
-        return try parse(Array(data), path: path, tokensPerStep: tokensPerStep)
+        guard FileSystem.exists(path) else { throw ReportError(path: path, message: "no such file or directory") }
+        let bytes: [UInt8]
+        do { bytes = try FileSystem.read(path) } catch { throw ReportError(path: path, message: error.message) }
+        return try parse(bytes, path: path, tokensPerStep: tokensPerStep)
     }
 
     /// Parses log lines; `path` only names the source in errors.

@@ -1,4 +1,5 @@
 import BPE
+import Common
 import Foundation
 import GPT
 import Shards
@@ -8,23 +9,18 @@ import Shards
 /// names the corpus; log.jsonl beside it).
 public enum RunReport {
     public static func input(runDirectory dir: String, title: String? = nil) throws -> ReportInput {
-        let fm = FileManager.default
-        func join(_ parts: String...) -> String { parts.reduce(dir) { ($0 as NSString).appendingPathComponent($1) } }
-        let trainDir = fm.fileExists(atPath: join("train", "log.jsonl")) ? join("train") : dir
+        func join(_ names: String...) -> String { names.reduce(dir) { FileSystem.join($0, $1) } }
+        let trainDir = FileSystem.exists(join("train", "log.jsonl")) ? join("train") : dir
         let record = RunRecord.read(trainDir)
         var dataDir: String? = record?.data
-        if fm.fileExists(atPath: join("shards", IndexSchema.fileName)) { dataDir = join("shards") }
+        if FileSystem.exists(join("shards", IndexSchema.fileName)) { dataDir = join("shards") }
 
         var input = ReportInput(title: title ?? "TokenMill run — \(dir)")
         var facts: [ReportFact] = [ReportFact("run directory", dir)]
-        let logPath = (trainDir as NSString).appendingPathComponent("log.jsonl")
-        if fm.fileExists(atPath: logPath) {
+        let logPath = FileSystem.join(trainDir, "log.jsonl")
+        if FileSystem.exists(logPath) {
             let tokensPerStep = record.map { UInt64($0.settings.tokensPerStep) }
-            do {
-                input.steps = try RunLog.read(logPath, tokensPerStep: tokensPerStep)
-            } catch {
-                throw error
-            }
+            input.steps = try RunLog.read(logPath, tokensPerStep: tokensPerStep)
             if let r = record {
                 let s = r.settings
                 facts.append(ReportFact("model", "GPT-2, \(s.layers) layers, \(s.heads) heads, \(s.channels) channels, context \(s.contextLength), vocab \(s.vocabSize)"))
@@ -38,7 +34,7 @@ public enum RunReport {
             }
             if let c = Trainer.latestCheckpoint(in: trainDir) { facts.append(ReportFact("checkpoint", c.path)) }
         }
-        if let dataDir, fm.fileExists(atPath: (dataDir as NSString).appendingPathComponent(IndexSchema.fileName)) {
+        if let dataDir, FileSystem.exists(FileSystem.join(dataDir, IndexSchema.fileName)) {
             let stats = try CorpusStats(directory: dataDir)
             let summary = try stats.summary()
             facts.append(ReportFact("corpus", "\(dataDir): \(summary.documents) documents, \(summary.tokens) tokens, "
@@ -50,11 +46,11 @@ public enum RunReport {
                 LengthBucket(lowerTokens: UInt64($0.lower), upperTokens: UInt64($0.upper) + 1, count: UInt64($0.documents))
             }
             input.sourceShares = try stats.sources().sources.map {
-                SourceShare(name: ($0.path as NSString).lastPathComponent, tokens: UInt64(max(0, $0.tokens)))
+                SourceShare(name: FileSystem.fileName($0.path), tokens: UInt64(max(0, $0.tokens)))
             }
         }
         let samplesPath = join("samples.json")
-        if let data = fm.contents(atPath: samplesPath), let samples = try? JSONDecoder().decode([RunSample].self, from: data) {
+        if let bytes = try? FileSystem.read(samplesPath), let samples = try? JSONDecoder().decode([RunSample].self, from: Data(bytes)) {
             input.samples = samples.map { GeneratedSample(prompt: $0.prompt, text: $0.continuation) }
         }
         input.summary = facts

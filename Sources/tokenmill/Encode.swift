@@ -1,5 +1,6 @@
 import ArgumentParser
 import BPE
+import Common
 import Foundation
 
 struct Encode: ParsableCommand {
@@ -107,18 +108,7 @@ struct Export: ParsableCommand {
                 }
                 bytes = try tokenizer.model.llmcTokenizerFile(eotID: eot)
             }
-            try writeFileAtomically(output, bytes)
+            try FileSystem.writeAtomically(output, bytes)
         }
-    }
-}
-
-/// Writes `bytes` to `path` through a temporary file and a rename, so readers never see half a file.
-func writeFileAtomically(_ path: String, _ bytes: [UInt8]) throws {
-    let dir = (path as NSString).deletingLastPathComponent
-    if !dir.isEmpty { try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true) }
-    do {
-        try Data(bytes).write(to: URL(fileURLWithPath: path), options: .atomic)
-    } catch {
-        throw CommandError("\(path): cannot write: \(error.localizedDescription)")
     }
 }

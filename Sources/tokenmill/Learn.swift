@@ -34,9 +34,9 @@ struct Learn: ParsableCommand {
             let display = try progressOptions.display("learn")
             let result = try LearnJob.run(settings) { display.show($0) }
             try result.model.save(toDirectory: output)
-            let tokenizerPath = (output as NSString).appendingPathComponent("tokenizer.json")
+            let tokenizerPath = FileSystem.join(output, "tokenizer.json")
             let report = learnReport(result, settings: settings)
-            try writeFileAtomically((output as NSString).appendingPathComponent("learn.json"), report)
+            try FileSystem.writeAtomically(FileSystem.join(output, "learn.json"), report)
             for e in result.ingest.errors { printError("\(e)") }
             let skips = result.ingest.skips
             let skipped = skips.isEmpty ? "" : "\(skips.total) records (\(skips.summary))"

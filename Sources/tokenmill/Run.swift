@@ -1,4 +1,5 @@
 import ArgumentParser
+import Common
 import Foundation
 import Pipeline
 
@@ -111,9 +112,9 @@ struct ReportCommand: ParsableCommand {
 
     func run() throws {
         try reportingErrors {
-            guard FileManager.default.fileExists(atPath: directory) else { throw CommandError("\(directory): no such directory") }
+            guard FileSystem.isDirectory(directory) else { throw CommandError("\(directory): no such directory") }
             let input = try RunReport.input(runDirectory: directory)
-            let path = output ?? (directory as NSString).appendingPathComponent("report.html")
+            let path = output ?? FileSystem.join(directory, "report.html")
             try Report.write(input, to: path)
             print(path)
         }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import BPE
+import Common
 import Foundation
 import GPT
 import Pipeline
@@ -86,8 +87,7 @@ struct ModelOptions: ParsableArguments {
 
     func load() throws -> (GPT2, Tokenizer, [Int32]) {
         var path = checkpoint
-        var isDir: ObjCBool = false
-        if FileManager.default.fileExists(atPath: path, isDirectory: &isDir), isDir.boolValue {
+        if FileSystem.isDirectory(path) {
             guard let latest = Trainer.latestCheckpoint(in: path) ?? latestModelFile(in: path) else {
                 throw CommandError("\(path): no model_*.bin checkpoint in this directory")
             }
@@ -104,9 +104,9 @@ struct ModelOptions: ParsableArguments {
     }
 
     func latestModelFile(in dir: String) -> (step: Int, path: String)? {
-        let names = (try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []
-        let models = names.filter { $0.hasPrefix("model_") && $0.hasSuffix(".bin") }.sorted()
-        return models.last.map { (0, (dir as NSString).appendingPathComponent($0)) }
+        let names = (try? FileSystem.list(dir)) ?? []
+        let models = names.filter { $0.hasPrefix("model_") && $0.hasSuffix(".bin") }
+        return models.last.map { (0, FileSystem.join(dir, $0)) }
     }
 }
 

@@ -79,6 +79,8 @@ final class ShardJobFixture: Sendable {
 
     @Test func documentsRoundTripAndTheIndexLocatesEach() throws {
         let out = try TempDir()
+        // nonisolated(unsafe): the job calls `progress` from its writer, one write at a time, and
+        // every call returns before `run` does.
         nonisolated(unsafe) var reports: [ShardJobProgress] = []
         let report = try ShardJob.run(tokenizer: fixture.tokenizer, tokenizerFile: fixture.tokenizerFile,
                                      options: fixture.options(out.path)) { reports.append($0) }

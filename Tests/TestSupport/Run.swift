@@ -54,6 +54,7 @@ public enum Run {
         p.standardError = errPipe
         try p.run()
         // Drain both pipes concurrently so a chatty child cannot block on a full pipe.
+        // nonisolated(unsafe): each is written by its one reading block and read after `group.wait()`.
         nonisolated(unsafe) var outData = Data(), errData = Data()
         let group = DispatchGroup()
         DispatchQueue.global().async(group: group) { outData = outPipe.fileHandleForReading.readDataToEndOfFile() }
