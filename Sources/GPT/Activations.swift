@@ -1,3 +1,5 @@
+import Common
+
 /// The activations of one forward pass for a fixed (B, T), kept for backward, in one allocation.
 /// Per-layer tensors are stacked (L, …); `layer(l)` returns layer l's views.
 ///

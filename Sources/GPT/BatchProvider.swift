@@ -1,3 +1,5 @@
+import Common
+
 /// Where the trainer gets its batches. `Loader.DataLoader` conforms; so does the in-memory
 /// `TokenArrayBatchProvider` that tests and benchmarks use.
 public protocol BatchProvider: AnyObject {

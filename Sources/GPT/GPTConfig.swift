@@ -1,3 +1,5 @@
+import Common
+
 /// The shape of a GPT-2 model, as llm.c's checkpoint header records it.
 ///
 /// Legend used in kernels: B = batch size, T = sequence length (≤ maxT), C = channels,
@@ -102,16 +104,6 @@ public struct GPTConfig: Codable, Equatable, Hashable, Sendable {
     }
 }
 
-/// The product of `factors`, or nil when it does not fit in an Int.
-func checkedProduct(_ factors: Int...) -> Int? {
-    var product = 1
-    for f in factors {
-        let (p, overflow) = product.multipliedReportingOverflow(by: f)
-        if overflow { return nil }
-        product = p
-    }
-    return product
-}
 
 /// The sum of `terms`, or nil when it does not fit in an Int.
 func checkedSum(_ terms: Int...) -> Int? { checkedSum(terms) }

@@ -106,16 +106,7 @@ public final class DataLoader {
             throw bad("rank \(o.rank) must be in 0..<\(o.worldSize) (the world size)")
         }
         // Every product below (P·B·T tokens a step, the bytes of a batch's rows) must fit in an Int.
-        func fits(_ factors: Int...) -> Bool {
-            var product = 1
-            for f in factors {
-                let (p, overflow) = product.multipliedReportingOverflow(by: f)
-                if overflow { return false }
-                product = p
-            }
-            return true
-        }
-        guard o.contextLength < Int.max, fits(o.worldSize, o.batchSize, o.contextLength + 1, 4) else {
+        guard o.contextLength < Int.max, checkedProduct(o.worldSize, o.batchSize, o.contextLength + 1, 4) != nil else {
             throw bad("batch size \(o.batchSize) × context length \(o.contextLength) × world size \(o.worldSize) is too large")
         }
         let catalogue = try ShardCatalogue(directory: directory)

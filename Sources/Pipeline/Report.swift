@@ -69,7 +69,7 @@ public enum Report {
         do {
             try FileSystem.writeAtomically(path, Array(html(input).utf8))
         } catch {
-            throw ReportError(path: path, message: "cannot write the report: \(error.message)")
+            throw ReportError(path: path, message: "cannot write the report: \(error.path == path ? error.message : error.description)")
         }
     }
 

@@ -256,10 +256,14 @@ import Testing
         let text = try String(contentsOfFile: path, encoding: .utf8)
         #expect(text == Report.html(ReportInput(title: "two")))
         #expect(!FileManager.default.fileExists(atPath: path + ".tmp"))
-        let missing = dir.file("no/such/dir/report.html")
-        let error = #expect(throws: ReportError.self) { try Report.write(ReportInput(title: "x"), to: missing) }
-        #expect(error?.path == missing)
-        #expect(error?.description.hasPrefix(missing + ": cannot write the report: ") == true)
+        // Missing directories are made; a file where a directory should be is named.
+        let nested = dir.file("new/dir/report.html")
+        try Report.write(ReportInput(title: "three"), to: nested)
+        #expect(try String(contentsOfFile: nested, encoding: .utf8) == Report.html(ReportInput(title: "three")))
+        let blocked = path + "/report.html"
+        let error = #expect(throws: ReportError.self) { try Report.write(ReportInput(title: "x"), to: blocked) }
+        #expect(error?.path == blocked)
+        #expect(error?.description == blocked + ": cannot write the report: " + path + ": exists and is not a directory")
     }
 
     @Test func log2BucketsCountEachPowerOfTwo() {
