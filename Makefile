@@ -18,8 +18,11 @@ build: setup
 # keep the flags of `swift build -c release` and are not compiled again (with testing enabled
 # they were, for the tests, then once more by the next `make build` or `make demo`). A test
 # that needs @testable import would fail to build ("module … was not compiled for testing").
+# Then Examples/hello-tokenmill builds TokenMill as another package would, as a dependency (which
+# SwiftPM refuses if any target has unsafe flags), and runs it.
 test: build
 	$(SWIFT) test -c release --disable-testable-imports
+	$(SWIFT) run --package-path Examples/hello-tokenmill hello-tokenmill
 
 # The bench needs more than the build: the corpus's sources (bible-kjv, fortunes, vim-runtime,
 # man pages) and the Python peers. Writes the tables of docs/performance.md and the summary
@@ -34,4 +37,4 @@ demo: build
 	./scripts/demo.sh
 
 clean:
-	rm -rf .build out
+	rm -rf .build out Examples/hello-tokenmill/.build
