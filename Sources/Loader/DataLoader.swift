@@ -56,12 +56,6 @@ public final class DataLoader {
         }
     }
 
-    /// A shard of the split, as the index lists it.
-    public struct Shard: Sendable, Equatable {
-        public var path: String
-        public var tokens: Int64
-    }
-
     /// Where the loader stands: the next batch it will serve.
     public struct Position: Sendable, Equatable {
         /// Sequential: full passes over the shards so far. Shuffled: `row / rowsPerEpoch`.
@@ -77,7 +71,8 @@ public final class DataLoader {
     public let options: Options
     public let settings: CorpusSettings
     /// The split's shards in order (sequential mode skips those too small for one sample).
-    public var shards: [Shard] { layout.shards }
+    /// The split's shards, as the index lists them.
+    public var shards: [ShardCatalogue.Shard] { layout.shards }
     public var batchSize: Int { options.batchSize }
     public var contextLength: Int { options.contextLength }
     public var totalTokens: Int64 { shards.reduce(0) { $0 + $1.tokens } }
@@ -129,7 +124,7 @@ public final class DataLoader {
         // Cheap validation of every shard now (header, exact size, count), as llm.c does at init.
         var identity: UInt64 = 0xCBF2_9CE4_8422_2325
         func fold(_ s: String) { for b in s.utf8 { identity = (identity ^ UInt64(b)) &* 0x0000_0100_0000_01B3 } }
-        var shards: [Shard] = []
+        var shards: [ShardCatalogue.Shard] = []
         for entry in entries {
             let header = try ShardFile.inspect(entry.path)
             guard header.tokenCount == entry.tokens, header.width == settings.tokenWidth else {
@@ -139,7 +134,7 @@ public final class DataLoader {
             // The text `stats` shows (CRC as 8 hex digits), which saved loader states were made from.
             let crc = String(entry.crc32, radix: 16)
             fold("\(entry.name) \(entry.tokens) \(String(repeating: "0", count: 8 - crc.count) + crc);")
-            shards.append(Shard(path: entry.path, tokens: entry.tokens))
+            shards.append(entry)
         }
         let B = Int64(o.batchSize), T = Int64(o.contextLength), P = Int64(o.worldSize)
         var units: [Int64]
@@ -325,7 +320,7 @@ struct Prefetcher {
 struct BatchLayout: Sendable {
     typealias Position = DataLoader.Position
 
-    let shards: [DataLoader.Shard]
+    let shards: [ShardCatalogue.Shard]
     /// Sequential: samples per shard (per process). Shuffled: rows per shard.
     let unitsPerShard: [Int64]
     /// Prefix sums of unitsPerShard (shuffled: the first row of each shard).
@@ -336,7 +331,7 @@ struct BatchLayout: Sendable {
     let shuffle: Bool
     let seed: UInt64
 
-    init(options o: DataLoader.Options, shards: [DataLoader.Shard], unitsPerShard: [Int64]) {
+    init(options o: DataLoader.Options, shards: [ShardCatalogue.Shard], unitsPerShard: [Int64]) {
         self.shards = shards
         self.unitsPerShard = unitsPerShard
         var starts: [Int64] = [0]

@@ -26,14 +26,14 @@ extension SettingsOptions {
 
     /// `--name` of a setting: its external name with dashes.
     static func flagName(_ property: String) -> String {
-        SettingsCoding.externalName(property).replacingOccurrences(of: "_", with: "-")
+        dashed(SettingsCoding.externalName(property))
     }
 
     /// The flag names of a setting: `--kebab-case` of the property, then its aliases.
     static func names(_ property: String) -> NameSpecification {
         var names: [NameSpecification.Element] = [.customLong(flagName(property))]
         for (alias, target) in Settings.aliases.sorted(by: { $0.key < $1.key }) where target == property {
-            names.append(.customLong(alias.replacingOccurrences(of: "_", with: "-")))
+            names.append(.customLong(dashed(alias)))
         }
         return NameSpecification(names)
     }
@@ -42,6 +42,21 @@ extension SettingsOptions {
     static func help<V>(_ text: String, _ key: KeyPath<Settings, V>, valueName: String? = nil) -> ArgumentHelp {
         ArgumentHelp("\(text) (default: \(Settings()[keyPath: key]))", valueName: valueName)
     }
+
+    /// The same without the dynamic casts of `String(describing:)` (this runs at every start).
+    static func help<V: CustomStringConvertible>(_ text: String, _ key: KeyPath<Settings, V>,
+                                                 valueName: String? = nil) -> ArgumentHelp {
+        ArgumentHelp("\(text) (default: \(Settings()[keyPath: key].description))", valueName: valueName)
+    }
+
+    /// The same for a choice: its default as it is written on the command line, its raw value
+    /// (which `String(describing:)` would find by reflection, slowly, at every start).
+    static func help<V: RawRepresentable>(_ text: String, _ key: KeyPath<Settings, V>,
+                                          valueName: String? = nil) -> ArgumentHelp where V.RawValue == String {
+        ArgumentHelp("\(text) (default: \(Settings()[keyPath: key].rawValue))", valueName: valueName)
+    }
+
+    private static func dashed(_ name: String) -> String { String(name.map { $0 == "_" ? "-" : $0 }) }
 }
 
 // The flags' values, for `SettingsCoding.encode`: what was given, or null.
