@@ -44,6 +44,9 @@ public struct ShardJobOptions: Sendable {
     public var batchBytes: Int = 1 << 20
     /// Records what every thread did and when (`tokenmill shard --trace FILE`).
     public var trace: TaskTrace?
+    /// The whole corpus, or the rank of a job split across machines: it shards its share of
+    /// `inputs` (`CorpusPart.select`) into its own index part and shards, for `tokenmill merge`.
+    public var part: CorpusPart = .whole
     /// Testing: after this many batches, stop as a kill would (nothing more committed).
     package var stopAfterBatches: Int?
     /// Asked after each batch is written; false stops the job at a clean point: what was written
@@ -152,7 +155,10 @@ public enum ShardJob {
         let vocab = (0..<tokenizer.vocabSize).map { id in
             VocabEntry(id: UInt32(id), bytes: tokenizer.tokenBytes(UInt32(id)) ?? [], special: specialIDs.contains(UInt32(id)))
         }
-        let store = try ShardStore(directory: options.output, settings: settings, vocab: vocab)
+        // Across ranks, what earlier ranks keep (their hashing pass) is dropped as a duplicate;
+        // read first, so that a missing hash list stops the job before it writes anything.
+        let dropList = options.ingest.dedup ? try RankHashes.dropList(directory: options.output, part: options.part) : []
+        let store = try ShardStore(directory: options.output, settings: settings, vocab: vocab, part: options.part)
         store.trace = options.trace
         // Closed here, not when freed: a worker thread may drop the last reference after this returns.
         defer { store.close() }
@@ -161,21 +167,24 @@ public enum ShardJob {
         // The job does not finish without it.
         let saving = DispatchGroup()
         let saved = SaveOutcome()
-        spawn(saving) {
+        if options.part.rank == 0 { spawn(saving) {
             let started = ContinuousClock.now
             do { try tokenizer.save(into: options.output, copying: tokenizerFile) } catch { saved.error = error }
             options.trace?.record("save tokenizer", since: started)
-        }
+        } }  // by rank 0 only: ranks sharing the directory would write the same file at once
         defer { saving.wait() }  // also when the job throws: no thread writes into DIR after it ends
 
-        let (plans, notRead, refused) = try plan(options.inputs, in: store)
+        let (plans, notRead, refused) = try plan(inputs(of: options), in: store)
         let dedup = options.ingest.dedup
-            ? DocumentDeduplicator(memoryBytes: options.settings.dedupMemory << 20, directory: FileSystem.join(options.output, "dedup.tmp"))
+            ? DocumentDeduplicator(memoryBytes: options.settings.dedupMemory << 20, directory: FileSystem.join(options.output, options.part.dedupDirectoryName))
             : nil
         // Closed here, not left to deinit: a worker thread may drop the last reference after
         // this returns, and the process may exit first.
         defer { dedup?.close() }
-        if let dedup { try store.forEachDocumentHash { try dedup.reload($0) } }
+        if let dedup {
+            try store.forEachDocumentHash { try dedup.reload($0) }
+            for hash in dropList { try dedup.reload(hash) }
+        }
 
         let cores = ProcessInfo.processInfo.activeProcessorCount
         let workers = options.workers ?? Swift.max(options.threads, Swift.min(options.threads + 1, cores))
@@ -210,6 +219,12 @@ public enum ShardJob {
         let elapsed = ContinuousClock.now - started
         report.seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
         return report
+    }
+
+    /// The inputs `options.part` reads, in order: all of them for the whole corpus.
+    static func inputs(of options: ShardJobOptions) -> [String] {
+        let sizes = options.inputs.map { FileSystem.size($0) ?? 0 }
+        return options.part.select(options.inputs, sizes: sizes).map { options.inputs[$0] }
     }
 
     /// A source to read, and from which record.

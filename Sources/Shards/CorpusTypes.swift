@@ -251,15 +251,13 @@ public struct SourceProgress: Equatable, Sendable {
     }
 }
 
-/// Where a document was written. Its end-of-text token is at `tokenOffset` of shard
-/// `shardPath`, followed by its `tokenCount` tokens; a document longer than the rest of the
+/// Where a document was written. Its end-of-text token is at `tokenOffset` of the split's
+/// shard `shardSeq`, followed by its `tokenCount` tokens; a document longer than the rest of the
 /// shard continues at offset 0 of the split's next shard (`seq + 1`).
 public struct DocumentLocation: Equatable, Sendable, Codable {
     public var id: Int64
     public var split: Split
     public var shardSeq: Int64
-    /// The shard's file name (`train_000003.bin`).
-    public var shardPath: String { ShardStore.shardName(split: split, seq: shardSeq) }
     public var tokenOffset: Int64
     public var tokenCount: Int64
 }

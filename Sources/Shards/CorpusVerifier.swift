@@ -277,7 +277,7 @@ public enum CorpusVerifier {
             for name in try FileSystem.list(directory).sorted() {
                 if name.hasSuffix(".bin") && !known.contains(name) {
                     problem(path(name), "not in the index")
-                } else if ShardStore.isShardTemporaryName(name) && !openTemporaries.contains(name) {
+                } else if CorpusPart.isAnyShardTemporaryName(name) && !openTemporaries.contains(name) {
                     leftovers.append(name)
                 }
             }

@@ -40,16 +40,9 @@ import Foundation
 public final class ShardStore {
     public let directory: String
     public let settings: CorpusSettings
-    public var indexPath: String { FileSystem.join(directory, IndexSchema.fileName) }
-
-    /// The shard file name for a split and sequence number: `train_000000.bin`.
-    public static func shardName(split: Split, seq: Int64) -> String {
-        let digits = String(seq)
-        return "\(split.rawValue)_" + String(repeating: "0", count: max(0, 6 - digits.count)) + digits + ".bin"
-    }
-
-    /// `DIR/index.sqlite.lock`: held by the process writing the corpus.
-    public static let lockFileName = IndexSchema.fileName + ".lock"
+    /// The whole corpus, or the rank whose index part and shards this store writes.
+    public let part: CorpusPart
+    public var indexPath: String { FileSystem.join(directory, part.indexFileName) }
 
     private let lock: ExclusiveLock
     /// Everything else the store holds, and its work, as a value: a call into the store makes
@@ -68,15 +61,19 @@ public final class ShardStore {
     /// Opens the corpus in `directory` (created if needed) and recovers from an interrupted
     /// run. A new index records `settings` and `vocab`; an existing one must have been written
     /// with the same settings, else this throws a `.mismatch` error naming the field.
-    public init(directory: String, settings: CorpusSettings, vocab: [VocabEntry]) throws {
+    /// `part` names the files it writes (`CorpusPart`): ranks sharing a directory each write
+    /// their own index part and shards, and recover only their own.
+    public init(directory: String, settings: CorpusSettings, vocab: [VocabEntry], part: CorpusPart = .whole) throws {
         try settings.validate()
+        if let problem = part.problem { throw ShardsError(.invalidArgument, path: directory, problem) }
         try FileSystem.makeDirectory(directory)
         // One writer at a time: a second would remove the first's uncommitted shards as stale.
-        lock = try ExclusiveLock(path: FileSystem.join(directory, Self.lockFileName), holder: "tokenmill shard",
-                             writing: "this corpus")
+        lock = try ExclusiveLock(path: FileSystem.join(directory, part.lockFileName), holder: "tokenmill shard",
+                                 writing: part.isWhole ? "this corpus" : "\(part) of this corpus")
         self.directory = directory
         self.settings = settings
-        core = try ShardStoreCore(directory: directory, settings: settings, vocab: vocab)
+        self.part = part
+        core = try ShardStoreCore(directory: directory, settings: settings, vocab: vocab, part: part)
     }
 
     // Uncommitted work is abandoned on purpose: the index stays at the last commit.
@@ -88,24 +85,6 @@ public final class ShardStore {
     public func close() {
         core.close()
         lock.release()
-    }
-
-    static func isShardTemporaryName(_ name: String) -> Bool {
-        name.hasSuffix(".bin.tmp") && isShardName(String(name.dropLast(4)))
-    }
-
-    /// `train_NNNNNN.bin` or `val_NNNNNN.bin` (six or more digits).
-    static func isShardName(_ name: String) -> Bool {
-        guard name.hasSuffix(".bin") else { return false }
-        let stem = name.dropLast(4)
-        for split in Split.allCases {
-            let prefix = split.rawValue + "_"
-            if stem.hasPrefix(prefix) {
-                let digits = stem.dropFirst(prefix.count)
-                return digits.count >= 6 && digits.allSatisfy { $0.isASCII && $0.isNumber }
-            }
-        }
-        return false
     }
 
     // MARK: Sources
@@ -206,7 +185,8 @@ public final class ShardStore {
 struct ShardStoreCore {
     let directory: String
     let settings: CorpusSettings
-    var indexPath: String { FileSystem.join(directory, IndexSchema.fileName) }
+    let part: CorpusPart
+    var indexPath: String { FileSystem.join(directory, part.indexFileName) }
 
     private let db: Database
     /// The open shard of each split (`Split.slot`): an array, whose elements are read and written
@@ -259,10 +239,11 @@ struct ShardStoreCore {
     }
 
     /// Opens the index in `directory` and recovers from an interrupted run (see `ShardStore.init`).
-    init(directory: String, settings: CorpusSettings, vocab: [VocabEntry]) throws {
+    init(directory: String, settings: CorpusSettings, vocab: [VocabEntry], part: CorpusPart) throws {
         self.directory = directory
         self.settings = settings
-        let db = try Database(path: FileSystem.join(directory, IndexSchema.fileName))
+        self.part = part
+        let db = try Database(path: FileSystem.join(directory, part.indexFileName))
         try db.enableWAL()
         // The position index's sort on up to 4 threads (SQLite's sorter workers): built at the
         // job's end, or while its last batches are encoded, it is the end's longest step with
@@ -365,7 +346,7 @@ struct ShardStoreCore {
             open[split.slot] = OpenShard(id: id, split: split, seq: seq, writer: writer, documents: documents, textBytes: textBytes)
         }
         // Temporary shards created after the last commit are not in the index: drop them.
-        for name in try FileSystem.list(directory) where ShardStore.isShardTemporaryName(name) && !openTemporaries.contains(name) {
+        for name in try FileSystem.list(directory) where part.isShardTemporaryName(name) && !openTemporaries.contains(name) {
             try FileSystem.remove(FileSystem.join(directory, name))
         }
     }
@@ -556,7 +537,7 @@ struct ShardStoreCore {
     /// Starts the split's next shard: its file, and its row in the open transaction.
     private mutating func openShard(_ split: Split) throws {
         let seq = nextSeq[split]
-        let name = ShardStore.shardName(split: split, seq: seq)
+        let name = part.shardName(split: split, seq: seq)
         let writer = try ShardFileWriter.create(path: FileSystem.join(directory, name), width: settings.tokenWidth)
         try insertShard.run(.text(name), .text(split.rawValue), .int(seq))
         let id = try db.scalar("SELECT last_insert_rowid()")?.int64 ?? 0

@@ -1,5 +1,6 @@
 import ArgumentParser
 import BPE
+import Common
 import Corpus
 import Foundation
 import Pipeline
@@ -16,6 +17,13 @@ struct Shard: ParsableCommand {
         Rerunning the same command after a kill resumes it; rerunning a finished job changes \
         nothing; adding input files and rerunning shards only the new ones.
           tokenmill shard --tokenizer out/vocab --input 'data/*.gz' --output out/shards
+
+        Across machines (Slurm array tasks, say), each rank shards a contiguous share of the \
+        inputs, balanced by bytes, into the same DIR (its own index part and train_rRRRRR_*.bin \
+        shards); `tokenmill merge DIR` then joins the parts. With exact dedup, every rank first \
+        runs --hashes-only, then shards: the merged corpus holds the documents one machine keeps.
+          tokenmill shard … --hashes-only --rank 1 --world-size 4
+          tokenmill shard … --rank 1 --world-size 4
         """)
 
     @OptionGroup var tokenizerOptions: TokenizerOptions
@@ -30,15 +38,29 @@ struct Shard: ParsableCommand {
                                             + "Chrome trace-event JSON, for ui.perfetto.dev or chrome://tracing.", valueName: "FILE"))
     var trace: String?
 
+    @OptionGroup(title: "Across machines") var rankOptions: RankOptions
+
+    @Flag(name: .long, help: "Only the hashing pass of exact dedup across ranks: write the rank's document hashes, no shards.")
+    var hashesOnly = false
+
     @OptionGroup var progressOptions: ProgressOptions
 
     func run() throws {
         try reportingErrors {
-            let tokenizer = try tokenizerOptions.load()
+            let part = try rankOptions.part()
             let paths = try inputs.resolvedInputs()
             var options = ShardJobOptions(inputs: paths, output: output, ingest: try inputs.ingest.settings(),
                                           settings: try shardOptions.settings())
+            options.part = part
             let display = try progressOptions.display("shard")
+            if hashesOnly {
+                let report = try RankHashes.write(options: options)
+                for e in report.ingest.errors { printError("\(e)") }
+                display.finish("hashed \(report.documents) documents of \(part) → \(report.path)", fields: ["documents": report.documents])
+                if !report.ingest.errors.isEmpty { throw CommandError("\(report.ingest.errors.count) input file(s) had errors (listed above)") }
+                return
+            }
+            let tokenizer = try tokenizerOptions.load()
             let interrupted = Interrupt.install()
             options.shouldContinue = { !interrupted.isSet }
             let taskTrace = trace.map { _ in TaskTrace() }
@@ -60,6 +82,7 @@ struct Shard: ParsableCommand {
                   + String(format: "%.2fs, %@/s", report.seconds, formatBytes(Int64(rate))) + " → \(output)"
                   + (already > 0 ? " (\(already) input\(already == 1 ? "" : "s") sharded before, not read again)" : "")
                   + (report.dedupSpills > 0 ? " (the dedup set outgrew --dedup-memory: \(report.dedupSpills) spills to disk)" : "")
+                  + (part.isWhole ? "" : " as \(part) (then `tokenmill merge \(output)`)")
             display.finish(message,
                            fields: ["documents": report.documents, "tokens": report.tokens, "workers": report.workers,
                                     "read_seconds": report.taskSeconds.read, "process_seconds": report.taskSeconds.process,
@@ -73,6 +96,58 @@ struct Shard: ParsableCommand {
 }
 
 extension Split: ExpressibleByArgument {}
+
+/// `--rank R --world-size W`, or Slurm's task numbers when the flags are absent.
+struct RankOptions: ParsableArguments {
+    @Option(name: .long, help: "This job's rank, from 0 (default: $SLURM_ARRAY_TASK_ID - $SLURM_ARRAY_TASK_MIN, or $SLURM_PROCID, or 0).")
+    var rank: Int?
+    @Option(name: .long, help: "How many ranks share the inputs (default: $SLURM_ARRAY_TASK_COUNT, or $SLURM_NTASKS, or 1).")
+    var worldSize: Int?
+
+    func validate() throws {
+        if (rank == nil) != (worldSize == nil) { throw ValidationError("give --rank and --world-size together") }
+    }
+
+    /// The part of the corpus this job writes.
+    func part(environment: [String: String] = ProcessInfo.processInfo.environment) throws -> CorpusPart {
+        let part: CorpusPart
+        if let rank, let worldSize {
+            part = CorpusPart(rank: rank, worldSize: worldSize)
+        } else if let id = environment["SLURM_ARRAY_TASK_ID"].flatMap(Int.init),
+                  let count = environment["SLURM_ARRAY_TASK_COUNT"].flatMap(Int.init) {
+            part = CorpusPart(rank: id - (environment["SLURM_ARRAY_TASK_MIN"].flatMap(Int.init) ?? 0), worldSize: count)
+        } else if let id = environment["SLURM_PROCID"].flatMap(Int.init), let count = environment["SLURM_NTASKS"].flatMap(Int.init) {
+            part = CorpusPart(rank: id, worldSize: count)
+        } else {
+            part = .whole
+        }
+        if let problem = part.problem { throw ValidationError(problem) }
+        return part
+    }
+}
+
+struct Merge: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Join the index parts that the ranks of a shard job wrote into DIR/index.sqlite.",
+        discussion: """
+        Shard bytes stay where the ranks wrote them; only their headers and sizes are checked \
+        (`tokenmill verify DIR` checks their checksums). A missing or unfinished part, or one \
+        written with other settings, is refused by name. Afterwards stats, verify, the loader and \
+        train read DIR as a corpus sharded on one machine.
+          tokenmill merge out/shards
+        """)
+
+    @Argument(help: ArgumentHelp("Corpus directory.", valueName: "DIR"))
+    var directory: String
+
+    func run() throws {
+        try reportingErrors {
+            let r = try CorpusMerge.run(directory: directory)
+            print("merged \(r.parts) parts: \(r.sources) sources, \(r.documents) documents, \(r.tokens) tokens in \(r.shards) shards "
+                  + String(format: "(%.2fs)", r.seconds) + " → \(FileSystem.join(directory, IndexSchema.fileName))")
+        }
+    }
+}
 
 /// The shard settings as flags: `ShardSettings` is their definition.
 struct ShardOptions: SettingsOptions {

@@ -18,7 +18,7 @@ struct TokenMill: ParsableCommand {
         or from one pipeline file:
           tokenmill run pipelines/demo.toml
         """,
-        subcommands: [Learn.self, Encode.self, Decode.self, Export.self, Shard.self, Stats.self, Verify.self, Train.self, Generate.self, Next.self, RunPipeline.self, ReportCommand.self, Bench.self])
+        subcommands: [Learn.self, Encode.self, Decode.self, Export.self, Shard.self, Merge.self, Stats.self, Verify.self, Train.self, Generate.self, Next.self, RunPipeline.self, ReportCommand.self, Bench.self])
 
     static func main() {
         // glibc raises its mmap threshold to the largest block freed so far (up to 32 MiB), so

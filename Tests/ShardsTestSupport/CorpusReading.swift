@@ -71,7 +71,7 @@ public func readDocument(_ directory: String, _ id: Int64) throws -> (eot: UInt3
     let split = row[2].string!
     var out: [UInt32] = []
     while left > 0 {
-        let path = directory + "/" + ShardStore.shardName(split: Split(rawValue: split)!, seq: seq)
+        let path = directory + "/" + CorpusPart.whole.shardName(split: Split(rawValue: split)!, seq: seq)
         let count = try ShardFile.inspect(path).tokenCount
         let n = min(left, count - offset)
         out += try ShardFile.readTokens(path, offset..<offset + n)

@@ -1,0 +1,121 @@
+import Foundation
+import TestSupport
+import Testing
+
+/// `tokenmill shard --rank R --world-size W` and `tokenmill merge`: ranks sharing a directory,
+/// exact dedup across ranks, and a merged corpus equal to a one-machine run's.
+@Suite(.serialized) struct RankShardCLITests {
+    /// Four inputs, the third a copy of the first (its documents are duplicates that a rank
+    /// other than the first one's must drop), the fourth one whole-file document.
+    static let inputs: TempDir = {
+        let dir = try! TempDir()
+        let data = Run.repoRoot + "/data/"
+        for (from, to) in [("bible-ot.jsonl.gz", "a.jsonl.gz"), ("fortunes.jsonl.gz", "b.jsonl.gz"),
+                           ("bible-ot.jsonl.gz", "c.jsonl.gz"), ("bible-nt.txt.gz", "d.txt.gz")] {
+            try! FileManager.default.copyItem(atPath: data + from, toPath: dir.file(to))
+        }
+        return dir
+    }()
+
+    static let vocab: TempDir = {
+        let dir = try! TempDir()
+        let r = try! Run.tokenmill(["learn", "--input", inputs.path, "--vocab-size", "1000", "--output", dir.path, "--quiet"])
+        precondition(r.status == 0, r.err)
+        return dir
+    }()
+
+    func shard(_ out: String, _ extra: [String] = [], environment: [String: String]? = nil) throws -> ProcessResult {
+        try Run.tokenmill(["shard", "--tokenizer", Self.vocab.path, "--input", Self.inputs.path, "--shard-tokens", "300000",
+                           "--output", out, "--quiet"] + extra, environment: environment)
+    }
+
+    func sql(_ dir: String, _ query: String) throws -> String {
+        let r = try Run.process("/usr/bin/sqlite3", [dir + "/index.sqlite", query])
+        #expect(r.status == 0, "\(r.err)")
+        return r.out
+    }
+
+    /// Everything a corpus holds but for the shard names: each document (its source, record,
+    /// length, hash and split), the sources' counts, token and length counts per split.
+    func contents(_ dir: String) throws -> [String] {
+        try ["""
+            SELECT s.path, d.record, d.line, d.token_count, d.byte_count, d.hash_hi, d.hash_lo, sh.split
+            FROM documents d JOIN sources s ON s.id = d.source_id JOIN shards sh ON sh.id = d.shard_id ORDER BY d.id
+            """,
+             "SELECT id, path, status, records, documents, tokens, text_bytes, duplicates, skipped FROM sources ORDER BY id",
+             "SELECT split, token_id, count FROM token_counts ORDER BY split, token_id",
+             "SELECT split, token_count, documents FROM length_counts ORDER BY split, token_count",
+             "SELECT split, sum(tokens), sum(documents) FROM shards GROUP BY split"].map { try sql(dir, $0) }
+    }
+
+    @Test func twoRanksMergeToTheOneMachineCorpus() throws {
+        let dir = try TempDir()
+        let one = dir.file("one"), two = dir.file("two")
+        #expect(try shard(one).status == 0)
+        for rank in ["0", "1"] {
+            let r = try shard(two, ["--hashes-only", "--rank", rank, "--world-size", "2"])
+            #expect(r.status == 0, "\(r.err)")
+        }
+        // Rank 1 first: the order the ranks run in does not matter once every hashing pass is done.
+        for rank in ["1", "0"] {
+            let r = try shard(two, ["--rank", rank, "--world-size", "2", "--threads", rank == "0" ? "1" : "2"])
+            #expect(r.status == 0, "\(r.err)")
+        }
+        let names = try FileManager.default.contentsOfDirectory(atPath: two).filter { $0.hasSuffix(".bin") }.sorted()
+        #expect(names.contains("train_r00000_000000.bin") && names.contains("train_r00001_000000.bin"))
+        let merged = try Run.tokenmill(["merge", two])
+        #expect(merged.status == 0, "\(merged.err)")
+        #expect(merged.out.hasPrefix("merged 2 parts: 4 sources, "))
+
+        let expected = try contents(one), got = try contents(two)
+        #expect(got == expected)
+        #expect(expected[0].split(separator: "\n").count > 16_000)
+        // The copy's documents were all dropped, by rank 1, as duplicates of rank 0's.
+        #expect(try sql(two, "SELECT documents, duplicates FROM sources WHERE path LIKE '%c.jsonl.gz'") == "0|925\n")
+        #expect(try Run.tokenmill(["verify", two]).status == 0)
+        let stats = try Run.tokenmill(["stats", two, "--json"]), oneStats = try Run.tokenmill(["stats", one, "--json"])
+        #expect(stats.status == 0)
+        // The same but for the directory and the shard counts (each rank starts its own shards).
+        func summary(_ s: String) -> Any {
+            func strip(_ v: Any) -> Any {
+                if let o = v as? [String: Any] {
+                    return o.filter { $0.key != "directory" && $0.key != "shards" }.mapValues(strip)
+                }
+                if let a = v as? [Any] { return a.map(strip) }
+                return v
+            }
+            return strip(try! JSONSerialization.jsonObject(with: Data(s.utf8)))
+        }
+        #expect(NSDictionary(dictionary: summary(stats.out) as! [String: Any]) == NSDictionary(dictionary: summary(oneStats.out) as! [String: Any]))
+        // Merged once: a second merge is refused.
+        let again = try Run.tokenmill(["merge", two])
+        #expect(again.status != 0 && again.err.contains("index.sqlite: exists"))
+    }
+
+    @Test func aMissingPartOrHashListIsNamed() throws {
+        let dir = try TempDir()
+        let out = dir.file("c")
+        #expect(try shard(out, ["--hashes-only", "--rank", "1", "--world-size", "2"]).status == 0)
+        let early = try shard(out, ["--rank", "1", "--world-size", "2"])
+        #expect(early.status != 0)
+        #expect(early.err.contains("\(out)/dedup.rank-00000-of-00002.hashes: missing: rank 1 needs the hashing pass of ranks 0 to 1"))
+        // Without dedup no hashing pass is needed; the merge then wants rank 0's part.
+        #expect(try shard(out, ["--rank", "1", "--world-size", "2", "--no-dedup"]).status == 0)
+        let merge = try Run.tokenmill(["merge", out])
+        #expect(merge.status != 0)
+        #expect(merge.err == "tokenmill: \(out)/index.rank-00000-of-00002.sqlite: missing: run the shard job of rank 0 of 2\n")
+    }
+
+    @Test func slurmArrayVariablesGiveTheRank() throws {
+        let dir = try TempDir()
+        let out = dir.file("s")
+        let env = ["SLURM_ARRAY_TASK_ID": "5", "SLURM_ARRAY_TASK_MIN": "4", "SLURM_ARRAY_TASK_COUNT": "3"]
+        let r = try shard(out, ["--hashes-only"], environment: env)
+        #expect(r.status == 0, "\(r.err)")
+        #expect(FileManager.default.fileExists(atPath: out + "/dedup.rank-00001-of-00003.hashes"))
+        let bad = try shard(out, ["--rank", "2", "--world-size", "2"])
+        #expect(bad.err.contains("rank must be in 0..<2, not 2"))
+        let half = try shard(out, ["--rank", "1"])
+        #expect(half.err.contains("give --rank and --world-size together"))
+    }
+}
