@@ -12,9 +12,9 @@ public struct WordCounter {
     /// word bytes → occurrences
     package var words: ByteKeyTable
     /// Bytes of text counted.
-    public private(set) var bytes: Int64 = 0
+    public internal(set) var bytes: Int64 = 0
     /// Documents counted.
-    public private(set) var documents: Int64 = 0
+    public internal(set) var documents: Int64 = 0
 
     public init(pattern: PreTokenizerPattern, capacity: Int = 1 << 14) {
         self.pattern = pattern

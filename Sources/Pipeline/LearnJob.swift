@@ -82,6 +82,28 @@ public struct LearnResult: Sendable {
     public var sampled: Bool
 }
 
+/// Words counted for a learn: by `LearnJob.count`, or read from rank files and added up.
+public struct WordCounts {
+    public var counter: WordCounter
+    public var ingest: IngestReport
+    /// True when `maxBytes` cut the input short.
+    public var sampled: Bool
+    public var seconds: Double
+
+    public init(counter: WordCounter, ingest: IngestReport = IngestReport(), sampled: Bool = false, seconds: Double = 0) {
+        self.counter = counter
+        self.ingest = ingest
+        self.sampled = sampled
+        self.seconds = seconds
+    }
+}
+
+/// Counts made with another pre-tokenizer than the learn's.
+public struct LearnCountsMismatch: Error, Sendable, CustomStringConvertible {
+    public var message: String
+    public var description: String { message }
+}
+
 /// A learn stopped because `LearnSettings.shouldContinue` said so.
 public struct LearnInterrupted: Error, Sendable {}
 
@@ -89,6 +111,13 @@ public enum LearnJob {
     /// Learns a vocabulary. Per-file input errors are in `result.ingest.errors` (the other files
     /// were read); an error of the trainer itself is thrown.
     public static func run(_ settings: LearnSettings, progress: (@Sendable (LearnProgress) -> Void)? = nil) throws -> LearnResult {
+        let counted = try count(settings, progress: progress)
+        return try learn(from: counted, settings, progress: progress)
+    }
+
+    /// The counting half of a learn: the words of `settings.inputs` after the ingest stages
+    /// (`tokenmill learn --count-only` saves them, one file per rank).
+    public static func count(_ settings: LearnSettings, progress: (@Sendable (LearnProgress) -> Void)? = nil) throws -> WordCounts {
         // Where each input starts in the concatenation of all inputs (compressed bytes), for progress.
         var fileStarts: [Int64] = [0]
         for path in settings.inputs { fileStarts.append(fileStarts.last! + (FileSystem.size(path) ?? 0)) }
@@ -99,10 +128,18 @@ public enum LearnJob {
         } else {
             counted = try countParallel(settings, fileStarts: fileStarts, progress: progress)
         }
-        let (counter, report, sampled) = counted
         if let keepGoing = settings.shouldContinue, !keepGoing() { throw LearnInterrupted() }
-        let countSeconds = Date().timeIntervalSince(start)
+        return WordCounts(counter: counted.0, ingest: counted.1, sampled: counted.2, seconds: Date().timeIntervalSince(start))
+    }
 
+    /// The merge half: a vocabulary from counted words (of one count, or of ranks' counts added up).
+    public static func learn(from counted: WordCounts, _ settings: LearnSettings,
+                             progress: (@Sendable (LearnProgress) -> Void)? = nil) throws -> LearnResult {
+        let (counter, report, sampled, countSeconds) = (counted.counter, counted.ingest, counted.sampled, counted.seconds)
+        guard counter.pattern == settings.trainer.pattern else {
+            throw LearnCountsMismatch(message: "the words were counted with the \(counter.pattern.rawValue) pre-tokenizer, "
+                                      + "not \(settings.trainer.pattern.rawValue): give the same --pre-tokenizer")
+        }
         let mergeStart = Date()
         var lastReport = Date()
         let model: BPEModel

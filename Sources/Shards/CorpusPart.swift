@@ -44,6 +44,10 @@ public struct CorpusPart: Sendable, Equatable, Codable, CustomStringConvertible 
     /// A rank's exact-dedup hashes (`RankHashes`): `dedup.rank-RRRRR-of-WWWWW.hashes`.
     public var hashesFileName: String { "dedup.\(tag).hashes" }
 
+    /// A rank's word counts for learning a vocabulary (`tokenmill learn --count-only`):
+    /// `words.counts`, or `words.rank-RRRRR-of-WWWWW.counts`.
+    public var wordCountsFileName: String { isWhole ? "words.counts" : "words.\(tag).counts" }
+
     /// The exact-dedup set's spill directory while the job runs.
     public var dedupDirectoryName: String { isWhole ? "dedup.tmp" : "dedup.\(tag).tmp" }
 

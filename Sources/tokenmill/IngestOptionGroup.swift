@@ -10,7 +10,8 @@ struct InputOptions: ParsableArguments {
 
     @OptionGroup(title: "Ingest stages") var ingest: IngestFlags
 
-    func validate() throws {
+    /// For the command's `validate`: `learn --from-counts` reads no inputs.
+    func requireInput() throws {
         if input.isEmpty { throw ValidationError("give at least one --input file, directory or glob") }
     }
 

@@ -4,6 +4,7 @@ import Common
 import Corpus
 import Foundation
 import Pipeline
+import Shards
 
 struct Learn: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -14,6 +15,12 @@ struct Learn: ParsableCommand {
         pre-tokenizer). Writes DIR/tokenizer.json (loadable by HF tokenizers) and DIR/learn.json \
         (what was read, skipped and how long it took).
           tokenmill learn --input 'data/*.gz' --vocab-size 8192 --output out/vocab
+
+        Across machines, each rank counts its share of the inputs (as `shard --rank` divides \
+        them) into DIR/words.rank-RRRRR-of-WWWWW.counts, and one job learns from the counts \
+        added up: the merges are those of one learn over the documents the ranks counted.
+          tokenmill learn --input 'data/*.gz' --count-only --rank 1 --world-size 4 --output out/counts
+          tokenmill learn --from-counts out/counts/words.*.counts --vocab-size 8192 --output out/vocab
         """)
 
     @OptionGroup var inputs: InputOptions
@@ -23,16 +30,59 @@ struct Learn: ParsableCommand {
 
     @OptionGroup(title: "Vocabulary settings") var vocabulary: VocabularyOptions
 
+    @OptionGroup(title: "Across machines") var rankOptions: RankOptions
+
+    @Flag(name: .long, help: "Only count the words of this rank's share of the inputs, into DIR/words[.rank-…].counts.")
+    var countOnly = false
+
+    @Option(name: .long, parsing: .upToNextOption,
+            help: ArgumentHelp("Learn from word counts that --count-only wrote (added up), instead of from --input.", valueName: "FILE"))
+    var fromCounts: [String] = []
+
     @OptionGroup var progressOptions: ProgressOptions
 
-    func validate() throws { _ = try vocabulary.settings() }
+    func validate() throws {
+        _ = try vocabularySettings()
+        if fromCounts.isEmpty { try inputs.requireInput() }
+        if !fromCounts.isEmpty && (!inputs.input.isEmpty || countOnly) {
+            throw ValidationError("--from-counts learns from counts: give it without --input and --count-only")
+        }
+    }
 
     func run() throws {
         try reportingErrors {
-            let paths = try inputs.resolvedInputs()
-            let settings = LearnSettings(inputs: paths, ingest: try inputs.ingest.settings(), vocabulary: try vocabulary.settings())
             let display = try progressOptions.display("learn")
-            let result = try LearnJob.run(settings) { display.show($0) }
+            var settings = LearnSettings(inputs: [], ingest: try inputs.ingest.settings(), vocabulary: try vocabularySettings())
+            let counted: WordCounts
+            if fromCounts.isEmpty {
+                let part = try rankOptions.part()
+                let paths = try inputs.resolvedInputs()
+                let sizes = paths.map { FileSystem.size($0) ?? 0 }
+                settings.inputs = part.select(paths, sizes: sizes).map { paths[$0] }
+                counted = try LearnJob.count(settings) { display.show($0) }
+                if countOnly {
+                    let path = FileSystem.join(output, part.wordCountsFileName)
+                    try counted.counter.save(to: path)
+                    for e in counted.ingest.errors { printError("\(e)") }
+                    display.finish("counted \(counted.counter.distinctWords) distinct words in \(counted.counter.documents) documents "
+                                   + "(\(formatBytes(counted.counter.bytes)) of text) of \(part) → \(path)",
+                                   fields: ["documents": counted.counter.documents, "distinct_words": counted.counter.distinctWords])
+                    if !counted.ingest.errors.isEmpty { throw CommandError("\(counted.ingest.errors.count) input file(s) had errors (listed above)") }
+                    return
+                }
+            } else {
+                var total: WordCounter?
+                for path in fromCounts {
+                    let counter = try WordCounter.load(path)
+                    if let first = total, first.pattern != counter.pattern {
+                        throw CommandError("\(path): counted with the \(counter.pattern.rawValue) pre-tokenizer, "
+                                           + "\(fromCounts[0]) with \(first.pattern.rawValue)")
+                    }
+                    if total == nil { total = counter } else { total!.merge(counter) }
+                }
+                counted = WordCounts(counter: total!)
+            }
+            let result = try LearnJob.learn(from: counted, settings) { display.show($0) }
             try result.model.save(toDirectory: output)
             let tokenizerPath = FileSystem.join(output, "tokenizer.json")
             let report = learnReport(result, settings: settings)
@@ -51,6 +101,14 @@ struct Learn: ParsableCommand {
                 throw CommandError("\(result.ingest.errors.count) input file(s) had errors (listed above); the vocabulary was learned from the rest")
             }
         }
+    }
+
+    /// The vocabulary settings; counting alone needs no vocabulary size (a placeholder stands in).
+    func vocabularySettings() throws -> VocabularySettings {
+        guard countOnly else { return try vocabulary.settings() }
+        var base = VocabularySettings()
+        base.vocabSize = 257
+        return try vocabulary.settings(over: base)
     }
 
     func learnReport(_ r: LearnResult, settings: LearnSettings) -> [UInt8] {

@@ -45,6 +45,8 @@ struct Shard: ParsableCommand {
 
     @OptionGroup var progressOptions: ProgressOptions
 
+    func validate() throws { try inputs.requireInput() }
+
     func run() throws {
         try reportingErrors {
             let part = try rankOptions.part()

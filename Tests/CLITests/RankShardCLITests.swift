@@ -92,6 +92,30 @@ import Testing
         #expect(again.status != 0 && again.err.contains("index.sqlite: exists"))
     }
 
+    /// Ranks count their shares of the inputs; a learn from the counts added up gives the
+    /// tokenizer a learn over all the inputs gives, byte for byte.
+    @Test func learningFromRankCountsMatchesOneLearn() throws {
+        let dir = try TempDir()
+        let inputs = ["a.jsonl.gz", "b.jsonl.gz", "d.txt.gz"].map { Self.inputs.file($0) }
+        let whole = try Run.tokenmill(["learn", "--input"] + inputs + ["--vocab-size", "1500", "--output", dir.file("whole"), "--quiet"])
+        #expect(whole.status == 0, "\(whole.err)")
+        var files: [String] = []
+        for rank in 0..<3 {
+            let r = try Run.tokenmill(["learn", "--input"] + inputs + ["--count-only", "--rank", "\(rank)", "--world-size", "3",
+                                                                       "--threads", "\(rank + 1)", "--output", dir.file("counts"), "--quiet"])
+            #expect(r.status == 0, "\(r.err)")
+            files.append(dir.file("counts/words.rank-0000\(rank)-of-00003.counts"))
+        }
+        let learned = try Run.tokenmill(["learn", "--from-counts"] + files + ["--vocab-size", "1500", "--output", dir.file("ranks"), "--quiet"])
+        #expect(learned.status == 0, "\(learned.err)")
+        let a = try Data(contentsOf: URL(fileURLWithPath: dir.file("whole/tokenizer.json")))
+        let b = try Data(contentsOf: URL(fileURLWithPath: dir.file("ranks/tokenizer.json")))
+        #expect(a == b)
+        let other = try Run.tokenmill(["learn", "--from-counts"] + files + ["--vocab-size", "1500", "--pre-tokenizer", "cl100k",
+                                                                            "--output", dir.file("x"), "--quiet"])
+        #expect(other.err == "tokenmill: the words were counted with the gpt2 pre-tokenizer, not cl100k: give the same --pre-tokenizer\n")
+    }
+
     @Test func aMissingPartOrHashListIsNamed() throws {
         let dir = try TempDir()
         let out = dir.file("c")
