@@ -9,7 +9,8 @@
 #                             from PyPI when the corpus is built)
 set -euo pipefail
 
-APT_PACKAGES=(pkg-config zlib1g-dev libsqlite3-dev libisal-dev libopenblas-dev sqlite3 chromium)
+# slurm-wlm and munge: the tests start a one-host Slurm cluster of their own (no systemd).
+APT_PACKAGES=(pkg-config zlib1g-dev libsqlite3-dev libisal-dev libopenblas-dev sqlite3 chromium slurm-wlm munge)
 case "${1:-}" in
   "") ;;
   bench) APT_PACKAGES+=(bible-kjv fortunes vim-runtime manpages manpages-dev) ;;

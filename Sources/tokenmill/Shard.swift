@@ -101,24 +101,30 @@ extension Split: ExpressibleByArgument {}
 
 /// `--rank R --world-size W`, or Slurm's task numbers when the flags are absent.
 struct RankOptions: ParsableArguments {
-    @Option(name: .long, help: "This job's rank, from 0 (default: $SLURM_ARRAY_TASK_ID - $SLURM_ARRAY_TASK_MIN, or $SLURM_PROCID, or 0).")
+    @Option(name: .long, help: "This job's rank, from 0 (default: $SLURM_ARRAY_TASK_ID, or $SLURM_PROCID, or 0).")
     var rank: Int?
-    @Option(name: .long, help: "How many ranks share the inputs (default: $SLURM_ARRAY_TASK_COUNT, or $SLURM_NTASKS, or 1).")
+    @Option(name: .long, help: ArgumentHelp("How many ranks share the inputs (default: $SLURM_ARRAY_TASK_COUNT, or $SLURM_NTASKS, "
+                                            + "or 1). Give it in array jobs: a task resubmitted alone (--array=3) sees a count of 1."))
     var worldSize: Int?
 
     func validate() throws {
-        if (rank == nil) != (worldSize == nil) { throw ValidationError("give --rank and --world-size together") }
+        if rank != nil && worldSize == nil { throw ValidationError("--rank needs --world-size") }
     }
 
-    /// The part of the corpus this job writes.
+    /// The part of the corpus this job writes. With `--world-size` alone, the rank is the array
+    /// task's id (arrays numbered from 0) or the task's `SLURM_PROCID`; with neither flag, both
+    /// come from Slurm (an array's tasks counted from its first id).
     func part(environment: [String: String] = ProcessInfo.processInfo.environment) throws -> CorpusPart {
+        func number(_ name: String) -> Int? { environment[name].flatMap { Int($0) } }
         let part: CorpusPart
-        if let rank, let worldSize {
+        if let worldSize {
+            guard let rank = rank ?? number("SLURM_ARRAY_TASK_ID") ?? number("SLURM_PROCID") else {
+                throw ValidationError("--world-size needs --rank (outside Slurm)")
+            }
             part = CorpusPart(rank: rank, worldSize: worldSize)
-        } else if let id = environment["SLURM_ARRAY_TASK_ID"].flatMap(Int.init),
-                  let count = environment["SLURM_ARRAY_TASK_COUNT"].flatMap(Int.init) {
-            part = CorpusPart(rank: id - (environment["SLURM_ARRAY_TASK_MIN"].flatMap(Int.init) ?? 0), worldSize: count)
-        } else if let id = environment["SLURM_PROCID"].flatMap(Int.init), let count = environment["SLURM_NTASKS"].flatMap(Int.init) {
+        } else if let id = number("SLURM_ARRAY_TASK_ID"), let count = number("SLURM_ARRAY_TASK_COUNT") {
+            part = CorpusPart(rank: id - (number("SLURM_ARRAY_TASK_MIN") ?? 0), worldSize: count)
+        } else if let id = number("SLURM_PROCID"), let count = number("SLURM_NTASKS") {
             part = CorpusPart(rank: id, worldSize: count)
         } else {
             part = .whole

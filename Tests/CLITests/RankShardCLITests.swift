@@ -116,6 +116,42 @@ import Testing
         #expect(other.err == "tokenmill: the words were counted with the gpt2 pre-tokenizer, not cl100k: give the same --pre-tokenizer\n")
     }
 
+    /// On a real one-host Slurm cluster: a hashing array, a shard array whose rank 1 is killed
+    /// with SIGKILL on its first run and resubmitted alone, then the merge; the corpus is the
+    /// one-machine corpus.
+    @Test func slurmArraysShardAndMerge() throws {
+        let cluster = try SlurmCluster()
+        defer { cluster.stop() }
+        let dir = try TempDir()
+        let one = dir.file("one"), out = dir.file("out"), logs = dir.file("logs")
+        try FileManager.default.createDirectory(atPath: logs, withIntermediateDirectories: true)
+        #expect(try shard(one).status == 0)
+        let command = [Run.tokenmillPath, "shard", "--tokenizer", Self.vocab.path, "--input", Self.inputs.path,
+                       "--shard-tokens", "300000", "--output", out, "--threads", "1", "--world-size", "2", "--quiet"].joined(separator: " ")
+        let hashes = try cluster.sbatch(["--array=0-1", "-o", logs + "/hashes-%a.out", "--wrap", command + " --hashes-only"])
+        // Rank 1's first run is killed with SIGKILL a moment after it starts.
+        let killed = dir.file("killed")
+        let script = """
+            #!/bin/sh
+            if [ "$SLURM_ARRAY_TASK_ID" = 1 ] && [ ! -e \(killed) ]; then
+                touch \(killed); \(command) & pid=$!; sleep 0.05; kill -KILL $pid; wait $pid; exit $?
+            fi
+            exec \(command)
+            """
+        try script.write(toFile: dir.file("shard.sh"), atomically: true, encoding: .utf8)
+        try cluster.sbatch(["--array=0-1", "--dependency=afterok:\(hashes)", "-o", logs + "/shard-%a.out", dir.file("shard.sh")])
+        try cluster.waitForJobs()
+        #expect(FileManager.default.fileExists(atPath: killed))
+        // Resubmitted alone, rank 1 resumes (or starts again) and finishes.
+        try cluster.sbatch(["--array=1", "-o", logs + "/shard-again-%a.out", dir.file("shard.sh")])
+        try cluster.waitForJobs()
+        let merge = try cluster.sbatch(["-o", logs + "/merge.out", "--wrap", "\(Run.tokenmillPath) merge \(out)"])
+        try cluster.waitForJobs()
+        let log = (try? String(contentsOfFile: logs + "/merge.out", encoding: .utf8)) ?? ""
+        #expect(log.hasPrefix("merged 2 parts: 4 sources, "), "merge job \(merge): \(log)")
+        #expect(try contents(out) == contents(one))
+    }
+
     @Test func aMissingPartOrHashListIsNamed() throws {
         let dir = try TempDir()
         let out = dir.file("c")
@@ -140,6 +176,8 @@ import Testing
         let bad = try shard(out, ["--rank", "2", "--world-size", "2"])
         #expect(bad.err.contains("rank must be in 0..<2, not 2"))
         let half = try shard(out, ["--rank", "1"])
-        #expect(half.err.contains("give --rank and --world-size together"))
+        #expect(half.err.contains("--rank needs --world-size"))
+        let alone = try shard(out, ["--world-size", "2"], environment: ["SLURM_ARRAY_TASK_ID": "", "SLURM_PROCID": ""])
+        #expect(alone.err.contains("--world-size needs --rank (outside Slurm)"))
     }
 }
