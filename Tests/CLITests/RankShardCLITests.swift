@@ -152,6 +152,34 @@ import Testing
         #expect(try contents(out) == contents(one))
     }
 
+    /// pipelines/slurm/submit.sh, the worked example, on a real cluster: count, learn, hashes,
+    /// shard and merge give the vocabulary and the corpus of one machine.
+    @Test func theWorkedSlurmExampleRuns() throws {
+        let cluster = try SlurmCluster()
+        defer { cluster.stop() }
+        let dir = try TempDir()
+        let input = dir.file("in")
+        try FileManager.default.createDirectory(atPath: input, withIntermediateDirectories: true)
+        for name in ["a.jsonl.gz", "b.jsonl.gz", "d.txt.gz"] {
+            try FileManager.default.copyItem(atPath: Self.inputs.file(name), toPath: input + "/" + name)
+        }
+        let out = dir.file("slurm")
+        let env = cluster.environment.merging(["INPUT": input, "OUT": out, "RANKS": "3", "VOCAB": "1200",
+                                               "TOKENMILL": Run.tokenmillPath]) { $1 }
+        let submitted = try Run.process(Run.repoRoot + "/pipelines/slurm/submit.sh", [], environment: env)
+        #expect(submitted.status == 0, "\(submitted.err)")
+        try cluster.waitForJobs()
+        let one = dir.file("one")
+        #expect(try Run.tokenmill(["learn", "--input", input, "--vocab-size", "1200", "--output", one + "/vocab", "--quiet"]).status == 0)
+        #expect(try Run.tokenmill(["shard", "--tokenizer", one + "/vocab", "--input", input, "--output", one + "/shards", "--quiet"]).status == 0)
+        let a = try Data(contentsOf: URL(fileURLWithPath: one + "/vocab/tokenizer.json"))
+        let b = (try? Data(contentsOf: URL(fileURLWithPath: out + "/vocab/tokenizer.json"))) ?? Data()
+        #expect(a == b)
+        let logs = ((try? FileManager.default.contentsOfDirectory(atPath: out + "/logs")) ?? []).sorted()
+        #expect(logs.count == 11, "\(logs)")
+        #expect(try contents(out + "/shards") == contents(one + "/shards"))
+    }
+
     @Test func aMissingPartOrHashListIsNamed() throws {
         let dir = try TempDir()
         let out = dir.file("c")
