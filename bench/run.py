@@ -18,6 +18,7 @@ import gzip
 import json
 import os
 import platform
+import random
 import re
 import shutil
 import subprocess
@@ -459,6 +460,74 @@ def bench_shard(args):
     results["shard_files"] = {"one": one, "many": many, "text_mb": parts_text_mb}
 
 
+@section("scale")
+def bench_scale(args):
+    """Sharding across ranks (Slurm array tasks), measured one rank after another on this machine:
+    each rank's hashing pass and shard job on one thread, the merge, against one machine's job on
+    one thread; then the merge of 2 M one-line documents, whose cost grows with documents."""
+    files = corpus(args.mb)
+    vocab = ensure_vocab(files)
+    common = ["--tokenizer", str(vocab), "--input", *files, "--threads", "1", "--quiet"]
+    best = {}
+    for _ in range(3):
+        one = OUT / "scale-one"
+        shutil.rmtree(one, ignore_errors=True)
+        best.setdefault("one", []).append(measure([BIN, "shard", *common, "--output", str(one)])["seconds"])
+        two = OUT / "scale-two"
+        shutil.rmtree(two, ignore_errors=True)
+        for rank in (0, 1):
+            part = ["--rank", str(rank), "--world-size", "2", "--output", str(two)]
+            best.setdefault(f"hashes{rank}", []).append(measure([BIN, "shard", *common, *part, "--hashes-only"])["seconds"])
+        for rank in (0, 1):
+            part = ["--rank", str(rank), "--world-size", "2", "--output", str(two)]
+            best.setdefault(f"shard{rank}", []).append(measure([BIN, "shard", *common, *part])["seconds"])
+        best.setdefault("merge", []).append(measure([BIN, "merge", str(two)])["seconds"])
+    b = {k: min(v) for k, v in best.items()}
+    texts = {}
+    for rank in (0, 1):
+        r = run_checked(["sqlite3", str(OUT / "scale-two" / f"index.rank-0000{rank}-of-00002.sqlite"),
+                         "SELECT sum(text_bytes), sum(documents) FROM sources"]).stdout.strip().split("|")
+        texts[rank] = (int(r[0]) / 1e6, int(r[1]))
+    total_mb = texts[0][0] + texts[1][0]
+    rows = [["one machine", f"{b['one']:.2f}", "—", f"{total_mb / b['one']:.0f}", ""]]
+    for rank in (0, 1):
+        t = b[f"hashes{rank}"] + b[f"shard{rank}"]
+        rows.append([f"rank {rank} of 2", f"{b[f'shard{rank}']:.2f}", f"{b[f'hashes{rank}']:.2f}", f"{texts[rank][0] / t:.0f}",
+                     f"{texts[rank][0]:.0f} MB of text, {texts[rank][1]:,} documents"])
+    # Merge cost by documents: 2 M one-line documents in two parts.
+    lines = OUT / "scale-lines"
+    if not (lines / "done").exists():
+        shutil.rmtree(lines, ignore_errors=True)
+        lines.mkdir(parents=True)
+        rng = random.Random(1)
+        words = "the of and to in a is that for it as was with be by on not he this are or his from at".split()
+        for k in range(4):
+            with gzip.open(lines / f"lines-{k}.txt.gz", "wt", compresslevel=1) as fh:
+                for i in range(500_000):
+                    fh.write(" ".join(rng.choice(words) for _ in range(8)) + f" {k}-{i}\n")
+        (lines / "done").write_text("")
+    merged = OUT / "scale-merge"
+    shutil.rmtree(merged, ignore_errors=True)
+    for rank in (0, 1):
+        run_checked([BIN, "shard", "--tokenizer", str(vocab), "--input", *sorted(str(p) for p in lines.glob("*.txt.gz")),
+                     "--boundary", "line", "--no-dedup", "--rank", str(rank), "--world-size", "2", "--output", str(merged), "--quiet"])
+    merges = []
+    for _ in range(3):
+        (merged / "index.sqlite").unlink(missing_ok=True)
+        merges.append(measure([BIN, "merge", str(merged)]))
+    m = min(merges, key=lambda r: r["seconds"])
+    table("Sharding across ranks (Slurm array tasks), one thread each",
+          ["job", "shard s", "hashing pass s", "MB/s of text (with its hashing pass)", "share"], rows,
+          f"best of 3, ranks run one after the other on this machine (on a cluster they run at once). The merge of the two "
+          f"index parts took {b['merge']:.2f} s; merging 2 M one-line documents in two parts took {m['seconds']:.2f} s "
+          f"({m['seconds'] / 2e6 * 1e6:.2f} µs a document, {m['peak_mb']:.0f} MB peak): the merge reads and writes "
+          "index rows, never shard bytes.")
+    results["scale"] = {"one": b["one"], "ranks": [{"shard": b[f"shard{r}"], "hashes": b[f"hashes{r}"], "text_mb": texts[r][0],
+                                                   "documents": texts[r][1]} for r in (0, 1)],
+                        "merge": b["merge"], "merge_2m_seconds": m["seconds"], "merge_2m_peak_mb": m["peak_mb"],
+                        "text_mb": total_mb}
+
+
 def sharded_corpus(args):
     """The bench corpus sharded on two threads: the shard section's output, or made here."""
     data = OUT / "shards-2"
@@ -734,6 +803,14 @@ def summary_table():
         rows.append([f"`stats` views on a {si['tokens'] / 1e9:.2f} G-token index ({si['documents'] / 1e6:.1f} M documents, "
                      f"{si['sources']} sources, {si['shards']} shards)",
                      f"{min(ms):.0f}-{max(ms):.0f} ms each, process start included", "—", "—", "well under 1 s"])
+    if "scale" in results:
+        sc = results["scale"]
+        per = " / ".join(f"{r['text_mb'] / (r['shard'] + r['hashes']):.0f}" for r in sc["ranks"])
+        share = " / ".join(f"{r['hashes'] / r['shard']:.0%}" for r in sc["ranks"])
+        rows.append(["shard across 2 ranks (Slurm array tasks), 1 thread each",
+                     f"{per} MB/s a rank with its hashing pass ({share} of its shard time); merge "
+                     f"{sc['merge_2m_seconds'] / 2e6 * 1e6:.2f} µs a document, {sc['merge_2m_peak_mb']:.0f} MB",
+                     f"one machine, 1 thread: {sc['text_mb'] / sc['one']:.0f} MB/s", "—", "merge cost by documents"])
     for r in results.get("loader", []):
         if r["shuffle"] and (r["batch"], r["context"]) == (16, 1024):
             rows.append(["DataLoader, shuffled, 16×1024", f"{r['gb_per_s']:.2f} GB/s of tokens", "—", "—", "≥ 1 GB/s"])
