@@ -37,7 +37,9 @@ let package = Package(
         .target(name: "Shards", dependencies: ["Common", "Corpus", "CSQLite", "CIsal"]),
         .target(name: "Loader", dependencies: ["Common", "Shards"]),
         .target(name: "CKernels"),
-        .target(name: "GPT", dependencies: ["Common", "Loader", "CBLAS", "CKernels"]),
+        // Open MPI (Debian: openmpi-bin, libopenmpi-dev), loaded with dlopen under mpirun only.
+        .target(name: "CMPI", linkerSettings: [.linkedLibrary("dl")]),
+        .target(name: "GPT", dependencies: ["Common", "Loader", "CBLAS", "CKernels", "CMPI"]),
         .target(
             name: "Pipeline",
             dependencies: ["Common", "Corpus", "BPE", "CSys", "Shards", "Loader", "GPT", .product(name: "TOMLKit", package: "TOMLKit")]),

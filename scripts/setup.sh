@@ -9,8 +9,10 @@
 #                             from PyPI when the corpus is built)
 set -euo pipefail
 
-# slurm-wlm and munge: the tests start a one-host Slurm cluster of their own (no systemd).
-APT_PACKAGES=(pkg-config zlib1g-dev libsqlite3-dev libisal-dev libopenblas-dev sqlite3 chromium slurm-wlm munge)
+# slurm-wlm and munge: the tests start a one-host Slurm cluster of their own (no systemd);
+# openmpi-bin and libopenmpi-dev: `mpirun -np N tokenmill train` (libmpi is loaded with dlopen).
+APT_PACKAGES=(pkg-config zlib1g-dev libsqlite3-dev libisal-dev libopenblas-dev sqlite3 chromium slurm-wlm munge
+              openmpi-bin libopenmpi-dev)
 case "${1:-}" in
   "") ;;
   bench) APT_PACKAGES+=(bible-kjv fortunes vim-runtime manpages manpages-dev) ;;

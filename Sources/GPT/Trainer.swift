@@ -48,6 +48,8 @@ public final class Trainer {
     private var lastCheckpointStep: Int?
     /// `RUNDIR/train.lock`, held while this trainer lives: one run writes a directory at a time.
     private let lock: ExclusiveLock
+    /// The ranks of a data-parallel run (one process by default).
+    public let group: DataParallelGroup
 
     public var logPath: String { FileSystem.join(runDirectory, "log.jsonl") }
 
@@ -61,7 +63,7 @@ public final class Trainer {
     /// the settings'). Creates `runDirectory` and starts a fresh `log.jsonl`; refuses a directory
     /// that already holds checkpoints (`GPTError.runExists`).
     public init(settings: TrainingSettings, runDirectory: String, train: BatchProvider,
-                validation: BatchProvider? = nil, initCheckpoint: String? = nil) throws {
+                validation: BatchProvider? = nil, initCheckpoint: String? = nil, group: DataParallelGroup = .single) throws {
         var settings = settings
         settings.threads = settings.resolvedThreads
         let model: GPT2
@@ -85,8 +87,9 @@ public final class Trainer {
         }
         try Trainer.checkProviders(settings, train, validation)
         try Trainer.makeDirectory(runDirectory)
-        lock = try Trainer.lock(runDirectory)
+        lock = try Trainer.lock(runDirectory, rank: group.rank)
         if Trainer.latestCheckpoint(in: runDirectory) != nil { throw GPTError.runExists(directory: runDirectory) }
+        self.group = group
         self.settings = settings
         self.runDirectory = runDirectory
         self.model = model
@@ -97,12 +100,13 @@ public final class Trainer {
         random = GPTRandom(seed: settings.seed ^ 0x7472_6169_6E65_7221)
         inputs = Array(repeating: 0, count: settings.batchSize * settings.contextLength)
         targets = inputs
-        try FileIO.writeAtomically(logPath, [])
+        if group.writes { try FileIO.writeAtomically(logPath, []) }
     }
 
     private init(settings: TrainingSettings, runDirectory: String, model: GPT2, state: TrainerState,
-                 train: BatchProvider, validation: BatchProvider?, lock: ExclusiveLock) {
+                 train: BatchProvider, validation: BatchProvider?, lock: ExclusiveLock, group: DataParallelGroup) {
         self.lock = lock
+        self.group = group
         self.settings = settings
         self.runDirectory = runDirectory
         self.model = model
@@ -124,11 +128,11 @@ public final class Trainer {
     /// checkpointEvery; without, the stored settings are used. `log.jsonl` keeps the steps before
     /// the checkpoint only.
     public static func resume(runDirectory: String, train: BatchProvider, validation: BatchProvider? = nil,
-                              settings given: TrainingSettings? = nil) throws -> Trainer {
+                              settings given: TrainingSettings? = nil, group: DataParallelGroup = .single) throws -> Trainer {
         guard let (fileStep, modelPath) = latestCheckpoint(in: runDirectory) else {
             throw GPTError.nothingToResume(directory: runDirectory)
         }
-        let lock = try Trainer.lock(runDirectory)
+        let lock = try Trainer.lock(runDirectory, rank: group.rank)
         let statePath = TrainerState.path(forCheckpoint: modelPath)
         let config = try Checkpoint.readConfig(modelPath)
         let state = try TrainerState.read(statePath, parameterCount: config.parameterCount)
@@ -153,8 +157,8 @@ public final class Trainer {
         try train.restoreState(state.loaderState)
         let model = try GPT2(checkpoint: modelPath, threads: settings.threads)
         let trainer = Trainer(settings: settings, runDirectory: runDirectory, model: model, state: state,
-                              train: train, validation: validation, lock: lock)
-        try trainer.truncateLog(before: state.step)
+                              train: train, validation: validation, lock: lock, group: group)
+        if group.writes { try trainer.truncateLog(before: state.step) }
         return trainer
     }
 
@@ -185,10 +189,11 @@ public final class Trainer {
         }
     }
 
-    /// Takes `RUNDIR/train.lock`; a run directory another process is training into is refused.
-    private static func lock(_ runDirectory: String) throws -> ExclusiveLock {
+    /// Takes `RUNDIR/train.lock` (`train.rank-N.lock` for the other ranks of a data-parallel
+    /// run); a run directory another process is training into is refused.
+    private static func lock(_ runDirectory: String, rank: Int) throws -> ExclusiveLock {
         do {
-            return try ExclusiveLock(path: FileSystem.join(runDirectory, "train.lock"),
+            return try ExclusiveLock(path: FileSystem.join(runDirectory, rank == 0 ? "train.lock" : "train.rank-\(rank).lock"),
                                      holder: "tokenmill train", writing: "this run directory")
         } catch {
             throw GPTError.io(path: error.path, reason: error.message)
@@ -209,23 +214,24 @@ public final class Trainer {
     /// false; then writes a checkpoint if the last step has none yet.
     public func run(until stopStep: Int? = nil, progress: ((TrainingProgress) -> Bool)? = nil) throws {
         let end = min(settings.steps, stopStep ?? settings.steps)
-        var log = try LogFile(path: logPath)
+        // Rank 0 writes the log and the checkpoints; the other ranks hold the same weights.
+        var log = group.writes ? try LogFile(path: logPath) : nil
         while step < end {
             var report = try trainStep()
             // The step's log line goes out before its checkpoint, and reaches the disk first: a
             // run killed between the two resumes from the checkpoint with every step logged.
-            try log.append(Trainer.logLine(report))
+            try log?.append(Trainer.logLine(report))
             if settings.checkpointEvery > 0 && step % settings.checkpointEvery == 0 || step == settings.steps {
-                try log.sync()
-                report.checkpoint = try saveCheckpoint()
+                try log?.sync()
+                if group.writes { report.checkpoint = try saveCheckpoint() }
             }
             if let progress, !progress(report) { break }
         }
-        if step > 0 && lastCheckpointStep != step {
-            try log.sync()
+        if step > 0 && lastCheckpointStep != step && group.writes {
+            try log?.sync()
             try saveCheckpoint()
         }
-        try log.close()
+        try log?.close()
     }
 
     /// One optimiser step (with validation first on eval steps); returns its report.
@@ -245,6 +251,10 @@ public final class Trainer {
             try train.nextBatch(inputs: &inputs, targets: &targets)
             lossSum += Double(try model.forwardBackward(inputs: inputs, targets: targets, batchSize: B, contextLength: T,
                                                         lossScale: 1 / Float(accumulation)))
+        }
+        if group.size > 1 {
+            try model.withGradients { try group.average($0) }
+            lossSum = try group.average(lossSum)
         }
         let trainLoss = Float(lossSum / Double(accumulation))
         guard trainLoss.isFinite else { throw GPTError.nonFiniteLoss(step: s) }
@@ -268,6 +278,7 @@ public final class Trainer {
             try data.nextBatch(inputs: &inputs, targets: &targets)
             sum += Double(try model.loss(inputs: inputs, targets: targets, batchSize: B, contextLength: T))
         }
+        sum = try group.average(sum)
         return settings.evalBatches > 0 ? Float(sum / Double(settings.evalBatches)) : .nan
     }
 

@@ -19,6 +19,9 @@ public struct TrainJobOptions: Sendable {
     /// Stop (with a checkpoint) once this many steps are done, keeping the schedule of
     /// `settings.steps`: `--steps 2N --stop-at N`, then `--resume`, equals 2N steps in one go.
     public var stopAt: Int?
+    /// The ranks of a data-parallel run (`mpirun -np N tokenmill train`): each reads its rows of
+    /// every global batch (`settings.batchSize` is per rank, as in llm.c); rank 0 writes.
+    public var group: DataParallelGroup = .single
 
     public init(dataDirectory: String, runDirectory: String, settings: TrainingSettings,
                 initCheckpoint: String? = nil, resume: Bool = false) {
@@ -95,7 +98,7 @@ public enum TrainJob {
         func loader(_ split: Split, shuffle: Bool) throws -> DataLoader {
             try DataLoader(directory: o.dataDirectory, options: DataLoader.Options(
                 split: split, batchSize: settings.batchSize, contextLength: settings.contextLength,
-                shuffle: shuffle, seed: settings.seed, expectedTokenizerFingerprint: corpus.tokenizerFingerprint,
+                rank: o.group.rank, worldSize: o.group.size, shuffle: shuffle, seed: settings.seed, expectedTokenizerFingerprint: corpus.tokenizerFingerprint,
                 expectedVocabSize: corpus.vocabSize))
         }
         let train = try loader(.train, shuffle: settings.shuffle)
@@ -105,14 +108,15 @@ public enum TrainJob {
         let trainer: Trainer
         var resumedFrom: Int? = nil
         if o.resume {
-            trainer = try Trainer.resume(runDirectory: o.runDirectory, train: train, validation: validation, settings: settings)
+            trainer = try Trainer.resume(runDirectory: o.runDirectory, train: train, validation: validation, settings: settings,
+                                         group: o.group)
             resumedFrom = trainer.step
         } else {
             trainer = try Trainer(settings: settings, runDirectory: o.runDirectory, train: train, validation: validation,
-                                  initCheckpoint: o.initCheckpoint)
-            try RunRecord(data: o.dataDirectory, tokenizerFingerprint: corpus.tokenizerFingerprint,
+                                  initCheckpoint: o.initCheckpoint, group: o.group)
+            if o.group.writes { try RunRecord(data: o.dataDirectory, tokenizerFingerprint: corpus.tokenizerFingerprint,
                           vocabSize: corpus.vocabSize, settings: trainer.settings, initCheckpoint: o.initCheckpoint)
-                .write(o.runDirectory)
+                .write(o.runDirectory) }
         }
         var last: TrainingProgress? = nil
         var lastVal: Float? = nil

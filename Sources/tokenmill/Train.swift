@@ -49,10 +49,14 @@ struct Train: ParsableCommand {
 
     func run() throws {
         try reportingErrors {
-            let display = try progressOptions.display("train")
+            // Under mpirun, one rank of a data-parallel run: rank 0 reports, the others are quiet.
+            let group = try DataParallelGroup.launched() ?? .single
+            defer { group.finish() }
+            let display = group.writes ? try progressOptions.display("train") : try ProgressDisplay(stage: "train", quiet: true, logJSON: nil)
             var options = TrainJobOptions(dataDirectory: data, runDirectory: output, settings: try settings(),
                                           initCheckpoint: initFrom, resume: resume)
             options.stopAt = stopAt
+            options.group = group
             let interrupted = Interrupt.install()
             let result = try TrainJob.run(options) { p in
                 display.show(p)
