@@ -67,9 +67,11 @@ public struct TrainingSettings: SettingsGroup {
     public static var derivedKeys: Set<String> { ["vocabSize"] }
 
     /// Settings a resumed run may change: they do not alter the numbers training produces (the
-    /// thread count may, in the last bits) or only extend the run.
+    /// thread count may, in the last bits) or only extend the run. The batch size is per rank:
+    /// it may change with the number of ranks, as long as the global batch (batch size × ranks)
+    /// stays, which the loader's state checks.
     public static let resumeMayChange: Set<String> = ["steps", "threads", "evalEvery", "evalBatches", "checkpointEvery",
-                                                      "keepCheckpoints"]
+                                                      "keepCheckpoints", "batchSize"]
 
     /// llm.c `train_gpt2.c`'s settings: lr 1e-4 constant, no warmup, weight decay 0, no clipping,
     /// β 0.9/0.999, ε 1e-8, sequential batches.

@@ -208,7 +208,8 @@ public final class DataLoader {
     }
 
     /// Restores a state saved by a loader over the same corpus split with the same mode, seed,
-    /// batch size, context length and world size (the rank may differ: the state is global).
+    /// context length and global batch, batch size × world size (the rank, and how the global
+    /// batch is divided among ranks, may differ: the state is global).
     public func restoreState(_ state: [UInt8]) throws {
         func bad(_ message: String) -> ShardsError { ShardsError(.invalidArgument, path: "loader state", message) }
         guard state.count == Self.stateBytes, Array(state.prefix(4)) == Self.stateMagic else {
@@ -223,11 +224,15 @@ public final class DataLoader {
         guard version == Self.stateVersion else { throw bad("state version \(version), this loader reads \(Self.stateVersion)") }
         let checks: [(String, UInt64, UInt64)] = [
             ("mode (0 sequential, 1 shuffled)", u64(0), options.shuffle ? 1 : 0), ("seed", u64(1), options.seed),
-            ("batch size", u64(2), UInt64(batchSize)), ("context length", u64(3), UInt64(contextLength)),
-            ("world size", u64(4), UInt64(options.worldSize)), ("corpus identity", u64(5), corpusIdentity),
+            ("context length", u64(3), UInt64(contextLength)), ("corpus identity", u64(5), corpusIdentity),
         ]
         for (name, saved, mine) in checks where saved != mine {
             throw bad("\(name) differs: the state has \(saved), this loader has \(mine)")
+        }
+        let (savedBatch, savedWorld) = (u64(2), u64(4))
+        guard savedBatch.multipliedReportingOverflow(by: savedWorld) == (UInt64(batchSize * options.worldSize), false) else {
+            throw bad("global batch (batch size × world size) differs: the state has \(savedBatch) × \(savedWorld), "
+                      + "this loader has \(batchSize) × \(options.worldSize)")
         }
         let p = Position(epoch: Int64(bitPattern: u64(6)), shardIndex: Int64(bitPattern: u64(7)),
                          sampleIndex: Int64(bitPattern: u64(8)), row: Int64(bitPattern: u64(9)))

@@ -63,5 +63,14 @@ import Testing
         let rest = try mpirun(2, ["train", "--data", data, "--output", dir.file("resumed"), "--resume", "--quiet"])
         #expect(rest.status == 0, "\(rest.err)")
         #expect(close(try losses(dir.file("resumed")), expected))
+        // Stopped on two ranks of batch 2, resumed as one process of batch 4 (the same global
+        // batch): the same steps. Another global batch is refused by name.
+        let half = try mpirun(2, ["train", "--data", data, "--output", dir.file("regrouped"), "--batch-size", "2", "--stop-at", "3"] + Self.common)
+        #expect(half.status == 0, "\(half.err)")
+        let other = try Run.tokenmill(["train", "--data", data, "--output", dir.file("regrouped"), "--resume", "--batch-size", "2", "--quiet"])
+        #expect(other.err.contains("global batch (batch size × world size) differs: the state has 2 × 2, this loader has 2 × 1"), "\(other.err)")
+        let alone = try Run.tokenmill(["train", "--data", data, "--output", dir.file("regrouped"), "--resume", "--batch-size", "4", "--quiet"])
+        #expect(alone.status == 0, "\(alone.err)")
+        #expect(close(try losses(dir.file("regrouped")), expected))
     }
 }
