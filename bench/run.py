@@ -522,7 +522,43 @@ def bench_scale(args):
           f"index parts took {b['merge']:.2f} s; merging 2 M one-line documents in two parts took {m['seconds']:.2f} s "
           f"({m['seconds'] / 2e6 * 1e6:.2f} µs a document, {m['peak_mb']:.0f} MB peak): the merge reads and writes "
           "index rows, never shard bytes.")
-    results["scale"] = {"one": b["one"], "ranks": [{"shard": b[f"shard{r}"], "hashes": b[f"hashes{r}"], "text_mb": texts[r][0],
+    # Data-parallel training: one process of batch 8 against two MPI ranks of batch 4 (the same
+    # global batch), one thread each, config A's shape on the bench corpus.
+    data = sharded_corpus(args)
+    shape = ["--layers", "4", "--heads", "4", "--channels", "128", "--context", "128", "--steps", "21", "--threads", "1",
+             "--eval-every", "0", "--no-shuffle", "--quiet"]
+    def steps(run):
+        rows = [json.loads(l) for l in (run / "log.jsonl").read_text().splitlines()][1:]
+        return (sum(r["ms"] for r in rows) / len(rows), sum(r.get("allreduce_ms", 0) for r in rows) / len(rows),
+                [r["train_loss"] for r in rows])
+    mpirun = shutil.which("mpirun")
+    train_rows, mpi = [], None
+    if mpirun:
+        best_one = best_two = None
+        for _ in range(2):
+            for ranks in (1, 2):
+                run = OUT / f"scale-train-{ranks}"
+                shutil.rmtree(run, ignore_errors=True)
+                cmd = [BIN, "train", "--data", str(data), "--output", str(run), "--batch-size", str(8 // ranks), *shape]
+                if ranks > 1:
+                    cmd = [mpirun, "--oversubscribe", "-np", str(ranks)] + (["--allow-run-as-root"] if os.getuid() == 0 else []) + cmd
+                run_checked(cmd)
+                ms, reduce_ms, losses = steps(run)
+                if ranks == 1 and (best_one is None or ms < best_one[0]):
+                    best_one = (ms, reduce_ms, losses)
+                if ranks == 2 and (best_two is None or ms < best_two[0]):
+                    best_two = (ms, reduce_ms, losses)
+        tokens = 8 * 128
+        same = all(abs(a - b) <= 1e-4 * max(1, abs(a)) for a, b in zip(best_one[2], best_two[2]))
+        train_rows = [["1 process, batch 8", f"{best_one[0]:.1f}", "—", f"{tokens / best_one[0] * 1000:,.0f}", ""],
+                      ["2 ranks, batch 4 each", f"{best_two[0]:.1f}", f"{best_two[1]:.2f} ({best_two[1] / best_two[0]:.1%})",
+                       f"{tokens / best_two[0] * 1000:,.0f}", "the same losses" if same else "LOSSES DIFFER"]]
+        table("Data-parallel training over MPI (config A's shape, 8k vocabulary, one thread a rank)",
+              ["run", "ms/step", "all-reduce ms (share)", "tokens/s in all", "vs one process"], train_rows,
+              "best of 2, steps 1-20 (step 0 left out). Both ranks share this machine's two cores, so the two-rank figure is "
+              "what two cores give; on a cluster each rank has its own machine.")
+        mpi = {"one_ms": best_one[0], "two_ms": best_two[0], "allreduce_ms": best_two[1], "same_losses": same}
+    results["scale"] = {"one": b["one"], "mpi": mpi, "ranks": [{"shard": b[f"shard{r}"], "hashes": b[f"hashes{r}"], "text_mb": texts[r][0],
                                                    "documents": texts[r][1]} for r in (0, 1)],
                         "merge": b["merge"], "merge_2m_seconds": m["seconds"], "merge_2m_peak_mb": m["peak_mb"],
                         "text_mb": total_mb}
@@ -811,6 +847,12 @@ def summary_table():
                      f"{per} MB/s a rank with its hashing pass ({share} of its shard time); merge "
                      f"{sc['merge_2m_seconds'] / 2e6 * 1e6:.2f} µs a document, {sc['merge_2m_peak_mb']:.0f} MB",
                      f"one machine, 1 thread: {sc['text_mb'] / sc['one']:.0f} MB/s", "—", "merge cost by documents"])
+    if results.get("scale", {}).get("mpi"):
+        mp = results["scale"]["mpi"]
+        rows.append(["train over MPI, 2 ranks × batch 4 against 1 process × batch 8 (1 thread each)",
+                     f"{8 * 128 / mp['two_ms'] * 1000:,.0f} tok/s in all, all-reduce {mp['allreduce_ms'] / mp['two_ms']:.1%} of a step",
+                     f"1 process: {8 * 128 / mp['one_ms'] * 1000:,.0f} tok/s", f"{mp['one_ms'] / mp['two_ms']:.2f}×",
+                     "same losses" if mp["same_losses"] else "LOSSES DIFFER"])
     for r in results.get("loader", []):
         if r["shuffle"] and (r["batch"], r["context"]) == (16, 1024):
             rows.append(["DataLoader, shuffled, 16×1024", f"{r['gb_per_s']:.2f} GB/s of tokens", "—", "—", "≥ 1 GB/s"])

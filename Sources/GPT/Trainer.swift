@@ -14,6 +14,8 @@ public struct TrainingProgress: Sendable {
     public var gradientNorm: Float
     public var milliseconds: Double
     public var tokensPerSecond: Double
+    /// Of `milliseconds`, the all-reduce of a data-parallel run (nil for one process).
+    public var allReduceMilliseconds: Double?
     /// The checkpoint written after this step, if any.
     public var checkpoint: String?
 }
@@ -252,9 +254,12 @@ public final class Trainer {
             lossSum += Double(try model.forwardBackward(inputs: inputs, targets: targets, batchSize: B, contextLength: T,
                                                         lossScale: 1 / Float(accumulation)))
         }
+        var allReduceMilliseconds: Double?
         if group.size > 1 {
+            let reduceStart = DispatchTime.now().uptimeNanoseconds
             try model.withGradients { try group.average($0) }
             lossSum = try group.average(lossSum)
+            allReduceMilliseconds = Double(DispatchTime.now().uptimeNanoseconds - reduceStart) / 1e6
         }
         let trainLoss = Float(lossSum / Double(accumulation))
         guard trainLoss.isFinite else { throw GPTError.nonFiniteLoss(step: s) }
@@ -266,7 +271,8 @@ public final class Trainer {
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
         return TrainingProgress(step: s, totalSteps: settings.steps, trainLoss: trainLoss, validationLoss: validationLoss,
                                 learningRate: lr, gradientNorm: norm, milliseconds: seconds * 1000,
-                                tokensPerSecond: Double(settings.tokensPerStep) / max(seconds, 1e-9), checkpoint: nil)
+                                tokensPerSecond: Double(settings.tokensPerStep) / max(seconds, 1e-9),
+                                allReduceMilliseconds: allReduceMilliseconds, checkpoint: nil)
     }
 
     /// The mean loss over `evalBatches` batches from the start of `data`.
@@ -323,6 +329,7 @@ public final class Trainer {
         line += ",\"grad_norm\":\(json(p.gradientNorm))"
         line += ",\"ms\":\(String(format: "%.3f", p.milliseconds)),\"tokens_per_second\":\(String(format: "%.1f", p.tokensPerSecond))"
         if let v = p.validationLoss { line += ",\"val_loss\":\(json(v))" }
+        if let a = p.allReduceMilliseconds { line += ",\"allreduce_ms\":\(String(format: "%.3f", a))" }
         return line + "}\n"
     }
 
