@@ -180,6 +180,55 @@ import Testing
         #expect(try contents(out + "/shards") == contents(one + "/shards"))
     }
 
+    /// `tokenmill run FILE --slurm` on a real cluster: the chain of jobs gives the vocabulary and
+    /// the corpus of `tokenmill run FILE` on one machine, and trains on it.
+    @Test func aPipelineRunsOnSlurmUnchanged() throws {
+        let cluster = try SlurmCluster()
+        defer { cluster.stop() }
+        let dir = try TempDir()
+        // Without the copy c.jsonl.gz: ranks count their own documents, so a document in two
+        // ranks' inputs would count twice towards the vocabulary (docs/scaling.md).
+        let inputs = ["a.jsonl.gz", "b.jsonl.gz", "d.txt.gz"].map { "\"\(Self.inputs.file($0))\"" }.joined(separator: ", ")
+        let pipeline = """
+            name = "tiny"
+            [inputs]
+            paths = [\(inputs)]
+            [tokenizer]
+            vocab_size = 700
+            [shard]
+            shard_tokens = 300000
+            [train]
+            layers = 2
+            heads = 2
+            channels = 32
+            context_length = 32
+            batch_size = 4
+            steps = 6
+            eval_every = 0
+            threads = 1
+            """
+        try pipeline.write(toFile: dir.file("tiny.toml"), atomically: true, encoding: .utf8)
+        let dry = try Run.tokenmill(["run", dir.file("tiny.toml"), "--run-dir", dir.file("slurm"), "--slurm", "--dry-run", "--ranks", "2",
+                                     "--time", "10:00"])
+        #expect(dry.status == 0, "\(dry.err)")
+        #expect(dry.out.contains("#SBATCH --array=0-1\n#SBATCH --time=10:00\nexec "))
+        #expect(dry.out.contains("# sbatch --parsable --dependency=afterok:<job of shard> \(dir.file("slurm"))/slurm/05-merge.sbatch"))
+        let submitted = try Run.tokenmill(["run", dir.file("tiny.toml"), "--run-dir", dir.file("slurm"), "--slurm", "--ranks", "2"],
+                                          environment: cluster.environment)
+        #expect(submitted.status == 0, "\(submitted.err)")
+        #expect(submitted.out.hasSuffix("submitted 6 jobs; logs and scripts in \(dir.file("slurm"))/slurm\n"))
+        try cluster.waitForJobs(seconds: 180)
+        let one = try Run.tokenmill(["run", dir.file("tiny.toml"), "--run-dir", dir.file("one"), "--quiet"])
+        #expect(one.status == 0, "\(one.err)")
+        let a = try Data(contentsOf: URL(fileURLWithPath: dir.file("one/vocab/tokenizer.json")))
+        let b = (try? Data(contentsOf: URL(fileURLWithPath: dir.file("slurm/vocab/tokenizer.json")))) ?? Data()
+        #expect(a == b)
+        #expect(try contents(dir.file("slurm/shards")) == contents(dir.file("one/shards")))
+        let log = (try? String(contentsOfFile: dir.file("slurm/train/log.jsonl"), encoding: .utf8)) ?? ""
+        #expect(log.split(separator: "\n").count == 6)
+        #expect(FileManager.default.fileExists(atPath: dir.file("slurm/train/model_00000006.bin")))
+    }
+
     @Test func aMissingPartOrHashListIsNamed() throws {
         let dir = try TempDir()
         let out = dir.file("c")

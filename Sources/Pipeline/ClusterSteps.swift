@@ -1,0 +1,118 @@
+// A pipeline file run on a Slurm cluster: the same stages as `PipelineRunner`, cut into steps
+// that array tasks run one rank each (count, hashes, shard), steps one job runs (learn, merge),
+// and training (one process, or MPI ranks). Every step reads its settings from the pipeline
+// file, so the sbatch scripts carry no settings of their own: `tokenmill run FILE --step S`.
+import BPE
+import Common
+import Corpus
+import Foundation
+import GPT
+import Shards
+
+/// The steps of a pipeline on a cluster, in the order they depend on each other.
+public enum ClusterStep: String, CaseIterable, Sendable {
+    case count, learn, hashes, shard, merge, train
+
+    /// Whether it runs as an array job, one task per rank.
+    public var isArray: Bool { self == .count || self == .hashes || self == .shard }
+}
+
+public enum ClusterSteps {
+    /// Runs `step` of `spec` as rank `part` (array steps) or alone. Returns a one-line summary.
+    public static func run(_ step: ClusterStep, spec: PipelineSpec, part: CorpusPart, group: DataParallelGroup = .single,
+                           progress: ((TrainingProgress) -> Bool)? = nil) throws -> String {
+        let runDir = spec.runDir
+        let vocab = FileSystem.join(runDir, "vocab"), counts = FileSystem.join(runDir, "counts")
+        let shards = FileSystem.join(runDir, "shards"), train = FileSystem.join(runDir, "train")
+        let threads = spec.threads > 0 ? spec.threads : ProcessInfo.processInfo.activeProcessorCount
+        func shardOptions() throws -> ShardJobOptions {
+            var o = ShardJobOptions(inputs: try Inputs.resolve(spec.inputs), output: shards, ingest: spec.ingest, settings: spec.shard)
+            if o.settings.threads == 0 { o.settings.threads = threads }
+            o.part = part
+            return o
+        }
+        switch step {
+        case .count:
+            guard case .learn(var v) = spec.tokenizer else { return "nothing to count: the tokenizer is loaded from a file" }
+            if v.threads == 0 { v.threads = threads }
+            let inputs = try Inputs.resolve(spec.inputs)
+            let mine = part.select(inputs, sizes: inputs.map { FileSystem.size($0) ?? 0 }).map { inputs[$0] }
+            let counted = try LearnJob.count(LearnSettings(inputs: mine, ingest: spec.ingest, vocabulary: v))
+            let path = FileSystem.join(counts, part.wordCountsFileName)
+            try counted.counter.save(to: path)
+            return "counted \(counted.counter.documents) documents of \(part) → \(path)"
+        case .learn:
+            switch spec.tokenizer {
+            case .learn(let v):
+                var total: WordCounter?
+                for rank in 0..<part.worldSize {
+                    let counter = try WordCounter.load(FileSystem.join(counts, CorpusPart(rank: rank, worldSize: part.worldSize).wordCountsFileName))
+                    if total == nil { total = counter } else { total!.merge(counter) }
+                }
+                guard let total else { throw PipelineError(spec.file, "no word counts") }
+                let result = try LearnJob.learn(from: WordCounts(counter: total), LearnSettings(inputs: [], ingest: spec.ingest, vocabulary: v))
+                try result.model.save(toDirectory: vocab)
+                return "learned \(result.model.vocabSize) tokens from \(part.worldSize) ranks' counts → \(vocab)"
+            case .load(let file):
+                let tokenizer = try file.load()
+                try tokenizer.model.save(toDirectory: vocab)
+                return "loaded \(tokenizer.vocabSize) tokens from \(file.path) → \(vocab)"
+            }
+        case .hashes:
+            let report = try RankHashes.write(options: try shardOptions())
+            return "hashed \(report.documents) documents of \(part) → \(report.path)"
+        case .shard:
+            let tokenizer = try Tokenizer.load(vocab)
+            let report = try ShardJob.run(tokenizer: tokenizer, tokenizerFile: vocab, options: try shardOptions())
+            if let error = report.errors.first { throw PipelineError(spec.file, "\(report.errors.count) input error(s), the first: \(error)") }
+            return "sharded \(report.documents) documents, \(report.tokens) tokens as \(part)"
+        case .merge:
+            let r = try CorpusMerge.run(directory: shards)
+            return "merged \(r.parts) parts: \(r.documents) documents, \(r.tokens) tokens → \(shards)"
+        case .train:
+            guard let settings = spec.train else { return "nothing to train: the file has no [train] table" }
+            var o = TrainJobOptions(dataDirectory: shards, runDirectory: train, settings: settings,
+                                    resume: Trainer.latestCheckpoint(in: train) != nil)
+            o.group = group
+            let result = try TrainJob.run(o, progress: progress)
+            return "trained \(result.steps) steps → \(result.checkpoint ?? train)"
+        }
+    }
+
+    /// Where `tokenmill run --slurm` submits from: how many ranks, and what every job asks of Slurm.
+    public struct SlurmOptions: Sendable {
+        public var ranks: Int
+        public var trainRanks: Int
+        /// Written into every script as `#SBATCH` lines (`--partition=P`, `--cpus-per-task=C`, `--time=T`, …).
+        public var sbatchArguments: [String]
+        public init(ranks: Int, trainRanks: Int = 1, sbatchArguments: [String] = []) {
+            self.ranks = ranks
+            self.trainRanks = trainRanks
+            self.sbatchArguments = sbatchArguments
+        }
+    }
+
+    /// The sbatch script of each step: the steps the pipeline has, in order, with their names.
+    public static func scripts(spec: PipelineSpec, file: String, tokenmill: String, options: SlurmOptions) -> [(step: ClusterStep, text: String)] {
+        var steps: [ClusterStep] = [.learn, .hashes, .shard, .merge]
+        if case .learn = spec.tokenizer { steps.insert(.count, at: 0) }
+        if spec.train != nil { steps.append(.train) }
+        func quote(_ s: String) -> String { "'" + s.replacingOccurrences(of: "'", with: "'\\''") + "'" }
+        let logs = FileSystem.join(spec.runDir, "slurm")
+        return steps.map { step in
+            var lines = ["#!/bin/sh", "#SBATCH --job-name=\(spec.name)-\(step.rawValue)"]
+            let log = step.isArray ? "\(step.rawValue)-%a.out" : "\(step.rawValue).out"
+            lines.append("#SBATCH --output=\(FileSystem.join(logs, log))")
+            if step.isArray { lines.append("#SBATCH --array=0-\(options.ranks - 1)") }
+            for argument in options.sbatchArguments { lines.append("#SBATCH \(argument)") }
+            if step == .train && options.trainRanks > 1 { lines.append("#SBATCH --ntasks=\(options.trainRanks)") }
+            var command = "\(quote(tokenmill)) run \(quote(file)) --run-dir \(quote(spec.runDir)) --step \(step.rawValue)"
+            if step.isArray || step == .learn { command += " --world-size \(options.ranks)" }
+            if step == .train && options.trainRanks > 1 {
+                command = "mpirun -np \(options.trainRanks) " + command
+            }
+            lines.append("exec " + command)
+            return (step, lines.joined(separator: "\n") + "\n")
+        }
+    }
+}
