@@ -79,6 +79,41 @@ public enum ClusterSteps {
         }
     }
 
+    /// What the steps of a cluster run of `spec` have done, a line a step: which ranks finished,
+    /// and how to resubmit those that did not. `ranks` is the array size the run was submitted with.
+    public static func status(spec: PipelineSpec, ranks: Int) -> [String] {
+        let runDir = spec.runDir
+        let parts = (0..<ranks).map { CorpusPart(rank: $0, worldSize: ranks) }
+        let slurm = FileSystem.join(runDir, "slurm")
+        func line(_ step: ClusterStep, _ script: Int, done: (CorpusPart) -> Bool) -> String {
+            let missing = parts.filter { !done($0) }.map(\.rank)
+            let name = step.rawValue.padding(toLength: 7, withPad: " ", startingAt: 0)
+            if missing.isEmpty { return "\(name) \(ranks) of \(ranks) ranks done" }
+            let list = missing.map(String.init).joined(separator: ",")
+            return "\(name) \(ranks - missing.count) of \(ranks) ranks done; not done: \(list) "
+                + "(resubmit: sbatch --array=\(list) \(FileSystem.join(slurm, String(format: "%02d-%@.sbatch", script, step.rawValue))))"
+        }
+        var lines: [String] = []
+        var script = 1
+        if case .learn = spec.tokenizer {
+            lines.append(line(.count, script) { FileSystem.exists(FileSystem.join(runDir, "counts", $0.wordCountsFileName)) })
+            script += 1
+        }
+        let vocab = FileSystem.join(runDir, "vocab", "tokenizer.json")
+        lines.append("learn   " + (FileSystem.exists(vocab) ? "done (\(vocab))" : "not done"))
+        script += 1
+        let shards = FileSystem.join(runDir, "shards")
+        lines.append(line(.hashes, script) { FileSystem.exists(FileSystem.join(shards, $0.hashesFileName)) })
+        lines.append(line(.shard, script + 1) { CorpusMerge.isFinished(directory: shards, part: $0) })
+        let merged = FileSystem.join(shards, IndexSchema.fileName)
+        lines.append("merge   " + (FileSystem.exists(merged) ? "done (\(merged))" : "not done"))
+        if let train = spec.train {
+            let step = Trainer.latestCheckpoint(in: FileSystem.join(runDir, "train"))?.step ?? 0
+            lines.append("train   checkpoint at step \(step) of \(train.steps)")
+        }
+        return lines
+    }
+
     /// Where `tokenmill run --slurm` submits from: how many ranks, and what every job asks of Slurm.
     public struct SlurmOptions: Sendable {
         public var ranks: Int

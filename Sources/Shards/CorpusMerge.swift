@@ -42,11 +42,7 @@ public enum CorpusMerge {
                 throw ShardsError(.mismatch, path: path, "differs from rank 0's index part: \(difference)")
             }
             settings = settings ?? recorded
-            let open = try db.scalar("SELECT count(*) FROM shards WHERE status = 'open'")?.int64 ?? 0
-            let partial = try db.scalar("SELECT count(*) FROM sources WHERE status = 'partial'")?.int64 ?? 0
-            let pending = try db.scalar("SELECT count(*) FROM sqlite_master WHERE name = 'token_counts_pending'")?.int64 == 1
-                ? try db.scalar("SELECT count(*) FROM token_counts_pending")?.int64 ?? 0 : 0
-            if open > 0 || partial > 0 || pending > 0 {
+            if try !isFinished(db) {
                 throw ShardsError(.invalidArgument, path: path, "unfinished: \(part)'s shard job has not finished "
                                   + "(run it again with the same inputs and --rank \(part.rank) --world-size \(part.worldSize))")
             }
@@ -141,6 +137,22 @@ public enum CorpusMerge {
         }
         return try ["SELECT count(*) FROM sources", "SELECT count(*) FROM documents", "SELECT count(*) FROM shards",
                     "SELECT coalesce(sum(tokens), 0) FROM shards"].map { try db.scalar($0)?.int64 ?? 0 }
+    }
+
+    /// Whether the shard job of `part` in `directory` finished (its index part exists, with no
+    /// open shard, no partial source and no counts left to fold).
+    public static func isFinished(directory: String, part: CorpusPart) -> Bool {
+        let path = FileSystem.join(directory, part.indexFileName)
+        guard FileSystem.exists(path), let db = try? Database(path: path, readOnly: true) else { return false }
+        return (try? isFinished(db)) ?? false
+    }
+
+    static func isFinished(_ db: Database) throws -> Bool {
+        let open = try db.scalar("SELECT count(*) FROM shards WHERE status = 'open'")?.int64 ?? 0
+        let partial = try db.scalar("SELECT count(*) FROM sources WHERE status = 'partial'")?.int64 ?? 0
+        let pending = try db.scalar("SELECT count(*) FROM sqlite_master WHERE name = 'token_counts_pending'")?.int64 == 1
+            ? try db.scalar("SELECT count(*) FROM token_counts_pending")?.int64 ?? 0 : 0
+        return open == 0 && partial == 0 && pending == 0
     }
 
     /// The parts in `directory`, rank 0 first; all of one world size and none missing.

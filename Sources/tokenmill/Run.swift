@@ -36,6 +36,8 @@ struct RunPipeline: ParsableCommand {
 
     @Flag(name: .long, help: "Submit the pipeline to Slurm as a chain of dependent jobs.")
     var slurm = false
+    @Flag(name: .long, help: "What the steps of a cluster run have done: which ranks finished (with --ranks as submitted).")
+    var status = false
     @Flag(name: .long, help: "With --slurm: print the sbatch scripts, submit nothing.")
     var dryRun = false
     @Option(name: .long, help: "With --slurm: array tasks for counting, hashing and sharding.")
@@ -59,6 +61,10 @@ struct RunPipeline: ParsableCommand {
             var spec = try PipelineSpec.load(file)
             if let runDir { spec.run.runDir = runDir }
             if slurm { return try submit(spec) }
+            if status {
+                for line in ClusterSteps.status(spec: spec, ranks: ranks) { print(line) }
+                return
+            }
             if let step {
                 let part = step.isArray ? try rankOptions.part() : CorpusPart(rank: 0, worldSize: rankOptions.worldSize ?? 1)
                 let group = step == .train ? try DataParallelGroup.launched() ?? .single : .single

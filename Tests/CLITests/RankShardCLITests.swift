@@ -224,6 +224,23 @@ import Testing
         let b = (try? Data(contentsOf: URL(fileURLWithPath: dir.file("slurm/vocab/tokenizer.json")))) ?? Data()
         #expect(a == b)
         #expect(try contents(dir.file("slurm/shards")) == contents(dir.file("one/shards")))
+        let status = try Run.tokenmill(["run", dir.file("tiny.toml"), "--run-dir", dir.file("slurm"), "--status", "--ranks", "2"])
+        let run = dir.file("slurm")
+        #expect(status.out == """
+            count   2 of 2 ranks done
+            learn   done (\(run)/vocab/tokenizer.json)
+            hashes  2 of 2 ranks done
+            shard   2 of 2 ranks done
+            merge   done (\(run)/shards/index.sqlite)
+            train   checkpoint at step 6 of 6
+
+            """)
+        // A step run by one rank of two: the other is named, with the command that resubmits it.
+        let partly = dir.file("partly")
+        #expect(try Run.tokenmill(["run", dir.file("tiny.toml"), "--run-dir", partly, "--step", "count", "--rank", "0",
+                                   "--world-size", "2", "--quiet"]).status == 0)
+        let half = try Run.tokenmill(["run", dir.file("tiny.toml"), "--run-dir", partly, "--status", "--ranks", "2"])
+        #expect(half.out.hasPrefix("count   1 of 2 ranks done; not done: 1 (resubmit: sbatch --array=1 \(partly)/slurm/01-count.sbatch)\nlearn   not done\n"))
         let log = (try? String(contentsOfFile: dir.file("slurm/train/log.jsonl"), encoding: .utf8)) ?? ""
         #expect(log.split(separator: "\n").count == 6)
         #expect(FileManager.default.fileExists(atPath: dir.file("slurm/train/model_00000006.bin")))
