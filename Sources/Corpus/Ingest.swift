@@ -15,6 +15,9 @@ public struct Ingest: Sendable {
     public var dedupMemoryBytes = 512 << 20
     /// Text per batch.
     public var batchBytes = 1 << 20
+    /// With dedup, documents to drop as duplicates from the start: the hashes an earlier rank of
+    /// a job split across machines keeps (`RankHashes.dropList`).
+    public var knownHashes: [ContentHash] = []
 
     public init(paths: [String], options: IngestOptions = IngestOptions()) {
         self.paths = paths
@@ -42,6 +45,7 @@ public struct Ingest: Sendable {
                      continueWhile body: (Document) throws -> Bool) throws -> IngestReport {
         let dedup = options.dedup ? DocumentDeduplicator.temporary(memoryBytes: dedupMemoryBytes) : nil
         defer { dedup?.close() }
+        if let dedup { for hash in knownHashes { try dedup.reload(hash) } }
         let stages = IngestStages(options: options)
         var batch = IngestBatch()
         var keep: [Bool] = []

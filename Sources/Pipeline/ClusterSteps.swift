@@ -1,6 +1,7 @@
 // A pipeline file run on a Slurm cluster: the same stages as `PipelineRunner`, cut into steps
 // that array tasks run one rank each (count, hashes, shard), steps one job runs (learn, merge),
-// and training (one process, or MPI ranks). Every step reads its settings from the pipeline
+// and training (one process, or MPI ranks). The hashing pass comes first: counting and
+// sharding both drop what earlier ranks keep, so the vocabulary and the corpus are one machine's. Every step reads its settings from the pipeline
 // file, so the sbatch scripts carry no settings of their own: `tokenmill run FILE --step S`.
 import BPE
 import Common
@@ -11,7 +12,7 @@ import Shards
 
 /// The steps of a pipeline on a cluster, in the order they depend on each other.
 public enum ClusterStep: String, CaseIterable, Sendable {
-    case count, learn, hashes, shard, merge, train
+    case hashes, count, learn, shard, merge, train
 
     /// Whether it runs as an array job, one task per rank.
     public var isArray: Bool { self == .count || self == .hashes || self == .shard }
@@ -37,7 +38,10 @@ public enum ClusterSteps {
             if v.threads == 0 { v.threads = threads }
             let inputs = try Inputs.resolve(spec.inputs)
             let mine = part.select(inputs, sizes: inputs.map { FileSystem.size($0) ?? 0 }).map { inputs[$0] }
-            let counted = try LearnJob.count(LearnSettings(inputs: mine, ingest: spec.ingest, vocabulary: v))
+            var settings = LearnSettings(inputs: mine, ingest: spec.ingest, vocabulary: v)
+            // What earlier ranks keep is counted there, as one machine counts a document once.
+            if spec.ingest.dedup { settings.dropHashes = try RankHashes.dropList(directory: shards, part: part) }
+            let counted = try LearnJob.count(settings)
             let path = FileSystem.join(counts, part.wordCountsFileName)
             try counted.counter.save(to: path)
             return "counted \(counted.counter.documents) documents of \(part) → \(path)"
@@ -94,7 +98,9 @@ public enum ClusterSteps {
                 + "(resubmit: sbatch --array=\(list) \(FileSystem.join(slurm, String(format: "%02d-%@.sbatch", script, step.rawValue))))"
         }
         var lines: [String] = []
-        var script = 1
+        let shards = FileSystem.join(runDir, "shards")
+        lines.append(line(.hashes, 1) { FileSystem.exists(FileSystem.join(shards, $0.hashesFileName)) })
+        var script = 2
         if case .learn = spec.tokenizer {
             lines.append(line(.count, script) { FileSystem.exists(FileSystem.join(runDir, "counts", $0.wordCountsFileName)) })
             script += 1
@@ -102,9 +108,7 @@ public enum ClusterSteps {
         let vocab = FileSystem.join(runDir, "vocab", "tokenizer.json")
         lines.append("learn   " + (FileSystem.exists(vocab) ? "done (\(vocab))" : "not done"))
         script += 1
-        let shards = FileSystem.join(runDir, "shards")
-        lines.append(line(.hashes, script) { FileSystem.exists(FileSystem.join(shards, $0.hashesFileName)) })
-        lines.append(line(.shard, script + 1) { CorpusMerge.isFinished(directory: shards, part: $0) })
+        lines.append(line(.shard, script) { CorpusMerge.isFinished(directory: shards, part: $0) })
         let merged = FileSystem.join(shards, IndexSchema.fileName)
         lines.append("merge   " + (FileSystem.exists(merged) ? "done (\(merged))" : "not done"))
         if let train = spec.train {
@@ -129,8 +133,8 @@ public enum ClusterSteps {
 
     /// The sbatch script of each step: the steps the pipeline has, in order, with their names.
     public static func scripts(spec: PipelineSpec, file: String, tokenmill: String, options: SlurmOptions) -> [(step: ClusterStep, text: String)] {
-        var steps: [ClusterStep] = [.learn, .hashes, .shard, .merge]
-        if case .learn = spec.tokenizer { steps.insert(.count, at: 0) }
+        var steps: [ClusterStep] = [.hashes, .learn, .shard, .merge]
+        if case .learn = spec.tokenizer { steps.insert(.count, at: 1) }
         if spec.train != nil { steps.append(.train) }
         func quote(_ s: String) -> String { "'" + s.replacingOccurrences(of: "'", with: "'\\''") + "'" }
         let logs = FileSystem.join(spec.runDir, "slurm")

@@ -47,6 +47,9 @@ public struct LearnSettings: Sendable {
     public var inputs: [String]
     public var ingest: IngestOptions
     public var vocabulary: VocabularySettings
+    /// With dedup, documents counted as duplicates from the start: what earlier ranks keep, when
+    /// the inputs are counted across machines (`RankHashes.dropList`).
+    public var dropHashes: [ContentHash] = []
     /// Asked about every document while counting and every 64 merges: false stops the learn,
     /// which throws `LearnInterrupted` (nothing is kept; a learn starts over).
     public var shouldContinue: (@Sendable () -> Bool)?
@@ -58,6 +61,11 @@ public struct LearnSettings: Sendable {
     }
 
     var trainer: BPETrainerConfig { vocabulary.trainer }
+    var ingestJob: Ingest {
+        var ingest = Ingest(paths: inputs, options: self.ingest)
+        ingest.knownHashes = dropHashes
+        return ingest
+    }
     var maxBytes: Int64? { vocabulary.maxBytes > 0 ? vocabulary.maxBytes : nil }
     var threads: Int { vocabulary.threads > 0 ? vocabulary.threads : ProcessInfo.processInfo.activeProcessorCount }
 }
@@ -162,7 +170,7 @@ public enum LearnJob {
                             progress: (@Sendable (LearnProgress) -> Void)?) throws -> (WordCounter, IngestReport, Bool) {
         var counter = WordCounter(pattern: s.trainer.pattern)
         var sampled = false
-        let report = try Ingest(paths: s.inputs, options: s.ingest).read(progress: { p in
+        let report = try s.ingestJob.read(progress: { p in
             progress?(.counting(done: fileStarts[p.source] + p.compressedOffset, total: fileStarts.last!,
                                 documents: counter.documents, textBytes: counter.bytes))
         }, continueWhile: { doc in
@@ -193,7 +201,7 @@ public enum LearnJob {
                 var documents: Int64 = 0
                 var sampled = false
                 do {
-                    let report = try Ingest(paths: s.inputs, options: s.ingest).read(progress: { p in
+                    let report = try s.ingestJob.read(progress: { p in
                         progress?(.counting(done: fileStarts[p.source] + p.compressedOffset, total: fileStarts.last!,
                                             documents: documents, textBytes: counted))
                     }, continueWhile: { doc in

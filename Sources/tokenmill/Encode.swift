@@ -104,7 +104,7 @@ struct Export: ParsableCommand {
                 bytes = Array(tokenizer.model.huggingFaceJSON().utf8)
             case .llmc:
                 guard let eot = tokenizer.eotID else {
-                    throw CommandError("\(tokenizerOptions.tokenizer): llm.c needs an end-of-text token (<|endoftext|>) and the vocabulary has none")
+                    throw CommandError("\(tokenizerOptions.path): llm.c needs an end-of-text token (<|endoftext|>) and the vocabulary has none")
                 }
                 bytes = try tokenizer.model.llmcTokenizerFile(eotID: eot)
             }

@@ -39,6 +39,10 @@ struct Learn: ParsableCommand {
             help: ArgumentHelp("Learn from word counts that --count-only wrote (added up), instead of from --input.", valueName: "FILE"))
     var fromCounts: [String] = []
 
+    @Option(name: .long, help: ArgumentHelp("With --count-only and dedup: count as duplicates what earlier ranks keep, from the hash "
+                                            + "lists `shard --hashes-only` wrote into DIR, as one learn counts a document once.", valueName: "DIR"))
+    var hashesFrom: String?
+
     @OptionGroup var progressOptions: ProgressOptions
 
     func validate() throws {
@@ -59,6 +63,9 @@ struct Learn: ParsableCommand {
                 let paths = try inputs.resolvedInputs()
                 let sizes = paths.map { FileSystem.size($0) ?? 0 }
                 settings.inputs = part.select(paths, sizes: sizes).map { paths[$0] }
+                if let hashesFrom, settings.ingest.dedup {
+                    settings.dropHashes = try RankHashes.dropList(directory: hashesFrom, part: part)
+                }
                 counted = try LearnJob.count(settings) { display.show($0) }
                 if countOnly {
                     let path = FileSystem.join(output, part.wordCountsFileName)

@@ -15,10 +15,11 @@ struct RunPipeline: ParsableCommand {
         skipped; an interrupted stage resumes; changing a setting re-runs that stage and the ones after it.
           tokenmill run pipelines/demo.toml
 
-        On a Slurm cluster, --slurm submits the same file as a chain of dependent jobs (count \
-        array → learn → hashes array → shard array → merge → train), each running one step of \
+        On a Slurm cluster, --slurm submits the same file as a chain of dependent jobs (hashes \
+        array → count array → learn → shard array → merge → train), each running one step of \
         it (--step); --dry-run prints the sbatch scripts instead (they are also written to \
-        RUNDIR/slurm/). A failed array task is resubmitted alone: sbatch --array=K RUNDIR/slurm/04-shard.sbatch.
+        RUNDIR/slurm/). A failed array task is resubmitted alone: sbatch --array=K RUNDIR/slurm/04-shard.sbatch; \
+        --status shows which ranks of each step finished.
           tokenmill run pipelines/demo.toml --slurm --ranks 8 --partition cpu --cpus-per-task 16
         """)
 

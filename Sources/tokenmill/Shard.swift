@@ -45,7 +45,11 @@ struct Shard: ParsableCommand {
 
     @OptionGroup var progressOptions: ProgressOptions
 
-    func validate() throws { try inputs.requireInput() }
+    func validate() throws {
+        try inputs.requireInput()
+        // The hashing pass reads the inputs but encodes nothing: it runs before a vocabulary exists.
+        if !hashesOnly && tokenizerOptions.tokenizer == nil { throw ValidationError("missing --tokenizer DIR|FILE") }
+    }
 
     func run() throws {
         try reportingErrors {

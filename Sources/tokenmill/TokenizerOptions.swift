@@ -4,7 +4,7 @@ import BPE
 /// `--tokenizer` and what a tiktoken rank file needs besides (pattern, special tokens).
 struct TokenizerOptions: ParsableArguments {
     @Option(name: .long, help: ArgumentHelp("Tokenizer: a directory with tokenizer.json, a tokenizer.json, or a .tiktoken rank file.", valueName: "DIR|FILE"))
-    var tokenizer: String
+    var tokenizer: String?
 
     @Option(name: .long, help: "Pre-tokenization rule for a .tiktoken file: gpt2, cl100k, o200k or llama3.")
     var pattern: PreTokenizerPattern?
@@ -21,8 +21,12 @@ struct TokenizerOptions: ParsableArguments {
         }
     }
 
+    /// The --tokenizer path, for messages.
+    var path: String { tokenizer ?? "" }
+
     func load() throws -> Tokenizer {
-        try Tokenizer.load(tokenizer, pattern: pattern, preset: preset, specials: specials.compactMap(SpecialToken.init(parsing:)))
+        guard let tokenizer else { throw ValidationError("missing --tokenizer DIR|FILE") }
+        return try Tokenizer.load(tokenizer, pattern: pattern, preset: preset, specials: specials.compactMap(SpecialToken.init(parsing:)))
     }
 }
 

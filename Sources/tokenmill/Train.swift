@@ -100,7 +100,7 @@ struct ModelOptions: ParsableArguments {
         let model = try GPT2(checkpoint: path, threads: threads)
         let tokenizer = try tokenizerOptions.load()
         guard tokenizer.vocabSize == model.config.vocabSize else {
-            throw CommandError("\(path): the model has a vocabulary of \(model.config.vocabSize) tokens, the tokenizer \(tokenizerOptions.tokenizer) has \(tokenizer.vocabSize)")
+            throw CommandError("\(path): the model has a vocabulary of \(model.config.vocabSize) tokens, the tokenizer \(tokenizerOptions.path) has \(tokenizer.vocabSize)")
         }
         var ids = tokenizer.encode(Array(prompt.utf8)).map { Int32($0) }
         if ids.isEmpty, let eot = tokenizer.eotID { ids = [Int32(eot)] }
