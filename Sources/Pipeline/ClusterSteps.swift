@@ -36,9 +36,7 @@ public enum ClusterSteps {
         case .count:
             guard case .learn(var v) = spec.tokenizer else { return "nothing to count: the tokenizer is loaded from a file" }
             if v.threads == 0 { v.threads = threads }
-            let inputs = try Inputs.resolve(spec.inputs)
-            let mine = part.select(inputs, sizes: inputs.map { FileSystem.size($0) ?? 0 }).map { inputs[$0] }
-            var settings = LearnSettings(inputs: mine, ingest: spec.ingest, vocabulary: v)
+            var settings = LearnSettings(inputs: part.share(of: try Inputs.resolve(spec.inputs)), ingest: spec.ingest, vocabulary: v)
             // What earlier ranks keep is counted there, as one machine counts a document once.
             if spec.ingest.dedup { settings.dropHashes = try RankHashes.dropList(directory: shards, part: part) }
             let counted = try LearnJob.count(settings)
@@ -48,13 +46,8 @@ public enum ClusterSteps {
         case .learn:
             switch spec.tokenizer {
             case .learn(let v):
-                var total: WordCounter?
-                for rank in 0..<part.worldSize {
-                    let counter = try WordCounter.load(FileSystem.join(counts, CorpusPart(rank: rank, worldSize: part.worldSize).wordCountsFileName))
-                    if total == nil { total = counter } else { total!.merge(counter) }
-                }
-                guard let total else { throw PipelineError(spec.file, "no word counts") }
-                let result = try LearnJob.learn(from: WordCounts(counter: total), LearnSettings(inputs: [], ingest: spec.ingest, vocabulary: v))
+                let files = (0..<part.worldSize).map { FileSystem.join(counts, CorpusPart(rank: $0, worldSize: part.worldSize).wordCountsFileName) }
+                let result = try LearnJob.learn(from: try WordCounts.sum(files), LearnSettings(inputs: [], ingest: spec.ingest, vocabulary: v))
                 try result.model.save(toDirectory: vocab)
                 return "learned \(result.model.vocabSize) tokens from \(part.worldSize) ranks' counts → \(vocab)"
             case .load(let file):
@@ -88,27 +81,23 @@ public enum ClusterSteps {
     public static func status(spec: PipelineSpec, ranks: Int) -> [String] {
         let runDir = spec.runDir
         let parts = (0..<ranks).map { CorpusPart(rank: $0, worldSize: ranks) }
-        let slurm = FileSystem.join(runDir, "slurm")
-        func line(_ step: ClusterStep, _ script: Int, done: (CorpusPart) -> Bool) -> String {
+        func line(_ step: ClusterStep, done: (CorpusPart) -> Bool) -> String {
             let missing = parts.filter { !done($0) }.map(\.rank)
             let name = step.rawValue.padding(toLength: 7, withPad: " ", startingAt: 0)
             if missing.isEmpty { return "\(name) \(ranks) of \(ranks) ranks done" }
             let list = missing.map(String.init).joined(separator: ",")
             return "\(name) \(ranks - missing.count) of \(ranks) ranks done; not done: \(list) "
-                + "(resubmit: sbatch --array=\(list) \(FileSystem.join(slurm, String(format: "%02d-%@.sbatch", script, step.rawValue))))"
+                + "(resubmit: sbatch --array=\(list) \(scriptPath(step, spec: spec)))"
         }
         var lines: [String] = []
         let shards = FileSystem.join(runDir, "shards")
-        lines.append(line(.hashes, 1) { FileSystem.exists(FileSystem.join(shards, $0.hashesFileName)) })
-        var script = 2
-        if case .learn = spec.tokenizer {
-            lines.append(line(.count, script) { FileSystem.exists(FileSystem.join(runDir, "counts", $0.wordCountsFileName)) })
-            script += 1
+        lines.append(line(.hashes) { FileSystem.exists(FileSystem.join(shards, $0.hashesFileName)) })
+        if steps(of: spec).contains(.count) {
+            lines.append(line(.count) { FileSystem.exists(FileSystem.join(runDir, "counts", $0.wordCountsFileName)) })
         }
         let vocab = FileSystem.join(runDir, "vocab", "tokenizer.json")
         lines.append("learn   " + (FileSystem.exists(vocab) ? "done (\(vocab))" : "not done"))
-        script += 1
-        lines.append(line(.shard, script) { CorpusMerge.isFinished(directory: shards, part: $0) })
+        lines.append(line(.shard) { CorpusMerge.isFinished(directory: shards, part: $0) })
         let merged = FileSystem.join(shards, IndexSchema.fileName)
         lines.append("merge   " + (FileSystem.exists(merged) ? "done (\(merged))" : "not done"))
         if let train = spec.train {
@@ -131,14 +120,30 @@ public enum ClusterSteps {
         }
     }
 
-    /// The sbatch script of each step: the steps the pipeline has, in order, with their names.
-    public static func scripts(spec: PipelineSpec, file: String, tokenmill: String, options: SlurmOptions) -> [(step: ClusterStep, text: String)] {
-        var steps: [ClusterStep] = [.hashes, .learn, .shard, .merge]
-        if case .learn = spec.tokenizer { steps.insert(.count, at: 1) }
-        if spec.train != nil { steps.append(.train) }
+    /// The steps a pipeline has on a cluster, in the order they run: counting only when the
+    /// vocabulary is learned, training only with a `[train]` table.
+    public static func steps(of spec: PipelineSpec) -> [ClusterStep] {
+        ClusterStep.allCases.filter { step in
+            switch step {
+            case .count: if case .learn = spec.tokenizer { return true } else { return false }
+            case .train: return spec.train != nil
+            default: return true
+            }
+        }
+    }
+
+    /// `RUNDIR/slurm/NN-STEP.sbatch`, numbered in the order the steps run.
+    public static func scriptPath(_ step: ClusterStep, spec: PipelineSpec) -> String {
+        let number = (steps(of: spec).firstIndex(of: step) ?? 0) + 1
+        return FileSystem.join(spec.runDir, "slurm", String(format: "%02d-%@.sbatch", number, step.rawValue))
+    }
+
+    /// The sbatch script of each step: the steps the pipeline has, in order, with their paths.
+    public static func scripts(spec: PipelineSpec, file: String, tokenmill: String, options: SlurmOptions)
+        -> [(step: ClusterStep, path: String, text: String)] {
         func quote(_ s: String) -> String { "'" + s.replacingOccurrences(of: "'", with: "'\\''") + "'" }
         let logs = FileSystem.join(spec.runDir, "slurm")
-        return steps.map { step in
+        return steps(of: spec).map { step in
             var lines = ["#!/bin/sh", "#SBATCH --job-name=\(spec.name)-\(step.rawValue)"]
             let log = step.isArray ? "\(step.rawValue)-%a.out" : "\(step.rawValue).out"
             lines.append("#SBATCH --output=\(FileSystem.join(logs, log))")
@@ -151,7 +156,7 @@ public enum ClusterSteps {
                 command = "mpirun -np \(options.trainRanks) " + command
             }
             lines.append("exec " + command)
-            return (step, lines.joined(separator: "\n") + "\n")
+            return (step, scriptPath(step, spec: spec), lines.joined(separator: "\n") + "\n")
         }
     }
 }

@@ -106,6 +106,23 @@ public struct WordCounts {
     }
 }
 
+extension WordCounts {
+    /// The counts in `paths` (`WordCounter.save`), added up; all must have one pre-tokenizer.
+    public static func sum(_ paths: [String]) throws -> WordCounts {
+        guard let first = paths.first else { throw LearnCountsMismatch(message: "no word counts to learn from") }
+        var total = try WordCounter.load(first)
+        for path in paths.dropFirst() {
+            let counter = try WordCounter.load(path)
+            guard counter.pattern == total.pattern else {
+                throw LearnCountsMismatch(message: "\(path): counted with the \(counter.pattern.rawValue) pre-tokenizer, "
+                                          + "\(first) with \(total.pattern.rawValue)")
+            }
+            total.merge(counter)
+        }
+        return WordCounts(counter: total)
+    }
+}
+
 /// Counts made with another pre-tokenizer than the learn's.
 public struct LearnCountsMismatch: Error, Sendable, CustomStringConvertible {
     public var message: String

@@ -222,10 +222,7 @@ public enum ShardJob {
     }
 
     /// The inputs `options.part` reads, in order: all of them for the whole corpus.
-    static func inputs(of options: ShardJobOptions) -> [String] {
-        let sizes = options.inputs.map { FileSystem.size($0) ?? 0 }
-        return options.part.select(options.inputs, sizes: sizes).map { options.inputs[$0] }
-    }
+    static func inputs(of options: ShardJobOptions) -> [String] { options.part.share(of: options.inputs) }
 
     /// A source to read, and from which record.
     struct Plan: Sendable {

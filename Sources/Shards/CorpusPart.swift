@@ -113,6 +113,11 @@ public struct CorpusPart: Sendable, Equatable, Codable, CustomStringConvertible 
         return mine
     }
 
+    /// The files of `paths` this part reads, in order (`select` over their sizes on disk).
+    public func share(of paths: [String]) -> [String] {
+        select(paths, sizes: paths.map { FileSystem.size($0) ?? 0 }).map { paths[$0] }
+    }
+
     static func padded(_ n: Int, _ width: Int) -> String {
         let digits = String(n)
         return String(repeating: "0", count: max(0, width - digits.count)) + digits

@@ -60,9 +60,7 @@ struct Learn: ParsableCommand {
             let counted: WordCounts
             if fromCounts.isEmpty {
                 let part = try rankOptions.part()
-                let paths = try inputs.resolvedInputs()
-                let sizes = paths.map { FileSystem.size($0) ?? 0 }
-                settings.inputs = part.select(paths, sizes: sizes).map { paths[$0] }
+                settings.inputs = part.share(of: try inputs.resolvedInputs())
                 if let hashesFrom, settings.ingest.dedup {
                     settings.dropHashes = try RankHashes.dropList(directory: hashesFrom, part: part)
                 }
@@ -78,16 +76,7 @@ struct Learn: ParsableCommand {
                     return
                 }
             } else {
-                var total: WordCounter?
-                for path in fromCounts {
-                    let counter = try WordCounter.load(path)
-                    if let first = total, first.pattern != counter.pattern {
-                        throw CommandError("\(path): counted with the \(counter.pattern.rawValue) pre-tokenizer, "
-                                           + "\(fromCounts[0]) with \(first.pattern.rawValue)")
-                    }
-                    if total == nil { total = counter } else { total!.merge(counter) }
-                }
-                counted = WordCounts(counter: total!)
+                counted = try WordCounts.sum(fromCounts)
             }
             let result = try LearnJob.learn(from: counted, settings) { display.show($0) }
             try result.model.save(toDirectory: output)

@@ -113,8 +113,8 @@ extension RunPipeline {
                                            options: .init(ranks: ranks, trainRanks: trainRanks, sbatchArguments: arguments))
         let dir = FileSystem.join(absoluteSpec.runDir, "slurm")
         var previous: String?
-        for (i, script) in scripts.enumerated() {
-            let path = FileSystem.join(dir, String(format: "%02d-%@.sbatch", i + 1, script.step.rawValue))
+        for script in scripts {
+            let path = script.path
             try FileSystem.writeAtomically(path, Array(script.text.utf8))
             _ = chmod(path, 0o755)
             let sbatch = ["sbatch", "--parsable"] + (previous.map { ["--dependency=afterok:\($0)"] } ?? []) + [path]
